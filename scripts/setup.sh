@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything sam2_ros needs into .venv and builds the package with colcon.
+#   scripts/setup.sh          runtime: CPU torch, numpy, OpenCV, ROS 2 Jazzy wheels, colcon
+#   scripts/setup.sh --test   the same plus pytest and Meta's reference implementation (test oracle)
+# Safe to run again: with nothing changed it returns in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+venv=$root/.venv
+py=$venv/bin/python
+with_test=0
+[ "${1:-}" = "--test" ] && with_test=1
+
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# 1. The virtual environment. torch is pinned to the CPU build that pip finds on this kind of
+#    machine; every later install must leave it alone (the oracle goes in with --no-deps).
+if [ ! -x "$py" ]; then
+    python3 -m venv "$venv"
+fi
+runtime_stamp=$(stamp_of scripts/setup.sh scripts/requirements.txt scripts/patch_rosidl_exports.py)
+if [ "$(cat "$venv/.runtime-stamp" 2>/dev/null)" != "$runtime_stamp" ]; then
+    echo "setup: installing the runtime into .venv"
+    "$py" -m pip install -q --disable-pip-version-check torch==2.13.0
+    "$py" -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+    "$py" scripts/patch_rosidl_exports.py "$venv"
+    echo "$runtime_stamp" >"$venv/.runtime-stamp"
+fi
+test_stamp=$(stamp_of scripts/setup.sh scripts/requirements-test.txt)
+if [ "$with_test" = 1 ] && [ "$(cat "$venv/.test-stamp" 2>/dev/null)" != "$test_stamp" ]; then
+    echo "setup: installing the test extras into .venv"
+    "$py" -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+    SAM2_BUILD_CUDA=0 "$py" -m pip install -q --disable-pip-version-check --no-deps sam2==1.1.0
+    echo "$test_stamp" >"$venv/.test-stamp"
+fi
+
+# 2. The package: rosidl generates sam2_ros.msg / sam2_ros.srv; the Python sources are
+#    symlinked into install/, so editing a file needs no rebuild, adding or removing one does.
+build_stamp=$( (cat package.xml CMakeLists.txt msg/* srv/*; find sam2_ros sam2core launch config -type f \
+    -not -path "*/__pycache__/*" | sort) | sha256sum | cut -c1-16)
+if [ "$(cat install/.build-stamp 2>/dev/null)" != "$build_stamp" ]; then
+    echo "setup: building the package with colcon"
+    (
+        export PATH=$venv/bin:$PATH VIRTUAL_ENV=$venv AMENT_PREFIX_PATH=$venv CMAKE_PREFIX_PATH=$venv
+        colcon --log-base build/log build --symlink-install --base-paths . \
+            --build-base build --install-base install \
+            --cmake-args -DPython3_EXECUTABLE="$py" -DBUILD_TESTING=OFF
+    )
+    echo "$build_stamp" >install/.build-stamp
+fi
