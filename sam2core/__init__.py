@@ -1,0 +1,1 @@
+"""sam2core: SAM 2 in pure PyTorch (no ROS)."""
