@@ -1,0 +1,100 @@
+"""Position encodings: 2-D and 1-D sine, random Fourier features, and 2-D rotary (RoPE)."""
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def sine_wavelengths(num_feats: int, temperature: float, device: torch.device) -> Tensor:
+    """(num_feats,) wavelengths temperature ** (2 * (i // 2) / num_feats): each one twice."""
+    index = torch.arange(num_feats, dtype=torch.float32, device=device)
+    return temperature ** (2 * (index // 2) / num_feats)
+
+
+def sine_encoding_1d(positions: Tensor, dim: int, temperature: float = 10000.0) -> Tensor:
+    """Transformer sine encoding of scalar positions: (...,) -> (..., dim).
+
+    The first dim/2 channels are sin(position / wavelength), the last dim/2 the cosines.
+    """
+    angles = positions.unsqueeze(-1) / sine_wavelengths(dim // 2, temperature, positions.device)
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class SinePositionEncoding2d(nn.Module):
+    """Normalised 2-D sine encoding of a feature map's grid (DETR style).
+
+    Channels: num_pos_feats/2 for y, then num_pos_feats/2 for x, each alternating sin and cos.
+    """
+
+    def __init__(self, *, num_pos_feats: int, temperature: float = 10000.0) -> None:
+        super().__init__()
+        self.num_feats = num_pos_feats // 2
+        self.temperature = temperature
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) feature map -> (B, num_pos_feats, H, W) encoding of its grid."""
+        batch, _, height, width = x.shape
+        pos_y = self._encode_axis(height, x.device)[:, None].expand(-1, width, -1)  # (H, W, F)
+        pos_x = self._encode_axis(width, x.device)[None].expand(height, -1, -1)  # (H, W, F)
+        grid = torch.cat((pos_y, pos_x), dim=-1).permute(2, 0, 1)  # (2F, H, W)
+        return grid.to(x.dtype).expand(batch, -1, -1, -1)
+
+    def _encode_axis(self, length: int, device: torch.device) -> Tensor:
+        """(length, F): positions 1..length scaled to (0, 2*pi], sin and cos interleaved."""
+        position = torch.arange(1, length + 1, dtype=torch.float32, device=device)
+        position = position / (position[-1:] + 1e-6) * (2 * math.pi)
+        angles = position[:, None] / sine_wavelengths(self.num_feats, self.temperature, device)
+        return torch.stack((angles[:, 0::2].sin(), angles[:, 1::2].cos()), dim=2).flatten(1)
+
+
+class RandomFourierPositionEncoding(nn.Module):
+    """Encoding of continuous (x, y) positions by random spatial frequencies (SAM's prompt PE)."""
+
+    def __init__(self, *, num_pos_feats: int, scale: float = 1.0) -> None:
+        super().__init__()
+        self.register_buffer(
+            "positional_encoding_gaussian_matrix", scale * torch.randn((2, num_pos_feats))
+        )
+
+    def encode(self, coords: Tensor) -> Tensor:
+        """(..., 2) xy normalised to [0, 1] -> (..., 2 * num_pos_feats): sines then cosines."""
+        angles = (2 * coords - 1) @ self.positional_encoding_gaussian_matrix
+        angles = 2 * math.pi * angles
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+    def encode_grid(self, size: int) -> Tensor:
+        """(2 * num_pos_feats, size, size) encoding of the pixel centres of a square grid."""
+        device = self.positional_encoding_gaussian_matrix.device
+        centres = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size
+        grid_y, grid_x = torch.meshgrid(centres, centres, indexing="ij")
+        return self.encode(torch.stack([grid_x, grid_y], dim=-1)).permute(2, 0, 1)
+
+
+class AxialRotaryEncoding(nn.Module):
+    """2-D axial rotary position encoding (RoPE) for tokens of a square grid, in real arithmetic.
+
+    The channels of a head form pairs (2i, 2i + 1), each rotated by an angle: the first half of
+    the pairs by x * frequency, the second half by y * frequency. Tokens are numbered row-major
+    over a `side` x `side` grid.
+    """
+
+    def __init__(self, *, head_dim: int, side: int, theta: float) -> None:
+        super().__init__()
+        exponents = torch.arange(0, head_dim, 4)[: head_dim // 4].float() / head_dim
+        frequencies = 1.0 / (theta**exponents)  # (head_dim / 4,)
+        index = torch.arange(side * side, dtype=torch.float32)
+        x, y = index % side, torch.div(index, side, rounding_mode="floor")
+        angles = torch.cat([torch.outer(x, frequencies), torch.outer(y, frequencies)], dim=-1)
+        # cos for both channels of each pair (N, head_dim), sin once per pair (N, head_dim / 2).
+        self.register_buffer("cos", angles.cos().repeat_interleave(2, -1), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Rotate (B, heads, r * N, head_dim) tokens: r stacked copies of the N-token grid."""
+        grids = x.float().unflatten(-2, (-1, self.cos.shape[0]))  # (B, heads, r, N, head_dim)
+        even, odd = grids[..., 0::2], grids[..., 1::2]
+        rotated = grids * self.cos  # each pair (a, b) -> (a cos, b cos)
+        rotated[..., 0::2].addcmul_(odd, self.sin, value=-1)  # a cos - b sin
+        rotated[..., 1::2].addcmul_(even, self.sin)  # b cos + a sin
+        return rotated.flatten(-3, -2).type_as(x)
