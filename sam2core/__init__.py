@@ -4,15 +4,31 @@ from sam2core.build import CheckpointError, build_model, load_checkpoint, save_c
 from sam2core.config import MODEL_NAMES, SAM2Config, get_config
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
+from sam2core.tracking import (
+    FrameResult,
+    ObjectResult,
+    Prompt,
+    PromptError,
+    StreamingTracker,
+    TrackerOptions,
+    UnknownObjectError,
+)
 
 __all__ = [
     "MODEL_NAMES",
     "CheckpointError",
     "DecoderOutput",
+    "FrameResult",
     "ImageFeatures",
     "MemoryContext",
+    "ObjectResult",
+    "Prompt",
+    "PromptError",
     "SAM2Config",
     "SAM2Model",
+    "StreamingTracker",
+    "TrackerOptions",
+    "UnknownObjectError",
     "build_model",
     "get_config",
     "load_checkpoint",

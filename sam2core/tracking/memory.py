@@ -1,0 +1,193 @@
+"""One object's memory bank: what it keeps of past frames, bounded whatever the stream length.
+
+The selection rules are SAM 2's (its video predictor at stride 1):
+- spatial memory for frame f: every conditioning frame (temporal index 0; later ones too, when
+  f is a past frame being corrected) and the tracked frames f-6 .. f-1 (temporal indices
+  1 .. 6, the nearest last);
+- object pointers for frame f: the conditioning frames at or before f (signed offset f - t) and
+  the tracked frames f-15 .. f-1 (offset f - t).
+A conditioning frame is one the object was prompted on; it is never also a tracked frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from sam2core.modeling.outputs import DecoderOutput, MemoryContext
+
+
+@dataclass
+class MemoryEntry:
+    """What one object keeps of one frame.
+
+    memory_features: (Cm, h, w) in the tracker's storage dtype; dropped (None) once the frame can
+        no longer enter spatial memory, while its pointer may still be read.
+    object_pointer: (C,) the object's embedding on that frame.
+    object_score: () logit that the object is visible.
+    mask_logits: (1, S/4, S/4) low-resolution mask logits; kept while the frame is held, because a
+        correction on that frame starts from it.
+    """
+
+    frame_index: int
+    is_conditioning: bool
+    object_pointer: torch.Tensor
+    object_score: torch.Tensor
+    memory_features: torch.Tensor | None
+    mask_logits: torch.Tensor | None
+
+
+class ObjectMemory:
+    """The conditioning and tracked frames one object remembers."""
+
+    def __init__(self, *, num_recent: int, pointer_window: int, max_conditioning: int):
+        """num_recent: tracked frames in spatial memory (SAM 2: num_maskmem - 1 = 6).
+        pointer_window: pointers read per frame, conditioning ones excluded (SAM 2: 16 - 1).
+        max_conditioning: conditioning frames kept; the oldest beyond it become tracked frames."""
+        self.num_recent = num_recent
+        self.pointer_window = pointer_window
+        self.max_conditioning = max_conditioning
+        self.conditioning: dict[int, MemoryEntry] = {}
+        self.tracked: dict[int, MemoryEntry] = {}
+
+    def entry(self, frame_index: int) -> MemoryEntry | None:
+        return self.conditioning.get(frame_index) or self.tracked.get(frame_index)
+
+    def store(self, entry: MemoryEntry) -> None:
+        """Keep `entry`, replacing whatever this object had for that frame."""
+        self.conditioning.pop(entry.frame_index, None)
+        self.tracked.pop(entry.frame_index, None)
+        if not entry.is_conditioning:
+            self.tracked[entry.frame_index] = entry
+            return
+        self.conditioning[entry.frame_index] = entry
+        while len(self.conditioning) > self.max_conditioning:
+            oldest = min(self.conditioning)
+            demoted = self.conditioning.pop(oldest)
+            demoted.is_conditioning = False
+            self.tracked[oldest] = demoted
+
+    def spatial_memories(self, frame_index: int) -> list[tuple[int, MemoryEntry]]:
+        """(temporal index, entry) pairs whose memory features frame `frame_index` attends to."""
+        chosen = [(0, self.conditioning[t]) for t in sorted(self.conditioning)]
+        for frames_back in range(self.num_recent, 0, -1):
+            entry = self.tracked.get(frame_index - frames_back)
+            if entry is not None:
+                chosen.append((self.num_recent + 1 - frames_back, entry))
+        return chosen
+
+    def pointer_memories(self, frame_index: int) -> list[tuple[int, MemoryEntry]]:
+        """(signed frame offset, entry) pairs whose object pointers frame `frame_index` reads."""
+        chosen = [(frame_index - t, self.conditioning[t]) for t in sorted(self.conditioning) if t <= frame_index]
+        for frames_back in range(1, self.pointer_window + 1):
+            entry = self.tracked.get(frame_index - frames_back)
+            if entry is not None:
+                chosen.append((frames_back, entry))
+        return chosen
+
+    def forget(self, *, before: int, features_before: int, masks_before: int) -> None:
+        """Free what no later frame reads: tracked entries before frame `before`, memory features
+        of tracked frames before `features_before`, mask logits before `masks_before`."""
+        for t in [t for t in self.tracked if t < before]:
+            del self.tracked[t]
+        for t, entry in self.tracked.items():
+            if t < features_before:
+                entry.memory_features = None
+        for t, entry in {**self.tracked, **self.conditioning}.items():
+            if t < masks_before:
+                entry.mask_logits = None
+
+    def __len__(self) -> int:
+        return len(self.conditioning) + len(self.tracked)
+
+
+def remember(
+    memories: list[ObjectMemory],
+    frame_index: int,
+    output: DecoderOutput,
+    memory_features: torch.Tensor,
+    *,
+    is_conditioning: bool,
+) -> None:
+    """Store a batch's decoder output and memory features (B, Cm, h, w) of `frame_index`, object
+    i of the batch into memories[i]."""
+    for i, memory in enumerate(memories):
+        memory.store(
+            MemoryEntry(
+                frame_index=frame_index,
+                is_conditioning=is_conditioning,
+                object_pointer=output.object_pointer[i].float(),
+                object_score=output.object_score_logits[i, 0].float(),
+                memory_features=memory_features[i],
+                mask_logits=output.low_res_masks[i].float(),
+            )
+        )
+
+
+def memory_context(model, memories: list[ObjectMemory], frame_index: int, memory_pos: torch.Tensor) -> MemoryContext:
+    """The memory tokens a batch of objects attends to on `frame_index`.
+
+    memory_pos: (1, Cm, h, w) the memory encoder's position encoding (the same for every frame).
+    Objects may remember different numbers of frames: shorter ones are padded with masked tokens,
+    so the batch shares one layout [spatial frames | object-pointer tokens] and `valid` (B, M)
+    marks the real tokens (None when every token is real).
+    """
+    spatial = [memory.spatial_memories(frame_index) for memory in memories]
+    pointers = [memory.pointer_memories(frame_index) for memory in memories]
+    tokens_per_frame = memory_pos[0, 0].numel()
+    tokens_per_pointer = model.config.hidden_dim // model.config.memory_dim
+    frame_slots = max(len(chosen) for chosen in spatial)
+    pointer_slots = max(len(chosen) for chosen in pointers)
+    tokens, positions, valid = [], [], []
+    for object_spatial, object_pointers in zip(spatial, pointers):
+        parts = [
+            _padded(_spatial_tokens(model, object_spatial, memory_pos), frame_slots * tokens_per_frame, memory_pos),
+            _padded(_pointer_tokens(model, object_pointers), pointer_slots * tokens_per_pointer, memory_pos),
+        ]
+        tokens.append(torch.cat([part[0] for part in parts]))
+        positions.append(torch.cat([part[1] for part in parts]))
+        valid.append(torch.cat([part[2] for part in parts]))
+    valid = torch.stack(valid)  # (B, M)
+    return MemoryContext(
+        tokens=torch.stack(tokens, dim=1),  # (M, B, Cm)
+        pos=torch.stack(positions, dim=1),  # (M, B, Cm)
+        num_pointer_tokens=pointer_slots * tokens_per_pointer,
+        valid=None if bool(valid.all()) else valid,
+    )
+
+
+def _spatial_tokens(model, chosen: list[tuple[int, MemoryEntry]], memory_pos: torch.Tensor):
+    """(tokens (n*hw, Cm), pos (n*hw, Cm)) of one object's n spatial memories, or None."""
+    if not chosen:
+        return None
+    tokens, positions = [], []
+    for temporal_index, entry in chosen:
+        features = entry.memory_features[None].to(memory_pos.dtype)  # (1, Cm, h, w)
+        frame_tokens, frame_pos = model.spatial_memory_tokens(features, memory_pos, temporal_index)
+        tokens.append(frame_tokens[:, 0])
+        positions.append(frame_pos[:, 0])
+    return torch.cat(tokens), torch.cat(positions)
+
+
+def _pointer_tokens(model, chosen: list[tuple[int, MemoryEntry]]):
+    """(tokens (P*C/Cm, Cm), pos) of one object's P object pointers, or None."""
+    if not chosen:
+        return None
+    offsets = torch.tensor([offset for offset, _ in chosen], device=chosen[0][1].object_pointer.device)
+    pointers = torch.stack([entry.object_pointer for _, entry in chosen])[:, None]  # (P, 1, C)
+    tokens, positions = model.pointer_tokens(pointers, offsets)
+    return tokens[:, 0], positions[:, 0]
+
+
+def _padded(part, length: int, like: torch.Tensor):
+    """(tokens, pos, valid) of `length` rows: `part` followed by zero rows marked invalid.
+    `like` (1, Cm, h, w) gives the width, dtype and device."""
+    if part is None:
+        part = (like.new_zeros(0, like.shape[1]),) * 2
+    tokens, positions = part
+    padding = length - len(tokens)
+    valid = torch.ones(length, dtype=torch.bool, device=like.device)
+    valid[len(tokens):] = False
+    return F.pad(tokens, (0, 0, 0, padding)), F.pad(positions, (0, 0, 0, padding)), valid

@@ -1,0 +1,133 @@
+"""Prompts: what a user gives to say "track this", checked and mapped to the model's input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+POSITIVE = 1
+NEGATIVE = 0
+# Labels the prompt encoder reads for the two corners of a box.
+BOX_TOP_LEFT = 2
+BOX_BOTTOM_RIGHT = 3
+
+
+class PromptError(ValueError):
+    """A prompt that cannot be applied: the message says why; no state was changed."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Clicks, a box or a mask on one image, in that image's pixels.
+
+    points: (N, 2) x, y pixels; labels: (N,) 1 positive, 0 negative. box: x0, y0, x1, y1 pixels.
+    mask: (H, W) bool of the image's size. A mask cannot be combined with clicks or a box.
+    """
+
+    points: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    box: tuple[float, float, float, float] | None = None
+    mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ModelPrompt:
+    """A checked prompt mapped to the model's input square of side S.
+
+    Either `points` (1, N, 2) model pixels with `labels` (1, N) int32 (a box is its two corners,
+    labels 2 and 3, first), or `mask` (1, 1, S, S) float 0/1.
+    """
+
+    points: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+
+    @property
+    def click_count(self) -> int:
+        """Number of prompt points, a box counting as two (what SAM 2's multimask rule counts)."""
+        return 0 if self.labels is None else self.labels.shape[1]
+
+
+def prepare_prompt(prompt: Prompt, image_size: tuple[int, int], model_size: int, device: torch.device) -> ModelPrompt:
+    """Check `prompt` against an image of `image_size` (H, W) and map it to the model's input.
+
+    Raises PromptError for an empty prompt, a mask combined with clicks or a box, non-finite
+    numbers, labels other than 0/1, clicks outside the image, a degenerate box or one entirely
+    outside the image, or a mask of the wrong size or with no pixel set. A box partly outside
+    the image is clipped to it.
+    """
+    height, width = image_size
+    has_clicks = prompt.points is not None or prompt.labels is not None
+    if prompt.mask is not None:
+        if has_clicks or prompt.box is not None:
+            raise PromptError("a mask prompt cannot be combined with clicks or a box")
+        return ModelPrompt(mask=_mask_to_model(prompt.mask, image_size, model_size, device))
+    if not has_clicks and prompt.box is None:
+        raise PromptError("empty prompt: give clicks, a box or a mask")
+
+    corners, corner_labels = _box_corners(prompt.box, width, height)
+    clicks, click_labels = _clicks(prompt.points, prompt.labels, width, height)
+    points = np.concatenate([corners, clicks]).astype(np.float32)
+    labels = np.concatenate([corner_labels, click_labels]).astype(np.int32)
+    if len(points) == 0:
+        raise PromptError("empty prompt: no clicks and no box")
+    points *= np.array([model_size / width, model_size / height], dtype=np.float32)
+    return ModelPrompt(
+        points=torch.from_numpy(points)[None].to(device),
+        labels=torch.from_numpy(labels)[None].to(device),
+    )
+
+
+def _clicks(points, labels, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2) float pixels and (N,) labels, checked; empty arrays for no clicks."""
+    if points is None and labels is None:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.int32)
+    if points is None or labels is None:
+        raise PromptError("clicks need both points and labels")
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    labels = np.asarray(labels).reshape(-1)
+    if len(points) != len(labels):
+        raise PromptError(f"{len(points)} points but {len(labels)} labels")
+    if not np.all(np.isfinite(points)):
+        raise PromptError("click coordinates must be finite numbers")
+    if not np.all(np.isin(labels, (POSITIVE, NEGATIVE))):
+        raise PromptError(f"click labels must be 1 (positive) or 0 (negative), got {sorted(set(labels.tolist()))}")
+    outside = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
+    if outside.any():
+        x, y = points[np.argmax(outside)]
+        raise PromptError(f"click ({x:g}, {y:g}) is outside the {width}x{height} image")
+    return points, labels.astype(np.int32)
+
+
+def _box_corners(box, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Box corners (2, 2) clipped to the image and their labels; empty arrays for no box."""
+    if box is None:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.int32)
+    values = np.asarray(box, dtype=np.float64).reshape(-1)
+    if values.size != 4 or not np.all(np.isfinite(values)):
+        raise PromptError(f"a box is four finite numbers x0, y0, x1, y1, got {box!r}")
+    x0, y0, x1, y1 = values
+    if x1 <= x0 or y1 <= y0:
+        raise PromptError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) needs x1 > x0 and y1 > y0")
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise PromptError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is outside the {width}x{height} image")
+    corners = np.array([[max(x0, 0), max(y0, 0)], [min(x1, width), min(y1, height)]])
+    return corners, np.array([BOX_TOP_LEFT, BOX_BOTTOM_RIGHT], np.int32)
+
+
+def _mask_to_model(mask, image_size: tuple[int, int], model_size: int, device: torch.device) -> torch.Tensor:
+    """(H, W) bool mask -> (1, 1, S, S) float 0/1, resized as SAM 2's video predictor does."""
+    mask = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
+    if tuple(mask.shape) != tuple(image_size):
+        raise PromptError(f"mask is {tuple(mask.shape)} but the image is {tuple(image_size)} (H, W)")
+    mask = mask.to(device=device).bool()
+    if not mask.any():
+        raise PromptError("mask prompt has no pixel set")
+    mask = mask[None, None].float()  # (1, 1, H, W)
+    if mask.shape[-2:] == (model_size, model_size):
+        return mask
+    resized = F.interpolate(mask, size=(model_size, model_size), mode="bilinear", align_corners=False, antialias=True)
+    return (resized >= 0.5).float()

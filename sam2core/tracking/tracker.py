@@ -1,0 +1,267 @@
+"""Streaming SAM 2: one frame in, every object's mask, pointer and visibility out.
+
+Semantics follow SAM 2's video predictor, frame by frame and with bounded state:
+- `track(image, prompts)` encodes the image once. A prompted object (new id or known id) is
+  segmented from its prompt alone, without memory, as the reference does for prompts added on a
+  frame before it is propagated; that frame becomes one of the object's conditioning frames.
+  Every other object is tracked from its memory; all of them in one batch.
+- `add_prompt(object_id, prompt, frame_index)` prompts a frame already tracked and still held
+  (the last `frame_history` frames): memory and the object's previous mask on that frame are
+  used, as for the reference's clicks on a frame it has already tracked. The frame becomes a
+  conditioning frame and the object is re-tracked over the held frames after it, so the next
+  `track` continues from the corrected memory. Other objects are not touched.
+- Each object's state is bounded: its conditioning frames (at most `max_conditioning_frames`),
+  and the tracked frames that a later frame can still read.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
+from sam2core.modeling.sam2 import SAM2Model
+from sam2core.tracking import step
+from sam2core.tracking.memory import ObjectMemory, memory_context, remember
+from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
+from sam2core.tracking.results import FrameResult, ObjectResult, mask_box
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class UnknownObjectError(KeyError):
+    """An object id the tracker does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """How the tracker runs. Every field is a keyword argument of StreamingTracker."""
+
+    # Most objects tracked at once; prompting one more is rejected.
+    max_objects: int = 32
+    # Frames whose features are held for prompts on past frames (add_prompt).
+    frame_history: int = 16
+    # Conditioning (prompted) frames kept per object; beyond it the oldest is demoted to an
+    # ordinary tracked frame. See README for the choice of 4.
+    max_conditioning_frames: int = 4
+    # Arithmetic of the model: "float32", or autocast to "bfloat16" / "float16".
+    precision: str = "float32"
+    # Storage of memory features: "bfloat16" rounds as SAM 2's video predictor does.
+    memory_dtype: str = "bfloat16"
+
+    def __post_init__(self):
+        for name in ("precision", "memory_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(f"{name} must be one of {sorted(DTYPES)}, got {getattr(self, name)!r}")
+        for name in ("max_objects", "frame_history", "max_conditioning_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass
+class HeldFrame:
+    """An encoded frame kept for prompts: features for a batch of one, input size (H, W)."""
+
+    frame_index: int
+    features: ImageFeatures
+    image_size: tuple[int, int]
+
+
+class StreamingTracker:
+    """Tracks any number of prompted objects through an endless stream of frames."""
+
+    def __init__(self, model: SAM2Model, **options):
+        self.model = model.eval()
+        self.options = TrackerOptions(**options)
+        self.config = model.config
+        self.device = next(model.parameters()).device
+        self._memory_dtype = DTYPES[self.options.memory_dtype]
+        self._memory_pos: torch.Tensor | None = None  # (1, Cm, h, w), the same for every frame
+        self.reset()
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def object_ids(self) -> list[int]:
+        return list(self._objects)
+
+    @property
+    def frame_index(self) -> int:
+        """Index of the newest frame (-1 before the first)."""
+        return self._next_frame - 1
+
+    @property
+    def held_frames(self) -> list[int]:
+        """Indices of the frames that add_prompt accepts."""
+        return [frame.frame_index for frame in self._frames]
+
+    def reset(self) -> None:
+        """Forget every object and frame; the next frame gets index 0."""
+        self._objects: dict[int, ObjectMemory] = {}
+        self._frames: deque[HeldFrame] = deque(maxlen=self.options.frame_history)
+        self._next_frame = 0
+
+    def remove_object(self, object_id: int) -> None:
+        """Stop tracking `object_id` and free its memory; other objects are untouched."""
+        if object_id not in self._objects:
+            raise UnknownObjectError(f"unknown object id {object_id}; tracked ids: {self.object_ids}")
+        del self._objects[object_id]
+
+    @torch.inference_mode()
+    def track(self, image, prompts: dict[int, Prompt] | None = None) -> FrameResult:
+        """Track every object on a new frame, after applying `prompts` (object id -> Prompt).
+
+        image: (H, W, 3) uint8 RGB, numpy or a torch tensor (e.g. already on the model's device).
+        Every prompt is checked before anything changes: one bad prompt raises PromptError and
+        the frame is not consumed.
+        """
+        image_size = tuple(int(n) for n in image.shape[:2])
+        prompts = prompts or {}
+        checked = {obj: self._check_prompt(obj, prompt, image_size) for obj, prompt in prompts.items()}
+        self._check_capacity(checked)
+        frame = HeldFrame(self._next_frame, self._encode(image), image_size)
+        self._frames.append(frame)
+        self._next_frame += 1
+
+        outputs: dict[int, DecoderOutput] = {}
+        for object_id, model_prompt in checked.items():
+            self._objects.setdefault(object_id, self._new_memory())
+            outputs[object_id] = self._prompt_step(frame, object_id, model_prompt, initial=True)
+        tracked = [obj for obj in self._objects if obj not in checked]
+        if tracked:
+            outputs.update(zip(tracked, self._tracking_step(frame, tracked)))
+        self._forget_unreadable()
+        return FrameResult(frame.frame_index, {obj: self._result(obj, out, image_size) for obj, out in outputs.items()})
+
+    @torch.inference_mode()
+    def add_prompt(self, object_id: int, prompt: Prompt, frame_index: int | None = None) -> ObjectResult:
+        """Prompt `object_id` on a held frame (default: the newest) and return it on that frame.
+
+        A known object that was tracked on that frame is corrected (its memory and previous mask
+        are used); otherwise the prompt starts the object there. The object is then re-tracked
+        over the held frames after `frame_index`. Raises PromptError for a bad prompt or a frame
+        no longer held, and nothing changes.
+        """
+        frame = self._held_frame(self.frame_index if frame_index is None else frame_index)
+        model_prompt = self._check_prompt(object_id, prompt, frame.image_size)
+        self._check_capacity({object_id: model_prompt})
+        memory = self._objects.setdefault(object_id, self._new_memory())
+        initial = memory.entry(frame.frame_index) is None
+        output = self._prompt_step(frame, object_id, model_prompt, initial=initial)
+        for later in [held for held in self._frames if held.frame_index > frame.frame_index]:
+            if later.frame_index not in memory.conditioning:
+                self._tracking_step(later, [object_id])
+        self._forget_unreadable()
+        return self._result(object_id, output, frame.image_size)
+
+    # ----------------------------------------------------------------- steps
+
+    def _prompt_step(self, frame: HeldFrame, object_id: int, prompt: ModelPrompt, *, initial: bool) -> DecoderOutput:
+        """Segment one object from its prompt on `frame`; the frame becomes a conditioning frame."""
+        memory = self._objects[object_id]
+        with self._autocast():
+            output = step.decode_prompted(
+                self.model,
+                frame.features,
+                prompt,
+                memory=None if initial else self._memory_context([memory], frame.frame_index),
+                previous_mask_logits=None if initial else memory.entry(frame.frame_index).mask_logits[None],
+            )
+            memory_features = self._encode_memory(frame.features, output, prompted=True)
+        remember([memory], frame.frame_index, output, memory_features, is_conditioning=True)
+        return output
+
+    def _tracking_step(self, frame: HeldFrame, object_ids: list[int]) -> list[DecoderOutput]:
+        """Track `object_ids` on `frame` from their memories, as one batch; one output each."""
+        features = frame.features.expand(len(object_ids))
+        memories = [self._objects[obj] for obj in object_ids]
+        with self._autocast():
+            output = step.decode_tracked(self.model, features, self._memory_context(memories, frame.frame_index))
+            memory_features = self._encode_memory(features, output, prompted=False)
+        remember(memories, frame.frame_index, output, memory_features, is_conditioning=False)
+        return [output.select(i) for i in range(len(object_ids))]
+
+    def _encode_memory(self, features: ImageFeatures, output: DecoderOutput, *, prompted: bool) -> torch.Tensor:
+        """(B, Cm, h, w) memory features rounded to the storage dtype. Caches the memory's position
+        encoding, which is the same for every frame."""
+        memory_features, memory_pos = step.encode_memory(self.model, features, output, prompted=prompted)
+        if self._memory_pos is None:
+            self._memory_pos = memory_pos[:1].float()
+        return memory_features.to(self._memory_dtype)
+
+    def _memory_context(self, memories: list[ObjectMemory], frame_index: int) -> MemoryContext:
+        return memory_context(self.model, memories, frame_index, self._memory_pos)
+
+    # ----------------------------------------------------------------- memory
+
+    def _forget_unreadable(self) -> None:
+        """Drop what neither the next frame nor a prompt on a held frame can read."""
+        oldest_held = self._frames[0].frame_index
+        for memory in self._objects.values():
+            memory.forget(
+                before=oldest_held - memory.pointer_window,
+                features_before=oldest_held - memory.num_recent,
+                masks_before=oldest_held,
+            )
+
+    def _new_memory(self) -> ObjectMemory:
+        return ObjectMemory(
+            num_recent=self.config.num_maskmem - 1,
+            pointer_window=self.config.max_obj_ptrs_in_encoder - 1,
+            max_conditioning=self.options.max_conditioning_frames,
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _encode(self, image) -> ImageFeatures:
+        if isinstance(image, np.ndarray):
+            image = torch.from_numpy(np.ascontiguousarray(image))
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != torch.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {tuple(image.shape)} {image.dtype}")
+        with self._autocast():
+            return self.model.encode_image(self.model.preprocess(image.to(self.device)))
+
+    def _check_prompt(self, object_id: int, prompt: Prompt, image_size: tuple[int, int]) -> ModelPrompt:
+        if not isinstance(prompt, Prompt):
+            raise PromptError(f"object {object_id}: expected a Prompt, got {type(prompt).__name__}")
+        try:
+            return prepare_prompt(prompt, image_size, self.config.image_size, self.device)
+        except PromptError as error:
+            raise PromptError(f"object {object_id}: {error}") from None
+
+    def _check_capacity(self, prompts: dict[int, ModelPrompt]) -> None:
+        new = [obj for obj in prompts if obj not in self._objects]
+        if len(self._objects) + len(new) > self.options.max_objects:
+            raise PromptError(
+                f"cannot add objects {new}: {len(self._objects)} of at most {self.options.max_objects} are tracked"
+            )
+
+    def _held_frame(self, frame_index: int) -> HeldFrame:
+        for frame in self._frames:
+            if frame.frame_index == frame_index:
+                return frame
+        held = self.held_frames
+        span = f"frames {held[0]}..{held[-1]}" if held else "no frame yet"
+        raise PromptError(f"frame {frame_index} is not held; the tracker holds {span}")
+
+    def _autocast(self):
+        dtype = DTYPES[self.options.precision]
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+    def _result(self, object_id: int, output: DecoderOutput, image_size: tuple[int, int]) -> ObjectResult:
+        mask_logits = F.interpolate(output.low_res_masks[:1].float(), size=image_size, mode="bilinear", align_corners=False)[0, 0]
+        return ObjectResult(
+            object_id=object_id,
+            mask_logits=mask_logits,
+            object_score=float(output.object_score_logits[0, 0]),
+            iou=float(output.iou[0, 0]),
+            object_pointer=output.object_pointer[0].float(),
+            box=mask_box(mask_logits > 0),
+        )
