@@ -1,0 +1,177 @@
+"""Command line of the benchmark: a table, evaluation.json, a J&F bar plot and overlay videos.
+
+    python -m sam2core.evaluation --model sam2.1_hiera_demo --checkpoint PATH|default \
+        --sequences 4 --prompt mask --out DIR [--video N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from sam2core.build import CheckpointError, build_model
+from sam2core.config import MODEL_NAMES
+from sam2core.data import BENCHMARK, HELD_OUT, Sequence, held_out_sequences
+from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
+from sam2core.evaluation.metrics import RecoveryStats
+from sam2core.visualization import VideoWriter, overlay
+
+VIDEO_FPS = 8.0
+METRICS = {"jf": "J&F", "j": "J", "f": "F", "visibility_accuracy": "vis"}  # score field -> table column
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark as the command line ``argv`` asks; the exit status."""
+    parser = command_line()
+    args = parser.parse_args(argv)
+    if args.sequences < 1 or args.video < 0 or (args.threads is not None and args.threads < 1):
+        parser.error("--sequences and --threads must be at least 1, --video at least 0")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # random weights, when no checkpoint is given, are the same every run
+    try:
+        model = build_model(args.model, checkpoint=args.checkpoint, device=args.device)
+    except CheckpointError as error:
+        parser.error(str(error))
+    description = f"{args.model} ({args.checkpoint or 'random weights'})"
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def write_video(sequence: Sequence, prediction: Prediction) -> None:
+        if sequence.seed in HELD_OUT.seeds[: args.video]:  # held_out_sequences(N) runs through these
+            write_comparison_video(args.out / f"sequence_{sequence.seed}.mp4", sequence=sequence, prediction=prediction)
+
+    report = evaluate(
+        model,
+        held_out_sequences(args.sequences, config=BENCHMARK),
+        prompt=args.prompt,
+        description=description,
+        on_sequence=write_video if args.video else None,
+    )
+    print(format_table(report))
+    (args.out / "evaluation.json").write_text(report.to_json() + "\n")
+    plot_jf_per_sequence(report, args.out / "jf_per_sequence.png")
+    print(f"wrote {args.out / 'evaluation.json'} and {args.out / 'jf_per_sequence.png'}")
+    return 0
+
+
+def command_line() -> argparse.ArgumentParser:
+    """The parser of the command's arguments."""
+    parser = argparse.ArgumentParser(prog="python -m sam2core.evaluation", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=MODEL_NAMES, default="sam2.1_hiera_demo", help="registered model name")
+    parser.add_argument("--checkpoint", help="checkpoint file in Meta's format, or 'default'; random weights if absent")
+    parser.add_argument("--sequences", type=int, default=4, help="held-out benchmark sequences to run (48 frames each)")
+    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask", help="how targets are prompted on frame 0")
+    parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json, the plot and videos")
+    parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
+    parser.add_argument("--device", default="cpu", help="torch device of the model")
+    parser.add_argument(
+        "--threads", type=int, help="CPU threads of torch (default: torch's choice; 1 is fastest on a busy machine)"
+    )
+    return parser
+
+
+def format_table(report: Report) -> str:
+    """Per-sequence and mean J&F, J, F and visibility accuracy of the tracker and each baseline,
+    their recovery after hiding and the tracker's speed, as fixed-width text."""
+    methods = report.methods
+    header = ["sequence", "objects", *(f"{metric} {m.name}" for metric in METRICS.values() for m in methods)]
+    rows = [
+        [str(scores[0].seed), str(len(scores[0].objects)), *_cells(scores)]
+        for scores in zip(*(method.sequences for method in methods))
+    ]
+    objects = sum(len(score.objects) for score in report.tracker.sequences)
+    scores = _aligned([header, *rows, ["mean", str(objects), *_cells(methods)]], rules=(1, len(rows) + 1))
+    recovery = _aligned(
+        [["hidden by", "method", "events", "median frames", "recovered", "within 3"]]
+        + [
+            [stats.cause, method.name, *_recovery(stats)]
+            for by_cause in zip(*(method.recovery for method in methods))
+            for method, stats in zip(methods, by_cause)
+        ],
+        rules=(1,),
+    )
+    legend = [f"{method.name}: {method.description}" for method in methods]
+    prompted = f"every target prompted on frame 0 with a {report.prompt} from ground truth"
+    speed = f"tracker speed: {report.tracker.frames_per_second:.1f} frames per second"
+    return "\n".join([*scores, "", *recovery, "", *legend, prompted, speed])
+
+
+def _cells(scores: tuple[SequenceScore, ...] | tuple[MethodScore, ...]) -> list[str]:
+    """J&F, J, F and visibility accuracy of each of ``scores`` (one per method), metric by metric."""
+    return [f"{getattr(score, key):.3f}" for key in METRICS for score in scores]
+
+
+def _recovery(stats: RecoveryStats) -> list[str]:
+    """Cells of RecoveryStats: events, median frames, fraction recovered, fraction within 3."""
+    if stats.events == 0:
+        return ["0", "-", "-", "-"]
+    median = "never" if stats.median_frames is None else f"{stats.median_frames:g}"
+    return [str(stats.events), median, f"{stats.recovered:.0%}", f"{stats.quickly_recovered:.0%}"]
+
+
+def _aligned(rows: list[list[str]], *, rules: tuple[int, ...]) -> list[str]:
+    """Right-aligned columns of ``rows``, with a horizontal rule before each row index in ``rules``."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    for index in sorted(rules, reverse=True):
+        lines.insert(index, "-" * len(lines[0]))
+    return lines
+
+
+def plot_jf_per_sequence(report: Report, path: Path) -> None:
+    """Bar plot of J&F per sequence and on average, the tracker next to the baselines, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [str(score.seed) for score in report.tracker.sequences] + ["mean"]
+    positions = np.arange(len(labels))
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) + 2.0), 4.0))
+    width = 0.8 / len(report.methods)
+    for index, method in enumerate(report.methods):
+        values = [score.jf for score in method.sequences] + [method.jf]
+        offset = (index - (len(report.methods) - 1) / 2) * width
+        axes.bar(positions + offset, values, width=width, label=f"{method.name}: {method.description}")
+    axes.set_xticks(positions, labels, rotation=30, ha="right")
+    axes.set_ylim(0.0, 1.0)
+    axes.set_xlabel("held-out sequence (seed)")
+    axes.set_ylabel("J&F")
+    axes.set_title(f"J&F per sequence, {report.prompt} prompt on frame 0")
+    axes.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_comparison_video(path: Path, *, sequence: Sequence, prediction: Prediction) -> None:
+    """An mp4 of ``sequence`` with the ground truth (contours) on the left and the prediction
+    (filled, with its visibility flag) on the right."""
+    with VideoWriter(path, fps=VIDEO_FPS) as writer:
+        for index, frame in enumerate(sequence.frames):
+            truth = dict(zip(sequence.object_ids, sequence.masks[index]))
+            predicted = dict(zip(sequence.object_ids, prediction.masks[index]))
+            labels = {
+                object_id: f"{object_id} {'visible' if shown else 'hidden'}"
+                for object_id, shown in zip(sequence.object_ids, prediction.visible[index])
+            }
+            left = _titled(overlay(frame, masks=truth, alpha=0.0), f"frame {index} ground truth")
+            right = _titled(overlay(frame, masks=predicted, labels=labels), "prediction")
+            writer.write(np.concatenate([left, right], axis=1))
+
+
+def _titled(image: np.ndarray, title: str) -> np.ndarray:
+    """``image`` with ``title`` written in its bottom-left corner, white on a dark outline."""
+    origin = (4, image.shape[0] - 6)
+    cv2.putText(image, title, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(image, title, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
+
+
+if __name__ == "__main__":
+    sys.exit(main())

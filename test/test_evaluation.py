@@ -1,0 +1,222 @@
+"""Tests of the evaluation: metrics on hand-made masks, the baseline, and a tiny benchmark run."""
+
+import json
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from sam2core import build_model
+from sam2core.data import BENCHMARK, HiddenInterval, held_out_sequences
+from sam2core.evaluation import (
+    BASELINES,
+    Report,
+    boundary_f_measure,
+    empty_baseline,
+    evaluate,
+    first_frame_baseline,
+    quick_score,
+    region_similarity,
+    score_object,
+)
+from sam2core.evaluation import __main__ as command
+from sam2core.evaluation.benchmark import first_frame_prompts, score_sequence
+from sam2core.evaluation.metrics import recovery_stats
+
+SIZE = 100  # a 100 x 100 frame: the boundary tolerance is ceil(0.008 * 141.4) = 2 pixels
+
+
+def _square(*, left: int, top: int, side: int = 20) -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[top : top + side, left : left + side] = True
+    return mask
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Torch on one thread: a tiny model runs fastest so, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sequence():
+    return next(held_out_sequences(1))
+
+
+def test_j_of_half_overlapping_squares_is_a_third():
+    truth = _square(left=20, top=20)
+    shifted = _square(left=30, top=20)  # shares half of each: 200 of 600 pixels
+    assert region_similarity(shifted, truth) == pytest.approx(1 / 3)
+    assert region_similarity(truth, truth) == 1.0
+    assert region_similarity(_square(left=60, top=60), truth) == 0.0
+
+
+def test_j_of_empty_masks_and_batches():
+    empty = np.zeros((SIZE, SIZE), bool)
+    square = _square(left=20, top=20)
+    predicted = np.stack([np.stack([empty, square]), np.stack([square, empty])])  # (2, 2, H, W)
+    truth = np.stack([np.stack([empty, square]), np.stack([empty, square])])
+    np.testing.assert_array_equal(region_similarity(predicted, truth), [[1.0, 1.0], [0.0, 0.0]])
+
+
+def test_f_is_one_within_the_tolerance_and_drops_beyond_it():
+    truth = _square(left=20, top=20)
+    assert boundary_f_measure(truth, truth) == 1.0
+    assert boundary_f_measure(_square(left=22, top=20), truth) == 1.0  # 2 pixels: matched
+    assert boundary_f_measure(_square(left=23, top=20), truth) < 0.6  # 3 pixels: sides unmatched
+    assert boundary_f_measure(_square(left=60, top=60), truth) == 0.0
+
+
+def test_f_of_a_spurious_extra_region_halves_precision():
+    truth = _square(left=10, top=10)
+    predicted = truth | _square(left=60, top=60)  # same boundary length again, far away
+    assert boundary_f_measure(predicted, truth) == pytest.approx(2 * 0.5 * 1.0 / 1.5)
+
+
+def test_f_of_empty_masks():
+    empty = np.zeros((SIZE, SIZE), bool)
+    square, whole = _square(left=20, top=20), np.ones((SIZE, SIZE), bool)
+    np.testing.assert_array_equal(
+        boundary_f_measure(np.stack([empty, empty, square, whole]), np.stack([empty, square, empty, empty])),
+        [1.0, 0.0, 0.0, 0.0],
+    )
+
+
+def test_recovery_counts_frames_until_the_mask_is_back():
+    """Object 1 over 20 frames, hidden in [3, 5), [8, 10), [12, 14) and [18, 20)."""
+    truth = np.stack([_square(left=20, top=20)] * 20)
+    visible = np.ones(20, bool)
+    hidden = (
+        HiddenInterval(object_id=1, start=3, stop=5, cause="occluded"),  # back at 5, found at 7
+        HiddenInterval(object_id=1, start=8, stop=10, cause="occluded"),  # hides again before found
+        HiddenInterval(object_id=1, start=12, stop=14, cause="out_of_view"),  # found at once
+        HiddenInterval(object_id=1, start=18, stop=20, cause="occluded"),  # never back: no event
+        HiddenInterval(object_id=2, start=1, stop=2, cause="occluded"),  # another object's
+    )
+    for interval in hidden[:4]:
+        visible[interval.start : interval.stop] = False
+    truth[~visible] = False
+    predicted = truth.copy()
+    predicted[5] = _square(left=70, top=70)  # lost two frames after re-appearing:
+    predicted[6] = _square(left=30, top=20)  # J = 1/3, below the threshold
+    predicted[14] = _square(left=24, top=20)  # J = 2/3, above it
+    predicted[10:12] = False  # both empty on the hidden frames 8, 9 and 12, 13: J = 1 there
+    score = score_object(
+        object_id=1,
+        predicted_masks=predicted,
+        predicted_visible=predicted.any(axis=(1, 2)),
+        truth_masks=truth,
+        truth_visible=visible,
+        hidden=hidden,
+    )
+    assert [(event.stop, event.frames) for event in score.recoveries] == [(5, 2), (10, None), (14, 0)]
+    occluded = recovery_stats(score.recoveries, cause="occluded")
+    assert (occluded.events, occluded.recovered, occluded.quickly_recovered) == (2, 0.5, 0.5)
+    assert occluded.median_frames is None  # one of two never recovered: the median is "never"
+    out_of_view = recovery_stats(score.recoveries, cause="out_of_view")
+    assert (out_of_view.events, out_of_view.median_frames, out_of_view.recovered) == (1, 0.0, 1.0)
+    assert score.visibility_accuracy == pytest.approx(17 / 19)  # wrong on frames 10 and 11
+
+
+def test_first_frame_baseline_on_a_held_out_sequence(sequence):
+    score = score_sequence(first_frame_baseline(sequence), sequence)
+    assert len(score.objects) == len(sequence.object_ids)
+    for k, result in enumerate(score.objects):
+        j = np.array(result.j_per_frame)
+        assert j[0] == 1.0  # the prompted frame is its own ground truth
+        np.testing.assert_array_equal(j[~sequence.visibility[:, k]], 0.0)  # a mask where none is
+        assert result.visibility_accuracy == pytest.approx(sequence.visibility[1:, k].mean())
+        assert 0.0 < result.jf < 1.0
+        ending = [i for i in sequence.hidden if i.object_id == result.object_id and i.stop < len(j)]
+        assert len(result.recoveries) == len(ending)
+    assert any(interval.cause == "occluded" for interval in sequence.hidden)
+
+
+def test_empty_baseline_scores_the_hidden_frames(sequence):
+    score = score_sequence(empty_baseline(sequence), sequence)
+    hidden = ~sequence.visibility[1:]
+    assert score.j == pytest.approx(hidden.mean(axis=0).mean())
+    assert score.f == score.j == score.visibility_accuracy
+    assert all(event.frames is None for result in score.objects for event in result.recoveries)
+
+
+def test_first_frame_prompts(sequence):
+    masks = sequence.masks[0]
+    boxes = first_frame_prompts(sequence, kind="box")
+    clicks = first_frame_prompts(sequence, kind="click")
+    for object_id, mask in zip(sequence.object_ids, masks):
+        ys, xs = np.nonzero(mask)
+        assert boxes[object_id].box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        (x, y), = clicks[object_id].points
+        assert mask[int(y), int(x)] and clicks[object_id].labels.tolist() == [1]
+    with pytest.raises(ValueError, match="unknown prompt kind"):
+        first_frame_prompts(sequence, kind="scribble")
+
+
+def test_evaluate_end_to_end_with_a_random_model():
+    model = build_model("sam2.1_hiera_demo")
+    short = replace(BENCHMARK, num_frames=4)
+    seen = []
+    report = evaluate(
+        model,
+        held_out_sequences(1, config=short),
+        prompt="mask",
+        tracker_options={"max_conditioning_frames": 2},
+        on_sequence=lambda sequence, prediction: seen.append((sequence, prediction)),
+        progress=False,
+    )
+    assert isinstance(report, Report) and report.prompt == "mask"
+    [(sequence, prediction)] = seen
+    assert prediction.masks.shape == sequence.masks.shape and prediction.visible.shape == sequence.visibility.shape
+    assert report.tracker.frames_per_second > 0
+    assert [method.name for method in report.baselines] == [baseline.name for baseline in BASELINES]
+    assert all(method.frames_per_second is None for method in report.baselines)
+    for method in report.methods:
+        [scored] = method.sequences
+        assert scored.seed == sequence.seed and scored.num_frames == 4
+        assert [score.object_id for score in scored.objects] == list(sequence.object_ids)
+        assert 0.0 <= method.j <= 1.0 and 0.0 <= method.f <= 1.0
+        assert method.jf == pytest.approx((method.j + method.f) / 2)
+        assert [stats.cause for stats in method.recovery] == ["occluded", "out_of_view"]
+    for result in report.tracker.sequences[0].objects:
+        assert result.j_per_frame[0] > 0.9  # a mask prompt comes back on its frame, even untrained
+    loaded = json.loads(report.to_json())
+    assert loaded["tracker_options"] == {"max_conditioning_frames": 2}
+    assert loaded["tracker"]["jf"] == report.tracker.jf
+    assert loaded["baselines"][0]["sequences"][0]["objects"][0]["j_per_frame"] == list(
+        report.baselines[0].sequences[0].objects[0].j_per_frame
+    )
+    table = command.format_table(report)
+    assert str(sequence.seed) in table and f"{report.tracker.jf:.3f}" in table
+
+
+def test_quick_score_for_the_trainer():
+    scores = quick_score(build_model("sam2.1_hiera_demo"), n_sequences=1, num_frames=3)
+    assert sorted(scores) == ["jf", "visibility_accuracy"]
+    assert all(isinstance(value, float) and 0.0 <= value <= 1.0 for value in scores.values())
+
+
+@pytest.mark.parametrize("prompt", ["box", "click"])
+def test_command_writes_report_plot_and_video(prompt, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(command, "BENCHMARK", replace(BENCHMARK, num_frames=3))
+    assert command.main(["--sequences", "1", "--video", "1", "--prompt", prompt, "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    assert report["prompt"] == prompt and len(report["tracker"]["sequences"]) == 1
+    assert [method["name"] for method in report["baselines"]] == ["still", "empty"]
+    assert (tmp_path / "jf_per_sequence.png").stat().st_size > 0
+    [video_path] = tmp_path.glob("*.mp4")
+    video = cv2.VideoCapture(str(video_path))
+    assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 3 and video.get(cv2.CAP_PROP_FRAME_WIDTH) == 2 * 256
+    assert "J&F sam2" in capsys.readouterr().out
+
+
+def test_command_rejects_bad_arguments(tmp_path):
+    with pytest.raises(SystemExit):
+        command.main(["--sequences", "0", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        command.main(["--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path)])
