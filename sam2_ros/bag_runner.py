@@ -1,0 +1,230 @@
+"""Track objects through a recorded rosbag2 offline and write the results to a new bag.
+
+    python -m sam2_ros.bag_runner --bag IN --image-topic /camera/image_raw --prompts prompts.yaml \
+        --out OUT --checkpoint model.pt [--prompt-topic /prompts] [--overlay-topic /overlay]
+
+Every image of the image topic (sensor_msgs/Image or CompressedImage) is tracked, none dropped.
+Prompts come from the bag's prompt topic (sam2_ros/Prompt, applied as the node applies them) and
+from a YAML file (sam2_ros/prompt_file.py). The output bag (MCAP) gets one
+sam2_ros/TrackedObjectArray per image, at the image's receive time, and optionally overlays.
+Messages are read and written with rosbags and (de)serialised by rclpy, so no ROS graph is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ament_index_python.packages import get_package_share_directory
+from rclpy.serialization import deserialize_message, serialize_message
+from rosbags.rosbag2 import Reader, Writer
+from rosbags.interfaces import Connection
+from rosbags.rosbag2.enums import StoragePlugin
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+from sensor_msgs.msg import CompressedImage, Image
+from tqdm import tqdm
+
+from sam2_ros.conversions import (
+    MASK_ENCODINGS,
+    compressed_to_rgb,
+    image_to_rgb,
+    overlay_image,
+    prompt_from_msg,
+    stamp_to_ns,
+    tracked_object_array,
+)
+from sam2_ros.loading import load_tracker
+from sam2_ros.msg import Prompt as PromptMsg
+from sam2_ros.parameters import PRECISIONS, Settings
+from sam2_ros.prompt_file import ScheduledPrompt, read_prompt_file
+from sam2_ros.session import Frame, PromptRequest, TrackingSession
+from sam2core.tracking import Prompt
+
+IMAGE_TYPES = {
+    "sensor_msgs/msg/Image": (Image, image_to_rgb),
+    "sensor_msgs/msg/CompressedImage": (CompressedImage, compressed_to_rgb),
+}
+OUR_MESSAGES = ("Prompt", "TrackedObject", "TrackedObjectArray")
+
+
+@dataclass
+class Summary:
+    """What a run did."""
+
+    images: int = 0
+    tracked: int = 0
+    prompts_applied: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def sam2_typestore() -> Typestore:
+    """rosbags' ROS 2 Jazzy types plus sam2_ros's messages, read from the installed .msg files."""
+    typestore = get_typestore(Stores.ROS2_JAZZY)
+    msg_dir = Path(get_package_share_directory("sam2_ros")) / "msg"
+    for name in OUR_MESSAGES:
+        typestore.register(get_types_from_msg((msg_dir / f"{name}.msg").read_text(), f"sam2_ros/msg/{name}"))
+    return typestore
+
+
+def run(args: argparse.Namespace) -> Summary:
+    """Track through `args.bag` and write `args.out`; see parse_args for the options."""
+    entries = read_prompt_file(args.prompts) if args.prompts else []
+    tracker = load_tracker(
+        model=args.model, checkpoint=args.checkpoint, device=args.device, image_size=args.image_size,
+        precision=args.precision, max_objects=args.max_objects, frame_history=args.frame_history,
+    )  # fmt: skip
+    with Reader(args.bag) as reader:
+        images = _image_connections(reader, args.image_topic)
+        with Writer(args.out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+            bag_run = _BagRun(args, TrackingSession(tracker), reader, images, writer)
+            for entry in entries:
+                bag_run.schedule(entry)
+            bag_run.track()
+    return bag_run.finish()
+
+
+def _image_connections(reader: Reader, topic: str) -> list[Connection]:
+    """The bag's connections of the image topic; ValueError when it has none of an image type."""
+    images = [c for c in reader.connections if c.topic == topic]
+    if not images or images[0].msgtype not in IMAGE_TYPES:
+        found = sorted({(c.topic, c.msgtype) for c in reader.connections})
+        raise ValueError(f"no image topic {topic!r} in {reader.path}; topics: {found}")
+    return images
+
+
+class _BagRun:
+    """One pass over a bag: prompts to the session, images through it, results to the writer."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        session: TrackingSession,
+        reader: Reader,
+        images: list[Connection],
+        writer: Writer,
+    ):
+        self.args, self.session, self.reader, self.images, self.writer = args, session, reader, images, writer
+        self.summary = Summary()
+        self.by_frame: dict[int, list[ScheduledPrompt]] = defaultdict(list)
+        self.image_type, self.to_rgb = IMAGE_TYPES[self.images[0].msgtype]
+        self.prompts = [c for c in reader.connections if c.topic == args.prompt_topic]
+        typestore = sam2_typestore()
+        self.output = writer.add_connection(args.output_topic, "sam2_ros/msg/TrackedObjectArray", typestore=typestore)
+        self.overlay = (
+            writer.add_connection(args.overlay_topic, "sensor_msgs/msg/Image", typestore=typestore)
+            if args.overlay_topic
+            else None
+        )
+
+    def schedule(self, entry: ScheduledPrompt) -> None:
+        """A file prompt: by frame index, applied when that image comes; by stamp, handed over now."""
+        if entry.frame is None:
+            self.submit(entry.object_id, entry.prompt, entry.stamp_ns)
+        else:
+            self.by_frame[entry.frame].append(entry)
+
+    def track(self) -> None:
+        connections = self.images + self.prompts
+        messages = self.reader.messages(connections=connections)
+        for connection, timestamp, raw in tqdm(messages, total=sum(c.msgcount for c in connections), unit="msg"):
+            if connection.topic == self.args.prompt_topic:
+                self.prompt_message(deserialize_message(raw, PromptMsg))
+            else:
+                self.image(deserialize_message(raw, self.image_type), timestamp)
+
+    def prompt_message(self, msg: PromptMsg) -> None:
+        try:
+            prompt = prompt_from_msg(msg)
+        except ValueError as error:
+            self.problem(f"prompt for object {msg.object_id} rejected: {error}")
+            return
+        self.submit(msg.object_id, prompt, stamp_to_ns(msg.header.stamp))
+
+    def image(self, msg: Image | CompressedImage, timestamp: int) -> None:
+        """Track one image (after the file prompts for it) and write its results at `timestamp`."""
+        index, stamp_ns = self.summary.images, stamp_to_ns(msg.header.stamp)
+        self.summary.images += 1
+        for entry in self.by_frame.pop(index, []):
+            self.submit(entry.object_id, entry.prompt, stamp_ns)
+        try:
+            outcome = self.session.process(Frame(self.to_rgb(msg), stamp_ns, msg.header))
+        except ValueError as error:  # an undecodable image, or one of another size (FrameRejected)
+            self.problem(f"image {index} skipped: {error}")
+            return
+        results = list(outcome.objects.values())
+        array = tracked_object_array(msg.header, outcome.frame_index, results, self.args.mask_encoding)
+        self.writer.write(self.output, timestamp, serialize_message(array))
+        if self.overlay is not None:
+            overlay = overlay_image(outcome.frame.image, results, msg.header)
+            self.writer.write(self.overlay, timestamp, serialize_message(overlay))
+        self.summary.tracked += 1
+
+    def submit(self, object_id: int, prompt: Prompt, stamp_ns: int) -> None:
+        """Hand a prompt to the session; count it when applied, report it when rejected."""
+        future: Future = Future()
+        future.add_done_callback(lambda done: self.prompt_done(object_id, done))
+        self.session.prompt(PromptRequest(object_id, prompt, stamp_ns), future)
+
+    def prompt_done(self, object_id: int, future: Future) -> None:
+        if future.exception() is None:
+            self.summary.prompts_applied += 1
+        else:
+            self.problem(f"prompt for object {object_id} rejected: {future.exception()}")
+
+    def finish(self) -> Summary:
+        """Reject what never found its image, and return the summary."""
+        self.session.close("the bag ended before an image for this prompt")
+        for frame, entries in self.by_frame.items():
+            self.problem(
+                f"{len(entries)} prompt(s) for frame {frame} not applied: the bag has {self.summary.images} images"
+            )
+        return self.summary
+
+    def problem(self, text: str) -> None:
+        self.summary.problems.append(text)
+        tqdm.write(f"bag_runner: {text}", file=sys.stderr)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.bag_runner", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bag", required=True, help="input rosbag2 folder (MCAP or SQLite 3)")
+    parser.add_argument("--image-topic", required=True, help="sensor_msgs/Image or CompressedImage topic to track on")
+    parser.add_argument("--out", required=True, help="output bag folder (must not exist), MCAP")
+    parser.add_argument("--prompts", help="YAML prompt file (see sam2_ros/prompt_file.py)")
+    parser.add_argument("--prompt-topic", default="/prompts", help="sam2_ros/Prompt topic of the input bag")
+    parser.add_argument("--output-topic", default="/tracked_objects", help="TrackedObjectArray topic to write")
+    parser.add_argument("--overlay-topic", default="", help="also write overlay images on this topic")
+    parser.add_argument("--mask-encoding", default=defaults.mask_encoding, choices=MASK_ENCODINGS)
+    parser.add_argument("--model", default=defaults.model)
+    parser.add_argument("--checkpoint", default=defaults.checkpoint, help="checkpoint file; 'default' = bundled model")
+    parser.add_argument("--device", default=defaults.device)
+    parser.add_argument("--precision", default=defaults.precision, choices=PRECISIONS)
+    parser.add_argument("--image-size", type=int, default=defaults.image_size, help="model input side; 0 = the model's")
+    parser.add_argument("--max-objects", type=int, default=defaults.max_objects)
+    parser.add_argument("--frame-history", type=int, default=defaults.frame_history)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        summary = run(args)
+    except (ValueError, KeyError, OSError) as error:  # bad checkpoint, model, prompt file or bag
+        print(f"bag_runner: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"bag_runner: {summary.images} images, {summary.tracked} tracked, {summary.prompts_applied} prompts applied, "
+        f"{len(summary.problems)} problems; wrote {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

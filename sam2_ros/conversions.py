@@ -1,0 +1,239 @@
+"""Conversions between ROS messages and the numpy / sam2core values the tracker works with.
+
+No cv_bridge and no node logic: every function takes messages or arrays and returns the other
+kind. Malformed input raises ConversionError (a ValueError) that says what is wrong.
+Images in sam2core are (H, W, 3) uint8 RGB numpy arrays.
+"""
+
+from __future__ import annotations
+
+import array
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+from std_msgs.msg import Header
+
+from sam2_ros.msg import Prompt as PromptMsg
+from sam2_ros.msg import TrackedObject, TrackedObjectArray
+from sam2core.tracking import ObjectResult, Prompt
+from sam2core.visualization import overlay
+
+# What the node publishes an object's mask as: 0/255, or the mask probability scaled to 0..255.
+MASK_ENCODINGS = ("mono8", "mono8_probability")
+
+
+class ConversionError(ValueError):
+    """A message that cannot be converted: the text says which field is wrong and how."""
+
+
+@dataclass(frozen=True)
+class _PixelFormat:
+    """How one sensor_msgs/Image encoding is laid out and turned into RGB."""
+
+    channels: int
+    bytes_per_channel: int
+    to_rgb: int | None  # cv2 colour conversion code, None when the pixels are already RGB
+
+
+PIXEL_FORMATS: dict[str, _PixelFormat] = {
+    "rgb8": _PixelFormat(3, 1, None),
+    "bgr8": _PixelFormat(3, 1, cv2.COLOR_BGR2RGB),
+    "rgba8": _PixelFormat(4, 1, cv2.COLOR_RGBA2RGB),
+    "bgra8": _PixelFormat(4, 1, cv2.COLOR_BGRA2RGB),
+    "mono8": _PixelFormat(1, 1, cv2.COLOR_GRAY2RGB),
+    "rgb16": _PixelFormat(3, 2, None),
+    "bgr16": _PixelFormat(3, 2, cv2.COLOR_BGR2RGB),
+    "mono16": _PixelFormat(1, 2, cv2.COLOR_GRAY2RGB),
+}
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    """A builtin_interfaces/Time as integer nanoseconds."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+# ----------------------------------------------------------------------------- images in
+
+
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from a sensor_msgs/Image of an encoding in PIXEL_FORMATS.
+
+    Rows may be padded (`step` larger than a row); 16-bit encodings honour `is_bigendian` and
+    keep their high byte.
+    """
+    pixel = PIXEL_FORMATS.get(msg.encoding)
+    if pixel is None:
+        raise ConversionError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(PIXEL_FORMATS)}")
+    rows = _pixel_rows(msg, msg.height, msg.width, pixel.channels * pixel.bytes_per_channel)
+    if pixel.bytes_per_channel == 2:
+        rows = np.ascontiguousarray(rows).view(">u2" if msg.is_bigendian else "<u2") >> 8
+    pixels = rows.astype(np.uint8, copy=False).reshape(msg.height, msg.width, pixel.channels)
+    if pixel.to_rgb is None:
+        return np.ascontiguousarray(pixels)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), pixel.to_rgb)
+
+
+def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from a sensor_msgs/CompressedImage (JPEG, PNG, ... decoded by OpenCV)."""
+    if "compresseddepth" in msg.format.lower():
+        raise ConversionError(f"compressed depth images cannot be tracked (format {msg.format!r})")
+    bgr = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ConversionError(
+            f"OpenCV cannot decode the compressed image (format {msg.format!r}, {len(msg.data)} bytes)"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def mono8_mask(msg: Image) -> np.ndarray:
+    """(H, W) bool from a mono8 mask image: non-zero is the object. Padded rows are honoured."""
+    if msg.encoding not in ("mono8", "8UC1"):
+        raise ConversionError(f"a prompt mask must be mono8, got encoding {msg.encoding!r}")
+    return _pixel_rows(msg, msg.height, msg.width, 1) != 0
+
+
+def _pixel_rows(msg: Image, height: int, width: int, pixel_bytes: int) -> np.ndarray:
+    """(height, width * pixel_bytes) uint8 view of an image's rows, without their padding."""
+    if height == 0 or width == 0:
+        raise ConversionError(f"image is empty ({width}x{height})")
+    row_bytes = width * pixel_bytes
+    if msg.step < row_bytes:
+        raise ConversionError(
+            f"step {msg.step} is smaller than a row of {width} {msg.encoding} pixels ({row_bytes} bytes)"
+        )
+    if len(msg.data) < msg.step * height:
+        raise ConversionError(
+            f"image data has {len(msg.data)} bytes, fewer than step * height = {msg.step} * {height}"
+        )
+    data = np.frombuffer(msg.data, np.uint8, count=msg.step * height)
+    return data.reshape(height, msg.step)[:, :row_bytes]
+
+
+# ----------------------------------------------------------------------------- images out
+
+
+def rgb_to_image(rgb: np.ndarray, header: Header) -> Image:
+    """A sensor_msgs/Image rgb8 (unpadded) of an (H, W, 3) uint8 array."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ConversionError(f"expected an (H, W, 3) uint8 array, got {rgb.shape} {rgb.dtype}")
+    return _image(rgb, header, "rgb8")
+
+
+def mask_to_image(mask: np.ndarray, header: Header) -> Image:
+    """A sensor_msgs/Image mono8 (unpadded) of an (H, W) uint8 array."""
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise ConversionError(f"expected an (H, W) uint8 mask, got {mask.shape} {mask.dtype}")
+    return _image(mask, header, "mono8")
+
+
+def _image(pixels: np.ndarray, header: Header, encoding: str) -> Image:
+    pixels = np.ascontiguousarray(pixels)
+    return Image(
+        header=header,
+        height=pixels.shape[0],
+        width=pixels.shape[1],
+        encoding=encoding,
+        is_bigendian=0,
+        step=pixels.strides[0],
+        data=array.array("B", pixels.tobytes()),
+    )
+
+
+# ----------------------------------------------------------------------------- tracker results
+
+
+def tracked_object(result: ObjectResult, header: Header, mask_encoding: str = "mono8") -> TrackedObject:
+    """A TrackedObject of one tracker result on the image of `header`.
+
+    The mask is all zero when the object is not visible, and box, centroid and area describe the
+    published mask. mask_encoding: "mono8" (255 on the object) or "mono8_probability"
+    (sigmoid of the mask logits times 255, zero where the object is not).
+    """
+    if mask_encoding not in MASK_ENCODINGS:
+        raise ConversionError(f"unknown mask encoding {mask_encoding!r}; known: {', '.join(MASK_ENCODINGS)}")
+    logits = result.mask_logits.detach().float()
+    binary = (logits > 0) & result.visible
+    if mask_encoding == "mono8":
+        pixels = binary.to(torch.uint8) * 255
+    else:
+        pixels = torch.where(binary, torch.sigmoid(logits) * 255, 0).round().to(torch.uint8)
+    binary = binary.cpu().numpy()
+    box, centroid, area = _mask_geometry(binary)
+    return TrackedObject(
+        object_id=result.object_id,
+        mask=mask_to_image(pixels.cpu().numpy(), header),
+        visibility=result.visibility,
+        visible=result.visible,
+        predicted_iou=result.iou,
+        object_score=result.object_score,
+        box=box,
+        centroid=centroid,
+        mask_area=area,
+        object_pointer=array.array("f", result.object_pointer.detach().float().cpu().numpy().tobytes()),
+    )
+
+
+def tracked_object_array(
+    header: Header, frame_index: int, results: list[ObjectResult], mask_encoding: str = "mono8"
+) -> TrackedObjectArray:
+    """Every object on one image, stamped with that image's header, ordered by object id."""
+    objects = [tracked_object(result, header, mask_encoding) for result in sorted(results, key=lambda r: r.object_id)]
+    return TrackedObjectArray(header=header, frame_index=frame_index, objects=objects)
+
+
+def overlay_image(rgb: np.ndarray, results: list[ObjectResult], header: Header) -> Image:
+    """An rgb8 Image of `rgb` with every visible object's mask, box and id drawn in its colour."""
+    visible = [result for result in results if result.visible]
+    masks = {result.object_id: result.mask.cpu().numpy() for result in visible}
+    boxes = {result.object_id: result.box for result in visible if result.box is not None}
+    return rgb_to_image(overlay(rgb, masks=masks, boxes=boxes), header)
+
+
+def _mask_geometry(mask: np.ndarray) -> tuple[RegionOfInterest, Point, int]:
+    """Box (all zero when empty), centroid (x, y pixels) and area of an (H, W) bool mask."""
+    columns, rows = mask.sum(axis=0), mask.sum(axis=1)
+    area = int(columns.sum())
+    if area == 0:
+        return RegionOfInterest(), Point(), 0
+    xs, ys = np.flatnonzero(columns), np.flatnonzero(rows)
+    box = RegionOfInterest(
+        x_offset=int(xs[0]), y_offset=int(ys[0]), width=int(xs[-1] - xs[0] + 1), height=int(ys[-1] - ys[0] + 1)
+    )
+    centroid = Point(
+        x=float(columns @ np.arange(mask.shape[1])) / area,
+        y=float(rows @ np.arange(mask.shape[0])) / area,
+    )
+    return box, centroid, area
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def prompt_from_msg(msg: PromptMsg) -> Prompt:
+    """A sam2core Prompt of a sam2_ros/Prompt: clicks, the box if has_box, the mask if it has pixels.
+
+    Checks the message's own consistency (lengths, finite numbers, mask format); whether the
+    prompt fits the image is the tracker's to check.
+    """
+    if msg.object_id < 0:
+        raise ConversionError(f"object_id must be >= 0, got {msg.object_id}")
+    if len(msg.points) != len(msg.labels):
+        raise ConversionError(f"{len(msg.points)} points but {len(msg.labels)} labels")
+    points = labels = box = mask = None
+    if len(msg.points):
+        points = np.array([(point.x, point.y) for point in msg.points], dtype=np.float32)
+        labels = np.asarray(msg.labels, dtype=np.int32)
+        if not np.isfinite(points).all():
+            raise ConversionError("prompt points must be finite numbers (got NaN or infinity)")
+    if msg.has_box:
+        box = (msg.box_x0, msg.box_y0, msg.box_x1, msg.box_y1)
+        if not np.isfinite(box).all():
+            raise ConversionError(f"prompt box must be four finite numbers, got {box}")
+    if msg.mask.width * msg.mask.height > 0:
+        mask = mono8_mask(msg.mask)
+    return Prompt(points=points, labels=labels, box=box, mask=mask)

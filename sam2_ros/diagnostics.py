@@ -1,0 +1,50 @@
+"""The node's /diagnostics status, built from the worker's statistics."""
+
+from __future__ import annotations
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from std_msgs.msg import Header
+
+from sam2_ros.frame_stats import StatsWindow
+
+
+def diagnostic_array(
+    stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, worker_alive: bool
+) -> DiagnosticArray:
+    """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model and device.
+
+    Counts are totals since activation; rate and latencies are over the window since the previous
+    message. Level: ERROR when the inference thread has died, WARN when no image came in this
+    window or images were rejected or failed in it, OK otherwise.
+    """
+    window, total = stats.window, stats.total
+    if not worker_alive:
+        level, message = DiagnosticStatus.ERROR, "the inference thread has stopped"
+    elif window.failed or window.rejected:
+        level, message = DiagnosticStatus.WARN, f"{window.failed} images failed, {window.rejected} were rejected"
+    elif window.received == 0:
+        level, message = DiagnosticStatus.WARN, "no image received"
+    else:
+        level, message = DiagnosticStatus.OK, f"tracking {stats.object_count} objects at {stats.frame_rate:.1f} Hz"
+    values = {
+        "frame_rate_hz": f"{stats.frame_rate:.2f}",
+        "latency_mean_ms": f"{1000 * stats.latency_mean:.1f}",
+        "latency_p95_ms": f"{1000 * stats.latency_percentile(95):.1f}",
+        "frames_received": str(total.received),
+        "frames_processed": str(total.processed),
+        "frames_dropped": str(total.dropped),
+        "frames_rejected": str(total.rejected),
+        "frames_failed": str(total.failed),
+        "objects": str(stats.object_count),
+        "model": model,
+        "device": device,
+    }
+    status = DiagnosticStatus(
+        level=level,
+        name=name,
+        message=message,
+        hardware_id=device,
+        values=[KeyValue(key=key, value=value) for key, value in values.items()],
+    )
+    return DiagnosticArray(header=Header(stamp=stamp), status=[status])

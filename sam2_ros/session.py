@@ -1,0 +1,268 @@
+"""A StreamingTracker fed with stamped images and stamped prompts.
+
+No ROS and no threads: the node runs a session on its worker thread, the bag runner in its loop.
+The session maps image stamps to the frames the tracker holds and decides where a prompt applies:
+
+- A zero stamp means the newest image: the newest held frame (tracker.add_prompt), or the first
+  image processed when none is held yet.
+- Otherwise the prompt applies to the first image, in stream order, whose stamp is not older than
+  the prompt's: the image with exactly that stamp when it was processed; the next processed one
+  when that image was dropped (a busy node keeps only the newest image). A held image is prompted
+  at once with tracker.add_prompt; a newer one is waited for until the request's deadline, and the
+  prompt is then applied with the image in tracker.track.
+- A stamp older than every held frame is rejected: the tracker no longer holds that image.
+
+Image size: the first image fixes the stream's size. While objects are tracked, an image of
+another size is rejected (FrameRejected) and the objects keep tracking; with no object tracked
+it starts a new stream at the new size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sam2core.tracking import ObjectResult, Prompt, PromptError, StreamingTracker
+
+
+class PromptRejected(ValueError):
+    """A prompt that names no image the tracker can use; the text says why."""
+
+
+class FrameRejected(ValueError):
+    """An image the session does not track; the text says why."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One camera image: (H, W, 3) uint8 RGB, its stamp, and the transport's header (handed back)."""
+
+    image: np.ndarray
+    stamp_ns: int
+    header: Any = None
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """A prompt for `object_id` on the image stamped `stamp_ns` (0 = the newest image).
+
+    deadline: time.monotonic() after which a prompt still waiting for its image is rejected.
+    """
+
+    object_id: int
+    prompt: Prompt
+    stamp_ns: int = 0
+    deadline: float = math.inf
+
+
+@dataclass(frozen=True)
+class PromptOutcome:
+    """The prompted object on the image the prompt was applied to."""
+
+    frame_index: int
+    stamp_ns: int
+    header: Any
+    result: ObjectResult
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    """Every tracked object on one processed image."""
+
+    frame: Frame
+    frame_index: int
+    objects: dict[int, ObjectResult]
+
+
+@dataclass(frozen=True)
+class _HeldImage:
+    """What the session remembers of an image whose frame the tracker holds."""
+
+    stamp_ns: int
+    header: Any
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    request: PromptRequest
+    future: Future
+
+
+class TrackingSession:
+    """Feeds one StreamingTracker; every method must be called from one thread."""
+
+    def __init__(self, tracker: StreamingTracker):
+        self.tracker = tracker
+        self._held: dict[int, _HeldImage] = {}  # frame index -> its image, in stream order
+        self._waiting: list[_Waiting] = []
+        self._size: tuple[int, int] | None = None  # (H, W) of the stream's images
+
+    @property
+    def object_ids(self) -> list[int]:
+        return self.tracker.object_ids
+
+    @property
+    def next_deadline(self) -> float:
+        """The earliest deadline of a waiting prompt (inf when none waits)."""
+        return min((waiting.request.deadline for waiting in self._waiting), default=math.inf)
+
+    def prompt(self, request: PromptRequest, future: Future) -> None:
+        """Apply `request` now if its image is held, else keep it waiting for its image.
+
+        `future` gets a PromptOutcome, or PromptError / PromptRejected; a cancelled future is
+        dropped without applying its prompt.
+        """
+        if future.cancelled():
+            return
+        try:
+            target = self._target_frame(request.stamp_ns)
+        except PromptRejected as error:
+            _reject(future, str(error))
+            return
+        if target is None:
+            self._waiting.append(_Waiting(request, future))
+        else:
+            _settle(future, lambda: self._add_prompt(request, target))
+
+    def process(self, frame: Frame) -> FrameOutcome:
+        """Track every object on `frame`, after applying the prompts waiting for it."""
+        self._check_size(frame)
+        attached = [w for w in self._take_waiting(frame.stamp_ns) if w.future.set_running_or_notify_cancel()]
+        try:
+            return self._track(frame, attached)
+        except BaseException as error:
+            for waiting in attached:
+                if not waiting.future.done():
+                    waiting.future.set_exception(error)
+            raise
+
+    def expire(self, now: float) -> None:
+        """Reject the prompts whose deadline has passed."""
+        expired = [waiting for waiting in self._waiting if waiting.request.deadline <= now]
+        self._waiting = [waiting for waiting in self._waiting if waiting.request.deadline > now]
+        for waiting in expired:
+            stamp = waiting.request.stamp_ns
+            wanted = f"with stamp {_seconds(stamp)} or later" if stamp else "at all"
+            _reject(waiting.future, f"no image {wanted} was processed in time")
+
+    def remove_object(self, object_id: int) -> None:
+        """Stop tracking `object_id` (UnknownObjectError if it is not tracked)."""
+        self.tracker.remove_object(object_id)
+
+    def reset(self) -> None:
+        """Forget every object and image; prompts still waiting are rejected."""
+        self.close("the tracker was reset")
+        self._restart()
+
+    def close(self, reason: str) -> None:
+        """Reject every waiting prompt with `reason`."""
+        waiting, self._waiting = self._waiting, []
+        for each in waiting:
+            _reject(each.future, reason)
+
+    # ----------------------------------------------------------------- internals
+
+    def _track(self, frame: Frame, attached: list[_Waiting]) -> FrameOutcome:
+        """tracker.track with the first prompt of each object; further ones (a second prompt for
+        the same object, or all of them when one is bad) are applied one by one on the frame."""
+        first: dict[int, _Waiting] = {}
+        later: list[_Waiting] = []
+        for waiting in attached:
+            if waiting.request.object_id in first:
+                later.append(waiting)
+            else:
+                first[waiting.request.object_id] = waiting
+        try:
+            result = self.tracker.track(frame.image, {obj: waiting.request.prompt for obj, waiting in first.items()})
+        except PromptError as error:
+            if len(first) == 1:
+                next(iter(first.values())).future.set_exception(error)
+            else:
+                later = [*first.values(), *later]
+            first = {}
+            result = self.tracker.track(frame.image)
+        self._held[result.frame_index] = _HeldImage(frame.stamp_ns, frame.header)
+        objects = dict(result.objects)
+        for obj, waiting in first.items():
+            waiting.future.set_result(PromptOutcome(result.frame_index, frame.stamp_ns, frame.header, objects[obj]))
+        for waiting in later:
+            try:
+                outcome = self._add_prompt(waiting.request, result.frame_index)
+            except PromptError as error:
+                waiting.future.set_exception(error)
+                continue
+            objects[waiting.request.object_id] = outcome.result
+            waiting.future.set_result(outcome)
+        self._forget_released()
+        return FrameOutcome(frame, result.frame_index, objects)
+
+    def _target_frame(self, stamp_ns: int) -> int | None:
+        """The held frame a prompt stamped `stamp_ns` applies to; None when it waits for an image."""
+        if not self._held:
+            return None
+        if stamp_ns == 0:
+            return next(reversed(self._held))
+        oldest, newest = (self._held[index].stamp_ns for index in (next(iter(self._held)), next(reversed(self._held))))
+        if stamp_ns < oldest:
+            raise PromptRejected(
+                f"stamp {_seconds(stamp_ns)} is older than every image the tracker holds "
+                f"(oldest {_seconds(oldest)}, newest {_seconds(newest)})"
+            )
+        return next((index for index, image in self._held.items() if image.stamp_ns >= stamp_ns), None)
+
+    def _add_prompt(self, request: PromptRequest, frame_index: int) -> PromptOutcome:
+        held = self._held[frame_index]
+        result = self.tracker.add_prompt(request.object_id, request.prompt, frame_index)
+        self._forget_released()
+        return PromptOutcome(frame_index, held.stamp_ns, held.header, result)
+
+    def _take_waiting(self, stamp_ns: int) -> list[_Waiting]:
+        """The waiting prompts an image stamped `stamp_ns` answers, removed from the waiting list."""
+        taken = [w for w in self._waiting if w.request.stamp_ns <= stamp_ns]
+        self._waiting = [w for w in self._waiting if w.request.stamp_ns > stamp_ns]
+        return taken
+
+    def _check_size(self, frame: Frame) -> None:
+        size = frame.image.shape[:2]
+        if self._size is not None and size != self._size:
+            if self.tracker.object_ids:
+                raise FrameRejected(
+                    f"image is {size[1]}x{size[0]} but this stream's images are {self._size[1]}x{self._size[0]}: "
+                    f"images of another size are dropped while objects are tracked (reset starts a new stream)"
+                )
+            self._restart()
+        self._size = size
+
+    def _restart(self) -> None:
+        self.tracker.reset()
+        self._held.clear()
+        self._size = None
+
+    def _forget_released(self) -> None:
+        """Keep the frame table in step with the frames the tracker still holds."""
+        held = set(self.tracker.held_frames)
+        self._held = {index: image for index, image in self._held.items() if index in held}
+
+
+def _settle(future: Future, outcome: Callable[[], PromptOutcome]) -> None:
+    """Compute `outcome` for a caller still waiting on `future` and hand it the result or error."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(outcome())
+    except Exception as error:  # a bad prompt, or a tracker failure the caller must hear of
+        future.set_exception(error)
+
+
+def _reject(future: Future, reason: str) -> None:
+    if future.set_running_or_notify_cancel():
+        future.set_exception(PromptRejected(reason))
+
+
+def _seconds(stamp_ns: int) -> str:
+    return f"{stamp_ns // 1_000_000_000}.{stamp_ns % 1_000_000_000:09d}"

@@ -1,0 +1,150 @@
+"""The inference thread: a TrackingSession run off the executor, fed through a one-slot mailbox.
+
+Callbacks of the node only hand work over and return: `submit_frame` puts an image in the
+mailbox (the newest image wins; one replaced before it was processed counts as dropped), and
+`submit_prompt` / `call` queue work that returns a Future. The thread runs queued work in order
+before each image, so every tracker call happens on this one thread. No ROS here: images are
+decoded and results published through the functions the node passes in.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sam2_ros.frame_stats import FrameStats
+from sam2_ros.session import Frame, FrameOutcome, FrameRejected, PromptOutcome, PromptRequest, TrackingSession
+from sam2core.tracking import Prompt
+
+T = TypeVar("T")
+
+
+class TrackingWorker:
+    """Owns a TrackingSession and the thread that runs it.
+
+    decode: message -> Frame (raises ValueError for an unusable message).
+    publish: called on the worker thread with every processed image's FrameOutcome.
+    warn, error: log a line (warn may be throttled by the caller).
+    """
+
+    def __init__(
+        self,
+        session: TrackingSession,
+        *,
+        decode: Callable[[Any], Frame],
+        publish: Callable[[FrameOutcome], None],
+        warn: Callable[[str], None],
+        error: Callable[[str], None],
+        prompt_timeout: float,
+    ):
+        self.session = session
+        self.prompt_timeout = prompt_timeout
+        self._decode, self._publish, self._warn, self._error = decode, publish, warn, error
+        self._wake = threading.Condition()
+        self._mailbox: tuple[Any, float] | None = None  # (message, receipt time)
+        self._queue: list[tuple[Callable[[], None], Future]] = []
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="sam2_tracking", daemon=True)
+        self.stats = FrameStats()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Finish the image in progress, cancel queued work, reject waiting prompts, end the thread."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(timeout)
+        for _, future in self._queue:
+            future.cancel()
+        self._queue.clear()
+
+    def submit_frame(self, message: Any) -> None:
+        """Put an image message in the mailbox, replacing (dropping) one not yet processed."""
+        with self._wake:
+            dropped = self._mailbox is not None
+            self._mailbox = (message, time.monotonic())
+            self._wake.notify()
+        self.stats.count(received=1, dropped=int(dropped))
+
+    def submit_prompt(self, object_id: int, prompt: Prompt, stamp_ns: int) -> Future[PromptOutcome]:
+        """Apply a prompt on the worker thread (see TrackingSession.prompt for where it applies)."""
+        request = PromptRequest(object_id, prompt, stamp_ns, deadline=time.monotonic() + self.prompt_timeout)
+        future: Future[PromptOutcome] = Future()
+        self._enqueue(lambda: self.session.prompt(request, future), future)
+        return future
+
+    def call(self, function: Callable[[TrackingSession], T]) -> Future[T]:
+        """Run `function(session)` on the worker thread; its result or exception goes to the Future."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function(self.session))
+                except Exception as error:  # handed to the caller, who reports it
+                    future.set_exception(error)
+
+        self._enqueue(run, future)
+        return future
+
+    # ----------------------------------------------------------------- the thread
+
+    def _enqueue(self, work: Callable[[], None], future: Future) -> None:
+        with self._wake:
+            if self._stopping:
+                future.cancel()
+                return
+            self._queue.append((work, future))
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                timeout = self.session.next_deadline - time.monotonic()
+                self._wake.wait_for(self._has_work, timeout=max(timeout, 0.0) if timeout != float("inf") else None)
+                if self._stopping:
+                    break
+                work, self._queue = self._queue, []
+                mail, self._mailbox = self._mailbox, None
+            for run, _ in work:
+                run()
+            self.session.expire(time.monotonic())
+            if mail is not None:
+                self._process(*mail)
+        self.session.close("the tracker stopped")
+
+    def _has_work(self) -> bool:
+        return self._stopping or bool(self._queue) or self._mailbox is not None
+
+    def _process(self, message: Any, received: float) -> None:
+        """Decode, track and publish one image; a failure is logged and counted, never raised."""
+        try:
+            frame = self._decode(message)
+        except ValueError as error:
+            self._reject(error)
+            return
+        try:
+            outcome = self.session.process(frame)
+            self._publish(outcome)
+        except FrameRejected as error:
+            self._reject(error)
+            return
+        except Exception:  # the thread must outlive any failure; the traceback says what broke
+            self._error(f"tracking failed on an image:\n{traceback.format_exc()}")
+            self.stats.count(failed=1)
+            return
+        self.stats.processed(time.monotonic() - received, len(outcome.objects))
+
+    def _reject(self, error: ValueError) -> None:
+        self._warn(f"image dropped: {error}")
+        self.stats.count(rejected=1)

@@ -1,0 +1,192 @@
+"""The node's inference side without a ROS graph: where stamped prompts apply (TrackingSession),
+image size changes, and the worker thread's mailbox and queue. Real tracker, random demo weights."""
+
+import math
+import threading
+from concurrent.futures import CancelledError, Future
+
+import numpy as np
+import pytest
+
+from sam2_ros.frame_stats import Counts
+from sam2_ros.session import Frame, FrameRejected, PromptRejected, PromptRequest, TrackingSession
+from sam2_ros.worker import TrackingWorker
+from sam2core import build_model
+from sam2core.tracking import Prompt, PromptError, StreamingTracker, UnknownObjectError
+
+HEIGHT, WIDTH = 48, 64
+CLICK = Prompt(points=np.array([[20.0, 16.0]]), labels=np.array([1]))
+BOX = Prompt(box=(10.0, 8.0, 40.0, 30.0))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model("sam2.1_hiera_demo")
+
+
+@pytest.fixture
+def session(model):
+    return TrackingSession(StreamingTracker(model, frame_history=4))
+
+
+def frame(stamp_s: float, height: int = HEIGHT, width: int = WIDTH) -> Frame:
+    rng = np.random.default_rng(int(stamp_s * 100))
+    return Frame(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), int(stamp_s * 1e9), header=f"h{stamp_s}")
+
+
+def prompt(session: TrackingSession, object_id: int, stamp_s: float, what: Prompt = CLICK, deadline=math.inf) -> Future:
+    future = Future()
+    session.prompt(PromptRequest(object_id, what, int(stamp_s * 1e9), deadline), future)
+    return future
+
+
+def test_zero_stamp_before_any_image_applies_to_the_first(session):
+    future = prompt(session, 1, 0)
+    assert not future.done()
+    outcome = session.process(frame(1.0))
+    assert future.result().frame_index == 0 and future.result().header == "h1.0"
+    assert list(outcome.objects) == [1] and outcome.objects[1].mask_logits.shape == (HEIGHT, WIDTH)
+
+
+def test_zero_stamp_applies_to_the_newest_held_image(session):
+    session.process(frame(1.0))
+    session.process(frame(2.0))
+    outcome = prompt(session, 1, 0).result(timeout=0)
+    assert (outcome.frame_index, outcome.header) == (1, "h2.0")
+    assert list(session.process(frame(3.0)).objects) == [1]
+
+
+def test_stamp_of_a_held_image_applies_there_at_once(session):
+    for stamp in (1.0, 2.0, 3.0):
+        session.process(frame(stamp))
+    outcome = prompt(session, 4, 2.0).result(timeout=0)
+    assert (outcome.frame_index, outcome.stamp_ns, outcome.header) == (1, 2_000_000_000, "h2.0")
+    assert outcome.result.object_pointer.shape == (64,)
+
+
+def test_newer_stamp_waits_for_its_image(session):
+    session.process(frame(1.0))
+    future = prompt(session, 2, 3.0)
+    assert not session.process(frame(2.0)).objects and not future.done()
+    outcome = session.process(frame(3.0))
+    assert future.result().frame_index == 2 and list(outcome.objects) == [2]
+
+
+def test_dropped_image_prompt_goes_to_the_next_processed_one(session):
+    session.process(frame(1.0))
+    waiting = prompt(session, 1, 2.0)  # image 2.0 never reaches the session (dropped)
+    session.process(frame(3.0))
+    assert waiting.result().stamp_ns == 3_000_000_000
+    session.process(frame(5.0))
+    assert prompt(session, 2, 4.0).result(timeout=0).stamp_ns == 5_000_000_000  # between held images
+
+
+def test_stamp_older_than_every_held_image_is_rejected(session):
+    for stamp in range(1, 7):  # frame_history 4: images 3..6 are held
+        session.process(frame(float(stamp)))
+    with pytest.raises(PromptRejected, match="older than every image the tracker holds"):
+        prompt(session, 1, 2.0).result(timeout=0)
+    assert session.object_ids == []
+
+
+def test_waiting_prompt_expires_at_its_deadline(session):
+    future = prompt(session, 1, 9.0, deadline=100.0)
+    assert session.next_deadline == 100.0
+    session.expire(now=99.0)
+    assert not future.done()
+    session.expire(now=100.5)
+    with pytest.raises(PromptRejected, match="no image with stamp 9.000000000 or later"):
+        future.result(timeout=0)
+    assert session.next_deadline == float("inf")
+
+
+def test_cancelled_prompt_is_not_applied(session):
+    future = prompt(session, 1, 2.0)
+    future.cancel()
+    session.process(frame(2.0))
+    assert session.object_ids == []
+
+
+def test_bad_prompt_is_rejected_alone(session):
+    session.process(frame(1.0))
+    outside = Prompt(points=np.array([[500.0, 5.0]]), labels=np.array([1]))
+    good, bad = prompt(session, 1, 2.0), prompt(session, 2, 2.0, outside)
+    outcome = session.process(frame(2.0))
+    assert good.result().frame_index == 1
+    with pytest.raises(PromptError, match="outside the 64x48 image"):
+        bad.result(timeout=0)
+    assert list(outcome.objects) == [1] and session.object_ids == [1]
+    with pytest.raises(PromptError, match="empty prompt"):
+        prompt(session, 1, 0, Prompt()).result(timeout=0)
+    assert list(session.process(frame(3.0)).objects) == [1]
+
+
+def test_two_prompts_for_one_object_on_one_image_both_apply(session):
+    first, second = prompt(session, 1, 1.0), prompt(session, 1, 1.0, BOX)
+    outcome = session.process(frame(1.0))
+    assert first.result().frame_index == second.result().frame_index == 0
+    assert outcome.objects[1] is second.result().result
+
+
+def test_image_size_change_is_rejected_while_objects_are_tracked(session):
+    prompt(session, 1, 0)
+    session.process(frame(1.0))
+    with pytest.raises(FrameRejected, match="image is 32x24 but this stream's images are 64x48"):
+        session.process(frame(2.0, 24, 32))
+    assert list(session.process(frame(3.0)).objects) == [1]
+    session.remove_object(1)
+    restarted = session.process(frame(4.0, 24, 32))  # no object left: a new stream at the new size
+    assert restarted.frame_index == 0 and restarted.objects == {}
+
+
+def test_reset_forgets_objects_and_rejects_waiting_prompts(session):
+    prompt(session, 1, 0)
+    session.process(frame(1.0))
+    waiting = prompt(session, 2, 5.0)
+    session.reset()
+    with pytest.raises(PromptRejected, match="reset"):
+        waiting.result(timeout=0)
+    outcome = session.process(frame(2.0))
+    assert (outcome.frame_index, outcome.objects, session.object_ids) == (0, {}, [])
+    with pytest.raises(UnknownObjectError, match="unknown object id 1"):
+        session.remove_object(1)
+
+
+# ----------------------------------------------------------------------------- the worker thread
+
+
+def test_worker_keeps_only_the_newest_image_and_runs_work_in_order(session):
+    entered, release = threading.Event(), threading.Event()
+    published, warnings = [], []
+
+    def decode(stamp_s: float) -> Frame:
+        entered.set()
+        release.wait(30)  # hold the first image in progress while more arrive
+        if stamp_s < 0:
+            raise ValueError("unsupported image encoding 'bayer'")
+        return frame(stamp_s)
+
+    worker = TrackingWorker(session, decode=decode, publish=published.append, warn=warnings.append,
+                            error=pytest.fail, prompt_timeout=30.0)  # fmt: skip
+    worker.start()
+    try:
+        worker.submit_frame(1.0)
+        assert entered.wait(30)
+        prompted = worker.submit_prompt(1, CLICK, 0)  # queued: runs after image 1.0, before 4.0
+        for stamp in (2.0, 3.0, 4.0):
+            worker.submit_frame(stamp)
+        release.set()
+        assert prompted.result(timeout=60).stamp_ns == 1_000_000_000
+        with pytest.raises(UnknownObjectError):
+            worker.call(lambda s: s.remove_object(7)).result(timeout=60)
+        worker.submit_frame(-1.0)
+        assert worker.call(lambda s: s.object_ids).result(timeout=60) == [1]
+    finally:
+        worker.stop()
+    stats = worker.stats.take()
+    assert [outcome.frame.stamp_ns for outcome in published] == [1_000_000_000, 4_000_000_000]
+    assert stats.total == Counts(received=5, processed=2, dropped=2, rejected=1, failed=0)
+    assert stats.object_count == 1 and worker.stats.take().window == Counts()
+    assert len(stats.latencies) == 2 and warnings == ["image dropped: unsupported image encoding 'bayer'"]
+    with pytest.raises(CancelledError):
+        worker.call(lambda s: s.object_ids).result(timeout=1)

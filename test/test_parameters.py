@@ -1,0 +1,151 @@
+"""The node's parameters: declared once with descriptions, matched by the YAML file and the launch
+file, validated when set. The node is built in this process without loading a model."""
+
+import functools
+import importlib.util
+import math
+import os
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import rclpy
+import yaml
+from rclpy.parameter import Parameter
+
+from sam2_ros import parameters
+from sam2_ros.tracker_node import TrackerNode
+
+ROOT = Path(__file__).resolve().parents[1]
+YAML_FILE = ROOT / "config" / "sam2_tracker.yaml"
+LAUNCH_FILE = ROOT / "launch" / "sam2_tracker.launch.py"
+SERVICES = ("add_prompt", "remove_object", "reset")
+
+
+def yaml_parameters() -> dict:
+    (node_key, content), = yaml.safe_load(YAML_FILE.read_text()).items()
+    assert node_key.endswith("/sam2_tracker"), node_key
+    return content["ros__parameters"]
+
+
+@pytest.fixture(scope="module")
+def node():
+    """The node with the YAML file as its parameter file, never configured."""
+    context = rclpy.Context()
+    rclpy.init(args=["--ros-args", "--params-file", str(YAML_FILE)], context=context)
+    node = TrackerNode(context=context)
+    try:
+        yield node
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def test_yaml_sets_only_declared_parameters_and_the_node_takes_them(node):
+    values = yaml_parameters()
+    assert set(values) <= set(parameters.FIELDS)
+    assert all(node.has_parameter(name) for name in parameters.FIELDS)
+    for name, value in values.items():
+        assert node.get_parameter(name).value == value, name
+        assert getattr(node.settings, name) == value, name
+
+
+def test_every_parameter_is_described_with_ranges_and_read_only_flags(node):
+    for name, spec in parameters.FIELDS.items():
+        descriptor = node.describe_parameter(name)
+        assert len(descriptor.description) > 15, name
+        if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool):
+            assert descriptor.integer_range or descriptor.floating_point_range, f"{name} has no range"
+    dynamic = {name for name in parameters.FIELDS if not node.describe_parameter(name).read_only}
+    assert dynamic == {"publish_overlay", "mask_encoding", "prompt_wait_timeout", "service_timeout"}
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("mask_encoding", "rle"),
+        ("mask_encoding", 3),
+        ("prompt_wait_timeout", -1.0),
+        ("service_timeout", math.inf),
+        ("model", "sam2.1_hiera_s"),  # read-only
+        ("max_objects", 8),  # read-only
+    ],
+)
+def test_bad_or_read_only_changes_are_refused(node, name, value):
+    before = node.settings
+    result = node.set_parameters([Parameter(name, value=value)])[0]
+    assert not result.successful and result.reason
+    assert node.settings == before
+
+
+def test_dynamic_changes_reach_the_settings(node):
+    results = node.set_parameters(
+        [Parameter("mask_encoding", value="mono8_probability"), Parameter("prompt_wait_timeout", value=0.5)]
+    )
+    assert all(result.successful for result in results)
+    assert (node.settings.mask_encoding, node.settings.prompt_wait_timeout) == ("mono8_probability", 0.5)
+
+
+@pytest.mark.parametrize(
+    "device, ok", [("cpu", True), ("cuda:1", True), ("auto", True), ("gpu", False), ("cuda:", False)]
+)
+def test_device_names_are_validated(device, ok):
+    assert parameters.validate([Parameter("device", value=device)]).successful is ok
+
+
+# ----------------------------------------------------------------------------- the launch file
+
+
+class Recorded:
+    """Stands in for every launch class: keeps what it was built with."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+@functools.cache
+def recorded_class(name: str) -> type:
+    return type(name, (Recorded,), {})
+
+
+@pytest.fixture
+def launch_description(monkeypatch):
+    """The launch file's LaunchDescription, built against stub `launch` / `launch_ros` modules."""
+    for module_name in ("launch", "launch.actions", "launch.substitutions", "launch_ros", "launch_ros.actions",
+                        "launch_ros.substitutions"):  # fmt: skip
+        module = types.ModuleType(module_name)
+        module.__getattr__ = recorded_class
+        monkeypatch.setitem(sys.modules, module_name, module)
+    spec = importlib.util.spec_from_file_location("sam2_tracker_launch", LAUNCH_FILE)
+    launch_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launch_module)
+    return launch_module.generate_launch_description()
+
+
+def test_launch_file_names_only_what_the_node_declares(launch_description):
+    entities = launch_description.args[0]
+    arguments = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
+    (node,) = [e for e in entities if type(e).__name__ == "Node"]
+    assert set(arguments) == {"params_file", "namespace", "image_topic"}
+    started = (node.kwargs["package"], node.kwargs["executable"], node.kwargs["name"])
+    assert started == ("sam2_ros", "sam2_tracker", "sam2_tracker")
+
+    default_file = arguments["params_file"]["default_value"].args[0]
+    assert default_file[1:] == ["config", "sam2_tracker.yaml"] and default_file[0].args == ("sam2_ros",)
+    for entry in node.kwargs["parameters"]:
+        if isinstance(entry, dict):
+            assert set(entry) <= set(parameters.FIELDS)
+        else:
+            assert entry.args == ("params_file",)
+
+    topics = {getattr(parameters.Settings, name) for name in parameters.FIELDS if name.endswith("_topic")}
+    for source, target in node.kwargs["remappings"]:
+        assert source in topics | set(SERVICES), source
+        assert target.args[0] in arguments
+
+
+def test_executable_is_installed_for_ros2_run():
+    executable = ROOT / "install" / "sam2_ros" / "lib" / "sam2_ros" / "sam2_tracker"
+    assert executable.is_file() and os.access(executable, os.X_OK)
+    assert "install(PROGRAMS sam2_ros/tracker_node.py" in (ROOT / "CMakeLists.txt").read_text()
