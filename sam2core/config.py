@@ -185,7 +185,9 @@ _SAM2_0 = dict(
     use_signed_tpos_enc_to_obj_ptrs=False,
 )
 
-# A small model of the same architecture, for training on a CPU at image_size 256.
+# A small model of the same architecture, for training on a CPU at image_size 256. It tracks
+# with its single mask output (trained directly) rather than the best of three candidates, and
+# keeps the single mask even when it is unstable: a small model's spare candidates are poor.
 _DEMO = SAM2Config(
     trunk=HieraConfig(
         embed_dim=32,
@@ -196,10 +198,13 @@ _DEMO = SAM2Config(
         window_spec=(8, 4, 8, 8),
     ),
     neck=NeckConfig(d_model=64),
-    mask_decoder=MaskDecoderConfig(transformer_mlp_dim=256, iou_head_hidden_dim=64),
+    mask_decoder=MaskDecoderConfig(
+        transformer_mlp_dim=256, iou_head_hidden_dim=64, dynamic_multimask_via_stability=False
+    ),
     memory_attention=MemoryAttentionConfig(num_layers=2, dim_feedforward=256),
     memory_encoder=MemoryEncoderConfig(out_dim=32),
     image_size=256,
+    multimask_output_for_tracking=False,
 )
 
 MODEL_CONFIGS: dict[str, SAM2Config] = {

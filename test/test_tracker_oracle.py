@@ -21,7 +21,7 @@ from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.tracking import Prompt, StreamingTracker
 
 NAME, SIZE = "sam2.1_hiera_t", 256
-NUM_FRAMES = 24
+LONG, SHORT = 24, 14  # frames: the one-object stream is long enough to fill the pointer window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +42,8 @@ def clicks(*points_and_labels) -> Prompt:
 
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
-    """(T, S, S, 3) uint8 frames of a held-out synthetic sequence."""
-    config = dataclasses.replace(BENCHMARK, height=SIZE, width=SIZE, num_frames=NUM_FRAMES)
+    """(LONG, S, S, 3) uint8 frames of a held-out synthetic sequence."""
+    config = dataclasses.replace(BENCHMARK, height=SIZE, width=SIZE, num_frames=LONG)
     return generate_sequence(seed=HELD_OUT.seeds[3], config=config).frames
 
 
@@ -91,8 +91,10 @@ class ReferenceStream:
         return logits.clone(), out["object_score_logits"].flatten().clone(), out["obj_ptr"].flatten().clone()
 
 
-def run_scenario(events: list[Event], frames: np.ndarray, tmp_path, **pair_options):
-    """Our per-frame results and the reference's, for the same script of events."""
+def run_scenario(events: list[Event], frames: np.ndarray, length: int, tmp_path, **pair_options):
+    """Our results and the reference's on the first `length` frames, for the same script of
+    events. The reference holds every frame, so that (as in a stream of unknown length) its
+    pointer window is the full 16 frames."""
     ours, predictor = oracle.model_pair(NAME, SIZE, released_postprocessing=True, **pair_options)
     tracker = StreamingTracker(ours)
     reference = ReferenceStream(predictor, ours, frames, tmp_path)
@@ -101,7 +103,7 @@ def run_scenario(events: list[Event], frames: np.ndarray, tmp_path, **pair_optio
     for event in events:
         by_frame.setdefault(event.frame, []).append(event)
     segment_start = 0
-    for frame_index, frame in enumerate(frames):
+    for frame_index, frame in enumerate(frames[:length]):
         todo = by_frame.get(frame_index, [])
         now = [e for e in todo if e.prompt is not None and e.past_frame is None]
         if todo and frame_index > segment_start:
@@ -130,7 +132,7 @@ def run_scenario(events: list[Event], frames: np.ndarray, tmp_path, **pair_optio
             }
             reference.outputs[key] = {event.object_id: reference.prompt(event.past_frame, event.object_id, event.prompt)}
             segment_start = event.past_frame
-    reference.propagate(segment_start, len(frames))
+    reference.propagate(segment_start, length)
     return our_outputs, reference.outputs
 
 
@@ -146,28 +148,37 @@ def assert_same_stream(ours: dict, reference: dict) -> None:
             oracle.assert_close(f"{label} pointer", pointer, ref_pointer)
 
 
-SCENARIOS = {
-    "one click, 24 frames": [Event(0, 1, clicks((70, 90, 1)))],
-    "box": [Event(0, 1, Prompt(box=(40, 50, 150, 140)))],
-    "clicks and box": [Event(0, 1, Prompt(box=(40, 50, 150, 140), points=np.array([[60, 80]]), labels=np.array([0])))],
-    "mask": [Event(0, 1, Prompt(mask=np.pad(np.ones((60, 80), bool), ((40, 156), (30, 146)))))],
-    "second object added later": [Event(0, 1, clicks((70, 90, 1))), Event(8, 2, Prompt(box=(120, 130, 220, 230)))],
-    "object removed mid-stream": [
-        Event(0, 1, clicks((70, 90, 1))),
-        Event(0, 2, clicks((180, 190, 1), (60, 60, 0))),
-        Event(10, 2, None),
-    ],
-    "correction click on a past frame": [
-        Event(0, 1, clicks((70, 90, 1))),
-        Event(12, 1, clicks((70, 90, 1), (120, 100, 0)), past_frame=10),
-    ],
-    "known object re-prompted on a new frame": [Event(0, 1, clicks((70, 90, 1))), Event(6, 1, Prompt(box=(30, 40, 160, 150)))],
+SCENARIOS = {  # name: (events, frames)
+    "one click, 24 frames": ([Event(0, 1, clicks((70, 90, 1)))], LONG),
+    "box": ([Event(0, 1, Prompt(box=(40, 50, 150, 140)))], SHORT),
+    "clicks and box": (
+        [Event(0, 1, Prompt(box=(40, 50, 150, 140), points=np.array([[60, 80]]), labels=np.array([0])))],
+        SHORT,
+    ),
+    "mask": ([Event(0, 1, Prompt(mask=np.pad(np.ones((60, 80), bool), ((40, 156), (30, 146)))))], SHORT),
+    "second object added later": (
+        [Event(0, 1, clicks((70, 90, 1))), Event(8, 2, Prompt(box=(120, 130, 220, 230)))],
+        SHORT,
+    ),
+    "object removed mid-stream": (
+        [Event(0, 1, clicks((70, 90, 1))), Event(0, 2, clicks((180, 190, 1), (60, 60, 0))), Event(9, 2, None)],
+        SHORT,
+    ),
+    "correction click on a past frame": (
+        [Event(0, 1, clicks((70, 90, 1))), Event(11, 1, clicks((70, 90, 1), (120, 100, 0)), past_frame=9)],
+        SHORT,
+    ),
+    "known object re-prompted on a new frame": (
+        [Event(0, 1, clicks((70, 90, 1))), Event(6, 1, Prompt(box=(30, 40, 160, 150)))],
+        SHORT,
+    ),
 }
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_stream_matches_reference(scenario, frames, tmp_path):
-    ours, reference = run_scenario(SCENARIOS[scenario], frames, tmp_path)
+    events, length = SCENARIOS[scenario]
+    ours, reference = run_scenario(events, frames, length, tmp_path)
     assert_same_stream(ours, reference)
 
 
@@ -176,6 +187,7 @@ def test_visibility_switching_matches_reference(frames, tmp_path):
     ours, reference = run_scenario(
         [Event(0, 1, clicks((70, 90, 1))), Event(0, 2, Prompt(box=(120, 130, 220, 230)))],
         frames,
+        SHORT,
         tmp_path,
         object_score_bias=None,
     )
@@ -190,6 +202,7 @@ def test_a_broken_tracker_fails_the_comparison(frames, tmp_path, monkeypatch):
 
     original = memory.ObjectMemory.spatial_memories
     monkeypatch.setattr(memory.ObjectMemory, "spatial_memories", lambda self, f: original(self, f)[:-1] or original(self, f))
-    ours, reference = run_scenario(SCENARIOS["one click, 24 frames"], frames, tmp_path)
+    events, _ = SCENARIOS["one click, 24 frames"]
+    ours, reference = run_scenario(events, frames, SHORT, tmp_path)
     with pytest.raises(AssertionError):
         assert_same_stream(ours, reference)

@@ -1,0 +1,179 @@
+"""Streaming tracker against Meta's video predictor: per-frame latency and memory, one run.
+
+    python benchmarks/bench_tracker.py --size sam2.1_hiera_t --image-size 512 --objects 1 3 8
+    python benchmarks/bench_tracker.py --memory-frames 100 1000 --memory-image-size 256
+
+Both sides get the same weights and the same preprocessed frames (a held-out synthetic
+sequence, looped). Latency: the mean time per frame over --timed frames, after 16 frames so
+that every memory window is full; Meta's predictor runs its objects one after another, ours
+runs them as one batch. Memory: the process's resident size and the bytes of tensors each side
+keeps for its stream, after each count in --memory-frames (one object). The reference loads
+every frame before it starts, as its API requires; a run that would not fit in --max-gib of
+frames is cut short and says so.
+Needs Meta's `sam2` package (the test oracle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sam2core import Prompt, StreamingTracker, build_model
+from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
+
+WARM_UP = 16
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="sam2.1_hiera_t")
+    parser.add_argument("--image-size", type=int, default=512)
+    parser.add_argument("--objects", type=int, nargs="+", default=[1, 3, 8])
+    parser.add_argument("--timed", type=int, default=8, help="frames timed per object count")
+    parser.add_argument("--memory-frames", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--memory-image-size", type=int, default=256)
+    parser.add_argument("--max-gib", type=float, default=8.0, help="frames the reference may preload")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(f"{args.size}, {torch.get_num_threads()} CPU threads, device {args.device}")
+
+    ours, reference = model_pair(args.size, args.image_size, args.device)
+    frames = synthetic_frames(args.image_size, WARM_UP + args.timed + 1)
+    print(f"\nper-frame latency at {args.image_size}px (mean of {args.timed} frames after {WARM_UP})")
+    print(f"{'objects':>8}{'ours (ms)':>12}{'reference (ms)':>16}{'ours/ref':>10}")
+    for count in args.objects:
+        ours_ms = np.mean(run_ours(ours, frames, count)[WARM_UP + 1 :]) * 1000
+        reference_ms = np.mean(run_reference(reference, ours, frames, count)[WARM_UP + 1 :]) * 1000
+        print(f"{count:>8}{ours_ms:>12.0f}{reference_ms:>16.0f}{ours_ms / reference_ms:>10.2f}")
+
+    ours, reference = model_pair(args.size, args.memory_image_size, args.device)
+    longest = max(args.memory_frames)
+    frames = synthetic_frames(args.memory_image_size, longest)
+    print(f"\nmemory with one object at {args.memory_image_size}px")
+    print(f"{'frames':>8}{'ours RSS':>12}{'ours state':>12}{'ref RSS':>12}{'ref state':>12}")
+    ours_memory = run_ours(ours, frames, 1, report_at=args.memory_frames)
+    fits = int(args.max_gib * 2**30 / (3 * 4 * args.memory_image_size**2))
+    reference_memory = run_reference(reference, ours, frames[:fits], 1, report_at=args.memory_frames)
+    for count in args.memory_frames:
+        ours_rss, ours_state = ours_memory[count]
+        ref_rss, ref_state = reference_memory.get(count, (float("nan"), float("nan")))
+        print(f"{count:>8}{ours_rss:>10.0f}MB{ours_state:>10.1f}MB{ref_rss:>10.0f}MB{ref_state:>10.1f}MB")
+    if fits < longest:
+        print(f"reference cut at {fits} frames: preloading {longest} frames would exceed {args.max_gib} GiB")
+
+
+def model_pair(name: str, image_size: int, device: str):
+    """Ours and Meta's predictor with the same random weights (the object score raised so that
+    masks are real), the released post-processing on both sides."""
+    from sam2.build_sam import build_sam2_video_predictor
+
+    folder = "sam2.1" if name.startswith("sam2.1") else "sam2"
+    torch.manual_seed(0)
+    reference = build_sam2_video_predictor(
+        f"configs/{folder}/{name}.yaml",
+        ckpt_path=None,
+        device=device,
+        apply_postprocessing=False,
+        hydra_overrides_extra=[
+            f"++model.image_size={image_size}",
+            "++model.sam_mask_decoder_extra_args.dynamic_multimask_via_stability=true",
+            "++model.sam_mask_decoder_extra_args.dynamic_multimask_stability_delta=0.05",
+            "++model.sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh=0.98",
+            "++model.binarize_mask_from_pts_for_mem_enc=true",
+        ],
+    )
+    with torch.no_grad():
+        reference.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(6.0)
+    ours = build_model(name, image_size=image_size, device=device)
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    return ours, reference
+
+
+def synthetic_frames(size: int, count: int) -> np.ndarray:
+    """(count, size, size, 3) uint8: a held-out sequence, played forwards and backwards."""
+    config = dataclasses.replace(BENCHMARK, height=size, width=size)
+    frames = generate_sequence(seed=HELD_OUT.seeds[0], config=config).frames
+    loop = np.concatenate([frames, frames[::-1]])
+    return loop[np.arange(count) % len(loop)]
+
+
+def prompts(count: int, size: int) -> dict[int, Prompt]:
+    """One click per object, spread over the frame."""
+    spots = np.random.default_rng(0).uniform(0.15, 0.85, (count, 2)) * size
+    return {i + 1: Prompt(points=spot[None], labels=np.array([1])) for i, spot in enumerate(spots)}
+
+
+def run_ours(model, frames: np.ndarray, count: int, report_at=()):
+    """Seconds per frame, or {frame count: (RSS MB, state MB)} at each of `report_at`."""
+    tracker = StreamingTracker(model)
+    seconds, memory = [], {}
+    for index, frame in enumerate(frames):
+        started = time.perf_counter()
+        tracker.track(frame, prompts(count, frame.shape[0]) if index == 0 else None)
+        seconds.append(time.perf_counter() - started)
+        if index + 1 in report_at:
+            memory[index + 1] = (rss_mb(), tensor_mb(tracker.__dict__))
+    return memory if report_at else seconds
+
+
+def run_reference(predictor, ours, frames: np.ndarray, count: int, report_at=()):
+    """The same for Meta's predictor: prompts on frame 0, then propagation."""
+    with tempfile.TemporaryDirectory() as folder:
+        Image.fromarray(frames[0]).save(Path(folder) / "0.jpg")
+        state = predictor.init_state(folder)
+    gc.collect()
+    with torch.inference_mode():
+        state["images"] = torch.cat([ours.preprocess(frame) for frame in frames])
+    state["num_frames"] = len(frames)
+    state["cached_features"] = {}
+    for object_id, prompt in prompts(count, frames.shape[1]).items():
+        predictor.add_new_points_or_box(state, 0, object_id, points=prompt.points, labels=prompt.labels)
+    seconds, memory = [], {}
+    started = time.perf_counter()
+    for frame_index, _, _ in predictor.propagate_in_video(state):
+        seconds.append(time.perf_counter() - started)
+        if frame_index + 1 in report_at:
+            memory[frame_index + 1] = (rss_mb(), tensor_mb(state))
+        started = time.perf_counter()
+    return memory if report_at else seconds
+
+
+def tensor_mb(root) -> float:
+    """Megabytes of the distinct tensor storages reachable from `root` through dicts, sequences
+    and plain objects (models excluded)."""
+    seen, storages, stack = set(), {}, [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, torch.nn.Module):
+            continue
+        seen.add(id(item))
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, deque)):
+            stack.extend(item)
+        elif hasattr(item, "__dict__"):
+            stack.extend(vars(item).values())
+    return sum(storages.values()) / 2**20
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+if __name__ == "__main__":
+    main()

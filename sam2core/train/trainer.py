@@ -1,0 +1,291 @@
+"""Training and fine-tuning SAM 2 on synthetic clips, in two stages.
+
+- stage "images": promptable segmentation of single frames: a first prompt (click, box or mask),
+  then corrective clicks, each decoded with the previous mask as input (SAM's interactive
+  training). Trains the image encoder, the prompt encoder and the mask decoder.
+- stage "clips": the memory path on short clips: the first frame is prompted, the others are
+  tracked from memory, some get a corrective click and become conditioning frames. The frames
+  run through exactly the tracker's steps (sam2core.tracking.step), with gradients.
+Every object of a batch is one element (a clip with three targets gives three); losses are per
+object (sam2core.train.losses).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from sam2core.build import save_checkpoint
+from sam2core.data import TRAINING, SceneConfig, Sequence, training_clip
+from sam2core.modeling.outputs import DecoderOutput, ImageFeatures
+from sam2core.tracking import step
+from sam2core.tracking.memory import ObjectMemory, memory_context, remember
+from sam2core.train.losses import TERMS, LossTerms, LossWeights, segmentation_loss
+from sam2core.train.prompts import PROMPT_KINDS, correction_clicks, first_prompt, with_clicks
+
+STAGES = ("images", "clips")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """One training run. Batch sizes count clips; every clip brings 1-3 objects."""
+
+    stage: str = "clips"
+    steps: int = 1000
+    clips_per_step: int = 2
+    clip_length: int = 8  # frames per clip; stage "images" uses one random frame per clip
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    prompt_kinds: tuple[str, ...] = PROMPT_KINDS
+    prompt_weights: tuple[float, ...] = (0.5, 0.25, 0.25)
+    correction_rounds: int = 2  # stage "images": corrective clicks after the first prompt
+    corrected_frames: int = 1  # stage "clips": tracked frames that also get a corrective click
+    max_conditioning_frames: int = 4
+    loss: LossWeights = field(default_factory=LossWeights)
+    scene: SceneConfig = TRAINING
+    seed: int = 0
+    checkpoint_every: int = 100
+    evaluate_every: int = 200
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if len(self.prompt_kinds) != len(self.prompt_weights):
+            raise ValueError("prompt_kinds and prompt_weights differ in length")
+
+
+@dataclass
+class Batch:
+    """N objects: frames (N, T, S, S, 3) uint8 (each object's clip), masks (N, T, S, S) bool,
+    visible (N, T) bool, clip (N,) the index of the clip each object comes from."""
+
+    frames: np.ndarray
+    masks: np.ndarray
+    visible: np.ndarray
+    clip: np.ndarray
+
+
+class Trainer:
+    """Runs a TrainingConfig on a model and writes checkpoints, a log and a loss plot to `out`."""
+
+    def __init__(
+        self,
+        model,
+        config: TrainingConfig,
+        out: Path,
+        evaluate: Callable[[object], dict[str, float]] | None = None,
+    ):
+        self.model = model
+        self.config = config
+        self.out = Path(out)
+        self.evaluate = evaluate
+        self.rng = np.random.default_rng(config.seed)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._learning_rate_factor)
+        self.device = next(model.parameters()).device
+
+    def run(self) -> list[dict]:
+        """Train for config.steps; returns the log (one dict per step, evaluations included)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        log_path = self.out / "log.jsonl"
+        log: list[dict] = []
+        self.model.train()
+        started = time.monotonic()
+        progress = tqdm(range(1, self.config.steps + 1), desc=f"train {self.config.stage}", unit="step")
+        for step_number in progress:
+            terms = self.step(self.sample())
+            entry = {"step": step_number, "seconds": round(time.monotonic() - started, 1), **terms.as_floats()}
+            progress.set_postfix(loss=f"{entry['total']:.3f}", dice=f"{entry['dice']:.3f}")
+            if self.evaluate and (step_number % self.config.evaluate_every == 0 or step_number == self.config.steps):
+                self.model.eval()
+                entry["evaluation"] = self.evaluate(self.model)
+                self.model.train()
+                tqdm.write(f"step {step_number}: {entry['evaluation']}")
+            log.append(entry)
+            with open(log_path, "a") as file:
+                file.write(json.dumps(entry) + "\n")
+            if step_number % self.config.checkpoint_every == 0 or step_number == self.config.steps:
+                self.save(log)
+        self.model.eval()
+        return log
+
+    def save(self, log: list[dict]) -> None:
+        record = {"config": asdict(self.config), "steps_done": len(log), "seconds": log[-1]["seconds"]}
+        save_checkpoint(self.model, self.out / "checkpoint.pt", extra={"training": record})
+        plot_losses(log, self.out / "losses.png")
+
+    def step(self, batch: Batch) -> LossTerms:
+        """One optimisation step on `batch`."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.config.stage == "images":
+            terms = self._image_losses(batch)
+        else:
+            terms = self._clip_losses(batch)
+        terms.total.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.schedule.step()
+        return terms
+
+    def sample(self) -> Batch:
+        """A batch of objects from fresh training clips."""
+        scene = self.config.scene
+        length = 1 if self.config.stage == "images" else self.config.clip_length
+        clips = [training_clip(rng=self.rng, config=replace(scene, num_frames=length)) for _ in range(self.config.clips_per_step)]
+        return _objects_of(clips)
+
+    # ----------------------------------------------------------------- stages
+
+    def _image_losses(self, batch: Batch) -> LossTerms:
+        features = self._encode(batch, frame=0)
+        masks = batch.masks[:, 0]
+        visible = torch.ones(len(masks), dtype=torch.bool, device=self.device)
+        kind = self._prompt_kind()
+        prompt = first_prompt(kind, masks, self.rng, self.device)
+        output = step.decode_prompted(self.model, features, prompt, memory=None, previous_mask_logits=None)
+        losses = [self._loss(output, masks, visible)]
+        for _ in range(self.config.correction_rounds):
+            points, labels = correction_clicks(self._predicted(output), masks, self.rng)
+            prompt = with_clicks(prompt, points, labels, self.device)
+            output = step.decode_prompted(
+                self.model, features, prompt, memory=None, previous_mask_logits=output.low_res_masks.detach()
+            )
+            losses.append(self._loss(output, masks, visible))
+        return _mean(losses)
+
+    def _clip_losses(self, batch: Batch) -> LossTerms:
+        length = batch.frames.shape[1]
+        memories = [
+            ObjectMemory(num_recent=self.model.config.num_maskmem - 1,
+                         pointer_window=self.model.config.max_obj_ptrs_in_encoder - 1,
+                         max_conditioning=self.config.max_conditioning_frames)
+            for _ in range(len(batch.clip))
+        ]  # fmt: skip
+        corrected = self._corrected_frames(batch)
+        memory_pos = None
+        losses = []
+        for t in range(length):
+            features = self._encode(batch, frame=t)
+            masks = batch.masks[:, t]
+            visible = torch.from_numpy(batch.visible[:, t]).to(self.device)
+            if t == 0:
+                prompt = first_prompt(self._prompt_kind(), masks, self.rng, self.device)
+                output = step.decode_prompted(self.model, features, prompt, memory=None, previous_mask_logits=None)
+                prompted = True
+            else:
+                context = memory_context(self.model, memories, t, memory_pos)
+                output = step.decode_tracked(self.model, features, context)
+                prompted = t in corrected
+                if prompted:
+                    losses.append(self._loss(output, masks, visible))
+                    points, labels = correction_clicks(self._predicted(output), masks, self.rng)
+                    output = step.decode_prompted(
+                        self.model,
+                        features,
+                        with_clicks(None, points, labels, self.device),
+                        memory=context,
+                        previous_mask_logits=output.low_res_masks.detach(),
+                    )
+            losses.append(self._loss(output, masks, visible))
+            memory_features, memory_pos = step.encode_memory(self.model, features, output, prompted=prompted)
+            memory_pos = memory_pos[:1]
+            remember(memories, t, output, memory_features, is_conditioning=prompted)
+        return _mean(losses)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _encode(self, batch: Batch, frame: int) -> ImageFeatures:
+        """Features of every clip's frame `frame`, indexed per object."""
+        clips, first_object = np.unique(batch.clip, return_index=True)
+        images = torch.cat([self.model.preprocess(batch.frames[i, frame]) for i in first_object])
+        features = self.model.encode_image(images.to(self.device))
+        return features.index(torch.as_tensor(np.searchsorted(clips, batch.clip), device=self.device))
+
+    def _loss(self, output: DecoderOutput, masks: np.ndarray, visible: torch.Tensor) -> LossTerms:
+        size = masks.shape[-2:]
+        logits = F.interpolate(output.low_res_multimasks, size=size, mode="bilinear", align_corners=False)
+        targets = torch.from_numpy(masks[:, None].astype(np.float32)).to(self.device)
+        return segmentation_loss(
+            logits, output.multimask_iou, output.object_score_logits, targets, visible, self.config.loss
+        )
+
+    def _predicted(self, output: DecoderOutput) -> np.ndarray:
+        """(N, S, S) bool masks the user sees, at the model's input size."""
+        return (output.high_res_masks[:, 0] > 0).cpu().numpy()
+
+    def _prompt_kind(self) -> str:
+        weights = np.asarray(self.config.prompt_weights, dtype=float)
+        return str(self.rng.choice(self.config.prompt_kinds, p=weights / weights.sum()))
+
+    def _corrected_frames(self, batch: Batch) -> set[int]:
+        """Tracked frames that get a corrective click: among those where every object is visible."""
+        candidates = [t for t in range(1, batch.frames.shape[1]) if batch.visible[:, t].all()]
+        count = min(self.config.corrected_frames, len(candidates))
+        return set(self.rng.choice(candidates, count, replace=False).tolist()) if count else set()
+
+    def _learning_rate_factor(self, step_number: int) -> float:
+        """Linear warm-up, then cosine decay to 10% of the peak."""
+        warmup, total = self.config.warmup_steps, self.config.steps
+        if step_number < warmup:
+            return (step_number + 1) / warmup
+        progress = (step_number - warmup) / max(1, total - warmup)
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _objects_of(clips: list[Sequence]) -> Batch:
+    """One batch element per target of each clip."""
+    frames, masks, visible, clip = [], [], [], []
+    for index, sequence in enumerate(clips):
+        for k in range(len(sequence.object_ids)):
+            frames.append(sequence.frames)
+            masks.append(sequence.masks[:, k])
+            visible.append(sequence.visibility[:, k])
+            clip.append(index)
+    return Batch(np.stack(frames), np.stack(masks), np.stack(visible), np.array(clip))
+
+
+def _mean(terms: list[LossTerms]) -> LossTerms:
+    return LossTerms(**{name: torch.stack([getattr(t, name) for t in terms]).mean() for name in TERMS})
+
+
+def plot_losses(log: list[dict], path: Path) -> None:
+    """Loss terms per step (smoothed) and evaluations, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.array([entry["step"] for entry in log])
+    figure, (losses, scores) = plt.subplots(1, 2, figsize=(11, 4))
+    for name in TERMS:
+        values = np.array([entry[name] for entry in log])
+        window = max(1, len(values) // 50)
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+        losses.plot(steps[window - 1 :], smooth, label=name)
+    losses.set_yscale("log")
+    losses.set_xlabel("step")
+    losses.set_title("training losses (moving average)")
+    losses.legend()
+    evaluated = [entry for entry in log if "evaluation" in entry]
+    for name in sorted({key for entry in evaluated for key in entry["evaluation"]}):
+        scores.plot([e["step"] for e in evaluated], [e["evaluation"][name] for e in evaluated], "o-", label=name)
+    scores.set_xlabel("step")
+    scores.set_title("held-out evaluation")
+    if evaluated:
+        scores.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
