@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""A camera of synthetic held-out videos, publishing their ground truth alongside.
+
+Plays the first `sequences` held-out synthetic sequences of sam2core.data (the benchmark's
+scenes, `frames` frames each) one after another at `rate` images per second:
+
+- `image` (sensor_msgs/Image rgb8, sensor-data QoS): each frame, stamped with the time it is
+  published and `frame_id`.
+- `ground_truth` (sam2_ros/TrackedObjectArray, reliable): the same header, `frame_index` the
+  frame's index in its sequence (0 starts a sequence), and every target with its true mask and
+  visibility, as a tracker that is always right would report it.
+
+`first_frame_hold` keeps each sequence's first frame the newest image for that many seconds,
+rounded up to whole frame periods (time for an operator to prompt it); `wait_for_subscribers`
+holds back the first image until both topics have a subscriber; `loop` (default true) starts over
+after the last sequence instead of going quiet.
+
+    python -m sam2_ros.synthetic_camera --ros-args -p sequences:=3 -p rate:=8.0
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+
+import rclpy
+import torch
+from rclpy.exceptions import InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from sam2_ros.conversions import rgb_to_image, tracked_object_array
+from sam2_ros.msg import TrackedObjectArray
+from sam2core.data import BENCHMARK, Sequence, held_out_sequences
+from sam2core.tracking import ObjectResult
+from sam2core.tracking.results import mask_box
+
+# Logit of a ground-truth pixel or object score: its sigmoid is 1 (or 0) to within 1e-8.
+CERTAIN_LOGIT = 20.0
+GROUND_TRUTH_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+FINISHED = object()  # what the schedule gives after the last frame
+
+
+def camera_sequences(count: int, frames: int = BENCHMARK.num_frames) -> list[Sequence]:
+    """The sequences the camera plays: the first `count` held-out benchmark scenes, `frames` long."""
+    return list(held_out_sequences(count, config=replace(BENCHMARK, num_frames=frames)))
+
+
+def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> TrackedObjectArray:
+    """Every target of `sequence` on `frame` with its true mask and visibility, stamped `header`."""
+    results = []
+    for mask, visible, object_id in zip(sequence.masks[frame], sequence.visibility[frame], sequence.object_ids):
+        truth = torch.from_numpy(mask)
+        results.append(
+            ObjectResult(
+                object_id=object_id,
+                mask_logits=torch.where(truth, CERTAIN_LOGIT, -CERTAIN_LOGIT),
+                object_score=CERTAIN_LOGIT if visible else -CERTAIN_LOGIT,
+                iou=1.0,
+                object_pointer=torch.zeros(0),
+                box=mask_box(truth),
+            )
+        )
+    return tracked_object_array(header, frame, results)
+
+
+class SyntheticCamera(Node):
+    """Publishes the frames of camera_sequences() and their ground truth on a timer."""
+
+    def __init__(self, **kwargs):
+        super().__init__("synthetic_camera", **kwargs)
+        count = self.declare_parameter("sequences", 3).value
+        frames = self.declare_parameter("frames", BENCHMARK.num_frames).value
+        rate = self.declare_parameter("rate", 10.0).value
+        hold = self.declare_parameter("first_frame_hold", 0.0).value
+        self.frame_id = self.declare_parameter("frame_id", "camera").value
+        self.waiting = self.declare_parameter("wait_for_subscribers", False).value
+        loop = self.declare_parameter("loop", True).value
+        for name, value, valid, reason in (
+            ("sequences", count, count >= 1, "at least 1"),
+            ("frames", frames, frames >= 1, "at least 1"),
+            ("rate", rate, rate > 0, "positive"),
+            ("first_frame_hold", hold, hold >= 0, "not negative"),
+        ):
+            if not valid:
+                raise InvalidParameterValueException(name, value, f"must be {reason}")
+        sequences = camera_sequences(count, frames)
+        self.schedule = schedule(sequences, hold_ticks=max(math.ceil(hold * rate) - 1, 0), loop=loop)
+        self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
+        self.truth_pub = self.create_publisher(TrackedObjectArray, "ground_truth", GROUND_TRUTH_QOS)
+        self.timer = self.create_timer(1.0 / rate, self._tick)
+        self.get_logger().info(f"{len(sequences)} sequences of {frames} frames at {rate:g} images/s")
+
+    def _tick(self) -> None:
+        if self.waiting:
+            self.waiting = not (self.image_pub.get_subscription_count() and self.truth_pub.get_subscription_count())
+            return
+        item = next(self.schedule, FINISHED)
+        if item is FINISHED:
+            self.timer.cancel()
+            self.get_logger().info("every sequence published")
+        elif item is not None:
+            sequence, frame = item
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+            self.image_pub.publish(rgb_to_image(sequence.frames[frame], header))
+            self.truth_pub.publish(ground_truth_array(sequence, frame, header))
+
+
+def schedule(sequences: list[Sequence], *, hold_ticks: int, loop: bool) -> Iterator[tuple[Sequence, int] | None]:
+    """What each tick of the camera's timer publishes: (sequence, frame index) of every frame in
+    play order, and None for the `hold_ticks` ticks after each first frame; forever when `loop`."""
+    ticks = []
+    for sequence in sequences:
+        for frame in range(len(sequence.frames)):
+            ticks.append((sequence, frame))
+            ticks.extend([None] * (hold_ticks if frame == 0 else 0))
+    return itertools.cycle(ticks) if loop else iter(ticks)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the camera until Ctrl-C or shutdown; 2 for a bad parameter."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SyntheticCamera()
+        rclpy.spin(node)
+    except InvalidParameterValueException as error:
+        print(f"synthetic_camera: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

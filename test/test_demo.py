@@ -1,0 +1,113 @@
+"""The demo (scripts/demo.sh's command) end to end: the tracker node and the synthetic camera in
+their own processes, one short sequence, then the video and the summary it writes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import ros_graph  # noqa: F401  (this test run's ROS domain, discovery kept on this machine)
+from std_msgs.msg import Header
+
+from sam2_ros.conversions import mono8_mask, prompt_from_msg
+from sam2_ros.demo import prompt_msg
+from sam2_ros.demo_video import PANEL_WIDTH, SCALE
+from sam2_ros.synthetic_camera import camera_sequences, ground_truth_array
+from sam2core.build import CheckpointError, bundled_checkpoint
+from sam2core.evaluation import PROMPT_KINDS
+from sam2core.evaluation.benchmark import first_frame_prompts
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "sam2.1_hiera_demo"
+# Training checkpoints of the demonstration model, used until its bundled weights exist.
+STAND_INS = (ROOT / "runs" / "demo-clips" / "checkpoint.pt", ROOT / "runs" / "images-1500.pt")
+FRAMES = 12
+ACCURACY = ("jf", "j", "f", "visibility_accuracy")
+
+
+def demo_checkpoint() -> str | None:
+    """'default' when the bundled weights are installed, else a stand-in, else None."""
+    try:
+        bundled_checkpoint(MODEL)
+        return "default"
+    except CheckpointError:
+        return next((str(path) for path in STAND_INS if path.is_file()), None)
+
+
+def run_demo(out: Path, *arguments: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "sam2_ros.demo", "--out", str(out), *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=150, cwd=ROOT)
+
+
+def video_frames(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    capture.release()
+    return frames
+
+
+def test_ground_truth_carries_every_target_with_its_true_mask():
+    sequence = camera_sequences(1, frames=4)[0]
+    header = Header(frame_id="camera")
+    header.stamp.sec = 7
+    array = ground_truth_array(sequence, 2, header)
+    assert (array.header, array.frame_index) == (header, 2)
+    assert [obj.object_id for obj in array.objects] == list(sequence.object_ids)
+    for obj, mask, visible in zip(array.objects, sequence.masks[2], sequence.visibility[2]):
+        assert np.array_equal(mono8_mask(obj.mask), mask)
+        assert (obj.visible, obj.mask_area) == (visible, mask.sum())
+        assert obj.visibility == pytest.approx(float(visible), abs=1e-8)
+
+
+@pytest.mark.parametrize("kind", PROMPT_KINDS)
+def test_prompt_messages_read_back_as_the_benchmark_prompts(kind):
+    sequence = camera_sequences(1, frames=2)[0]
+    for object_id, prompt in first_frame_prompts(sequence, kind=kind).items():
+        back = prompt_from_msg(prompt_msg(object_id, prompt, Header()))
+        for field in ("points", "labels", "box", "mask"):
+            expected, got = getattr(prompt, field), getattr(back, field)
+            assert (expected is None) == (got is None), field
+            if expected is not None:
+                assert np.array_equal(np.asarray(expected), np.asarray(got)), field
+
+
+def test_demo_writes_a_scored_summary_and_a_video_of_every_frame(tmp_path):
+    checkpoint = demo_checkpoint()
+    if checkpoint is None:
+        pytest.skip(f"no weights of {MODEL}: neither bundled nor a training checkpoint in runs/")
+    out = tmp_path / "demo"
+    # 3 images/s: the node answers every image well within a period even on a busy machine.
+    result = run_demo(out, "--sequences", "1", "--frames", str(FRAMES), "--rate", "3", "--checkpoint", checkpoint)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "J&F" in result.stdout
+
+    summary = json.loads((out / "summary.json").read_text())
+    overall, sequences = summary["overall"], summary["sequences"]
+    assert len(sequences) == 1 and sequences[0]["objects"] >= 1
+    # Results are matched to published frames by stamp: every frame answered, nothing else.
+    for figures in (overall, sequences[0]):
+        assert figures["frames_published"] == figures["frames_processed"] == FRAMES
+        assert 0 < figures["latency_mean_ms"] <= figures["latency_p95_ms"]
+    assert summary["unmatched_results"] == 0 and summary["prompt_failures"] == []
+    for figures in (overall, summary["still_baseline"], sequences[0]):
+        for name in ACCURACY:
+            assert 0.0 <= figures[name] <= 1.0, name
+    assert 0 < overall["tracker_fps"] and summary["runtime_s"] > 0
+
+    frames = video_frames(out / "demo.mp4")
+    assert len(frames) == summary["video_frames"] == FRAMES
+    assert frames[0].shape == (256 * SCALE, 256 * SCALE + PANEL_WIDTH, 3)
+    assert (out / "logs" / "tracker.log").is_file() and (out / "logs" / "camera.log").is_file()
+
+
+def test_demo_fails_with_the_node_log_when_the_node_cannot_start(tmp_path):
+    result = run_demo(tmp_path / "demo", "--frames", "2", "--checkpoint", str(tmp_path / "missing.pt"))
+    assert result.returncode == 1
+    assert "the tracker node exited with code 1" in result.stderr
+    assert "missing.pt" in result.stderr
+    assert not (tmp_path / "demo" / "summary.json").exists()
