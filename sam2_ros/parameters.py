@@ -44,7 +44,9 @@ class Settings:
     """The node's parameters; read-only ones take effect on (re)start, the others at once."""
 
     autostart: bool = _parameter(True, "Configure and activate on start-up (for use without a lifecycle manager).")
-    model: str = _parameter("sam2.1_hiera_t", "SAM 2 model architecture.", choices=MODEL_NAMES)
+    model: str = _parameter(
+        "sam2.1_hiera_demo", "SAM 2 model architecture (Meta's sizes need their checkpoint file).", choices=MODEL_NAMES
+    )
     checkpoint: str = _parameter(
         "default", "Checkpoint file in Meta's format ({'model': state_dict}); 'default' is the bundled trained model."
     )

@@ -52,6 +52,16 @@ class ObjectMemory:
         self.conditioning: dict[int, MemoryEntry] = {}
         self.tracked: dict[int, MemoryEntry] = {}
 
+    @classmethod
+    def for_model(cls, config, *, max_conditioning: int) -> ObjectMemory:
+        """A memory with SAM 2's windows for a model `config` (a SAM2Config): num_maskmem - 1
+        recent frames and max_obj_ptrs_in_encoder - 1 tracked pointers."""
+        return cls(
+            num_recent=config.num_maskmem - 1,
+            pointer_window=config.max_obj_ptrs_in_encoder - 1,
+            max_conditioning=max_conditioning,
+        )
+
     def entry(self, frame_index: int) -> MemoryEntry | None:
         return self.conditioning.get(frame_index) or self.tracked.get(frame_index)
 

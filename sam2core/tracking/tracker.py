@@ -212,11 +212,7 @@ class StreamingTracker:
             )
 
     def _new_memory(self) -> ObjectMemory:
-        return ObjectMemory(
-            num_recent=self.config.num_maskmem - 1,
-            pointer_window=self.config.max_obj_ptrs_in_encoder - 1,
-            max_conditioning=self.options.max_conditioning_frames,
-        )
+        return ObjectMemory.for_model(self.config, max_conditioning=self.options.max_conditioning_frames)
 
     # ----------------------------------------------------------------- helpers
 

@@ -169,11 +169,9 @@ class Trainer:
     def _clip_losses(self, batch: Batch) -> LossTerms:
         length = batch.frames.shape[1]
         memories = [
-            ObjectMemory(num_recent=self.model.config.num_maskmem - 1,
-                         pointer_window=self.model.config.max_obj_ptrs_in_encoder - 1,
-                         max_conditioning=self.config.max_conditioning_frames)
-            for _ in range(len(batch.clip))
-        ]  # fmt: skip
+            ObjectMemory.for_model(self.model.config, max_conditioning=self.config.max_conditioning_frames)
+            for _ in batch.clip
+        ]
         corrected = self._corrected_frames(batch)
         memory_pos = None
         losses = []

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,8 +48,8 @@ def main() -> None:
         deadline = node.get_clock().now().nanoseconds + int(args.seconds * 1e9)
         while rclpy.ok() and node.get_clock().now().nanoseconds < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # SIGINT: a clean stop, whether it lands inside or outside spin_once
     finally:
         rclpy.try_shutdown()
 
