@@ -16,6 +16,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["sam2core", "sam2core.*"]),
+    package_data={"sam2core": ["weights/*.pt", "weights/*.json"]},
     install_requires=[
         "torch>=2.3",
         "numpy>=1.24",

@@ -18,6 +18,9 @@ from sam2core.modeling.prompt_encoder import PromptEncoder
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.modeling.transformer import TwoWayTransformer
 
+# Weights shipped inside this package, loaded by checkpoint="default". Only the demonstration
+# model trained here on synthetic scenes: Meta's checkpoints cannot be redistributed with it.
+BUNDLED_CHECKPOINTS = {"sam2.1_hiera_demo": Path(__file__).parent / "weights" / "sam2.1_hiera_demo.pt"}
 _TRUNK_BLOCKS_PREFIX = "image_encoder.trunk.blocks."
 _PATCH_EMBED_KEY = "image_encoder.trunk.patch_embed.proj.weight"
 
@@ -33,14 +36,29 @@ def build_model(
     device: str | torch.device = "cpu",
 ) -> SAM2Model:
     """The registered model `name` (see MODEL_NAMES) in eval mode on `device`, with random
-    weights or those of `checkpoint`, a file in Meta's format. `image_size` overrides the
-    config's input size; the weights do not depend on it."""
+    weights, those of `checkpoint` (a file in Meta's format), or with checkpoint="default" the
+    weights bundled for `name` (see BUNDLED_CHECKPOINTS). `image_size` overrides the config's
+    input size; the weights do not depend on it."""
     model = build_from_config(get_config(name, image_size))
     if checkpoint == "default":
-        raise CheckpointError("no bundled default model yet")
+        checkpoint = bundled_checkpoint(name)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint)
     return model.to(device).eval()
+
+
+def bundled_checkpoint(name: str) -> Path:
+    """The path of the weights bundled for model `name`, or CheckpointError."""
+    if name not in BUNDLED_CHECKPOINTS:
+        bundled = ", ".join(BUNDLED_CHECKPOINTS)
+        raise CheckpointError(
+            f"no weights are bundled for {name}; the bundled default is {bundled} (a demonstration "
+            f"model for synthetic scenes). For {name}, give the path of Meta's checkpoint file"
+        )
+    path = BUNDLED_CHECKPOINTS[name]
+    if not path.is_file():
+        raise CheckpointError(f"the bundled weights of {name} are missing from this installation ({path})")
+    return path
 
 
 def build_from_config(config: SAM2Config) -> SAM2Model:

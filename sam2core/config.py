@@ -185,7 +185,8 @@ _SAM2_0 = dict(
     use_signed_tpos_enc_to_obj_ptrs=False,
 )
 
-# A small model of the same architecture, for training on a CPU at image_size 256. It tracks
+# A small model of the same architecture, for training on a CPU. At 128 px (an 8x8 memory grid)
+# a training step on an 8-frame clip costs 0.9 s on two cores against 2.5 s at 256 px. It tracks
 # with its single mask output (trained directly) rather than the best of three candidates, and
 # keeps the single mask even when it is unstable: a small model's spare candidates are poor.
 _DEMO = SAM2Config(
@@ -203,7 +204,7 @@ _DEMO = SAM2Config(
     ),
     memory_attention=MemoryAttentionConfig(num_layers=2, dim_feedforward=256),
     memory_encoder=MemoryEncoderConfig(out_dim=32),
-    image_size=256,
+    image_size=128,
     multimask_output_for_tracking=False,
 )
 

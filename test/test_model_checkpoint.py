@@ -5,6 +5,7 @@ import torch
 
 import oracle
 from sam2core import CheckpointError, build_model, save_checkpoint
+from sam2core.build import BUNDLED_CHECKPOINTS
 
 IMAGE_SIZE = 256
 
@@ -104,6 +105,10 @@ def test_checkpoint_of_another_version(tmp_path):
     assert "3 missing tensors" in message  # no_obj_embed_spatial, obj_ptr_tpos_proj
 
 
-def test_default_checkpoint_is_not_bundled_yet():
-    with pytest.raises(CheckpointError, match="no bundled default model yet"):
-        build_model("sam2.1_hiera_demo", checkpoint="default")
+def test_default_checkpoint_is_the_bundled_demo_model():
+    model = build_model("sam2.1_hiera_demo", checkpoint="default")
+    bundled = torch.load(BUNDLED_CHECKPOINTS["sam2.1_hiera_demo"], weights_only=True)["model"]
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, bundled[key]), key
+    with pytest.raises(CheckpointError, match="no weights are bundled for sam2.1_hiera_t"):
+        build_model("sam2.1_hiera_t", checkpoint="default")

@@ -22,10 +22,10 @@ import torch
 from sam2core.build import build_model
 from sam2core.config import MODEL_NAMES
 from sam2core.evaluation import quick_score
-from sam2core.train.losses import SAM2_FINE_TUNING, LossWeights
+from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
 
-LOSS_RECIPES = {"scratch": LossWeights(), "sam2": SAM2_FINE_TUNING}
+LOSS_RECIPES = {"scratch": LossWeights(), "balanced": BALANCED, "sam2": SAM2_FINE_TUNING}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sam2core.train", description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="sam2.1_hiera_demo", choices=MODEL_NAMES)
     parser.add_argument("--init", help="checkpoint to start from (Meta's format); default: random weights")
+    parser.add_argument("--image-size", type=int, help="model input side, also the side of the training clips; default: the model's")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--stage", default=defaults.stage, choices=STAGES)
     parser.add_argument("--steps", type=int, default=defaults.steps)
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompt-weights", type=float, nargs=3, default=defaults.prompt_weights,
                         metavar=("CLICK", "BOX", "MASK"), help="how often each kind of first prompt is drawn")
     parser.add_argument("--losses", default="scratch", choices=LOSS_RECIPES,
-                        help="loss weights: 'scratch' (balanced cross-entropy + dice) or 'sam2' (SAM 2's focal + dice)")
+                        help="loss weights: 'scratch' (cross-entropy + dice), 'balanced' (class-balanced cross-entropy + dice) "
+                        "or 'sam2' (SAM 2's focal + dice)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = build_model(args.model, checkpoint=args.init, device=args.device)
+    model = build_model(args.model, checkpoint=args.init, image_size=args.image_size, device=args.device)
+    side = model.config.image_size
     config = dataclasses.replace(
         defaults,
         stage=args.stage,
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         loss=LOSS_RECIPES[args.losses],
         prompt_weights=tuple(args.prompt_weights),
+        scene=dataclasses.replace(defaults.scene, height=side, width=side),
     )
     Trainer(model, config, args.out, evaluate=quick_score).run()
 

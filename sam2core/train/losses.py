@@ -1,10 +1,11 @@
 """Training losses of SAM 2, normalised per object so that small objects count as much as big ones.
 
 Each prediction is scored against the object's true mask at the input resolution:
-- mask: class-balanced cross-entropy (object and background pixels weigh half each, so an
-  object covering 2% of the frame cannot be dropped for a cheap all-background answer) + dice,
-  optionally SAM 2's sigmoid focal loss, on the candidate of lowest loss when there are several
-  (SAM's multimask training: only the best candidate is pushed towards the target);
+- mask: cross-entropy averaged over each object's pixels + dice (the dice term is what keeps a
+  small object from being dropped for a cheap all-background answer), optionally class-balanced
+  cross-entropy (object and background pixels weigh half each) or SAM 2's sigmoid focal loss, on
+  the candidate of lowest loss when there are several (SAM's multimask training: only the best
+  candidate is pushed towards the target);
 - IoU: L1 between every candidate's predicted IoU and its real IoU, so the IoU head learns to
   rank candidates, the best one included;
 - object score: binary cross-entropy against "the object is visible".
@@ -21,10 +22,12 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the loss terms. The defaults suit training from scratch; SAM2_FINE_TUNING
+    """Weights of the loss terms. The defaults suit training from scratch (class-balanced
+    cross-entropy, BALANCED, made a small model paint objects far too large); SAM2_FINE_TUNING
     is SAM 2's own recipe, for starting from one of Meta's checkpoints."""
 
-    balanced_bce: float = 1.0
+    bce: float = 1.0
+    balanced_bce: float = 0.0
     focal: float = 0.0
     dice: float = 1.0
     iou: float = 1.0
@@ -33,10 +36,11 @@ class LossWeights:
     focal_gamma: float = 2.0
 
 
-SAM2_FINE_TUNING = LossWeights(balanced_bce=0.0, focal=20.0)
+BALANCED = LossWeights(bce=0.0, balanced_bce=1.0)
+SAM2_FINE_TUNING = LossWeights(bce=0.0, focal=20.0)
 
 
-TERMS = ("total", "balanced_bce", "focal", "dice", "iou", "object_score")
+TERMS = ("total", "bce", "balanced_bce", "focal", "dice", "iou", "object_score")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class LossTerms:
     """Mean over objects of each term (visible objects only for mask and IoU terms)."""
 
     total: torch.Tensor
+    bce: torch.Tensor
     balanced_bce: torch.Tensor
     focal: torch.Tensor
     dice: torch.Tensor
@@ -52,6 +57,12 @@ class LossTerms:
 
     def as_floats(self) -> dict[str, float]:
         return {name: float(getattr(self, name).detach()) for name in TERMS}
+
+
+def bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, M) mean cross-entropy over pixels of each candidate. logits (B, M, H, W), targets (B, 1, H, W)."""
+    cross_entropy = F.binary_cross_entropy_with_logits(logits, targets.expand_as(logits), reduction="none")
+    return cross_entropy.flatten(2).mean(-1)
 
 
 def balanced_bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -110,10 +121,11 @@ def segmentation_loss(
     multimask_logits: (B, M, h, w) candidates before the no-object gate; multimask_iou (B, M);
     object_score_logits (B, 1); target_masks (B, 1, h, w) float 0/1; visible (B,) bool.
     """
+    bce = bce_loss(multimask_logits, target_masks)
     balanced_bce = balanced_bce_loss(multimask_logits, target_masks)
     focal = sigmoid_focal_loss(multimask_logits, target_masks, weights.focal_alpha, weights.focal_gamma)
     dice = dice_loss(multimask_logits, target_masks)
-    mask_loss = weights.balanced_bce * balanced_bce + weights.focal * focal + weights.dice * dice  # (B, M)
+    mask_loss = weights.bce * bce + weights.balanced_bce * balanced_bce + weights.focal * focal + weights.dice * dice  # (B, M)
     best = mask_loss.argmin(dim=1, keepdim=True)
     real_iou = mask_iou(multimask_logits.detach(), target_masks)
     iou_loss = F.l1_loss(multimask_iou.float(), real_iou, reduction="none").mean(dim=1)
@@ -127,6 +139,7 @@ def segmentation_loss(
         return (per_object * shown).sum() / count
 
     terms = dict(
+        bce=visible_mean(bce.gather(1, best).squeeze(1)),
         balanced_bce=visible_mean(balanced_bce.gather(1, best).squeeze(1)),
         focal=visible_mean(focal.gather(1, best).squeeze(1)),
         dice=visible_mean(dice.gather(1, best).squeeze(1)),
@@ -134,7 +147,8 @@ def segmentation_loss(
         object_score=score_loss.mean(),
     )
     total = (
-        weights.balanced_bce * terms["balanced_bce"]
+        weights.bce * terms["bce"]
+        + weights.balanced_bce * terms["balanced_bce"]
         + weights.focal * terms["focal"]
         + weights.dice * terms["dice"]
         + weights.iou * terms["iou"]

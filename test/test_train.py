@@ -1,0 +1,118 @@
+"""Training: the losses on known inputs, simulated prompts, learning on a fixed batch, and the
+command end to end (checkpoint in Meta's format, log, plot)."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sam2core import build_model
+from sam2core.data import TRAINING, training_clip
+from sam2core.train.losses import LossWeights, segmentation_loss
+from sam2core.train.prompts import correction_clicks, first_prompt
+from sam2core.train.trainer import Trainer, TrainingConfig, _objects_of
+from sam2core.tracking.prompt import NEGATIVE, POSITIVE
+
+SIZE = 64
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _square(size: int, start: int, stop: int) -> torch.Tensor:
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., start:stop, start:stop] = 1
+    return mask
+
+
+def _loss(logits, target, visible=True, score=5.0, weights=LossWeights()):
+    """The loss terms as floats."""
+    return segmentation_loss(
+        logits, torch.full((1, logits.shape[1]), 0.5), torch.tensor([[score]]), target, torch.tensor([visible]), weights
+    ).as_floats()
+
+
+def test_empty_answer_costs_the_same_for_small_and_large_objects():
+    small, large = _square(64, 30, 36), _square(64, 10, 50)
+    empty = torch.full((1, 1, 64, 64), -10.0)
+    assert _loss(empty, small)["dice"] == pytest.approx(_loss(empty, large)["dice"], abs=0.03)
+    assert _loss(empty, small)["dice"] > 0.9
+
+
+def test_a_right_mask_costs_little_and_only_the_best_candidate_is_trained():
+    target = _square(64, 10, 40)
+    right = (target * 2 - 1) * 10
+    wrong = -right
+    terms = _loss(right, target)
+    assert terms["bce"] < 1e-3 and terms["dice"] < 1e-3
+    assert terms["iou"] == pytest.approx(0.5)  # predicted 0.5, real 1
+    both = _loss(torch.cat([wrong, right], 1), target)
+    assert both["dice"] == pytest.approx(_loss(right, target)["dice"])
+
+
+def test_absent_object_trains_only_its_score():
+    target = torch.zeros(1, 1, 64, 64)
+    anything = torch.randn(1, 1, 64, 64)
+    terms = _loss(anything, target, visible=False, score=3.0)
+    assert terms["dice"] == 0 and terms["bce"] == 0 and terms["iou"] == 0
+    assert terms["object_score"] == pytest.approx(torch.nn.functional.softplus(torch.tensor(3.0)).item(), rel=1e-5)
+
+
+def test_correction_clicks_go_to_the_error():
+    mask = np.zeros((1, 32, 32), bool)
+    mask[0, 4:20, 4:20] = True
+    missed_half = mask.copy()
+    missed_half[0, :, 12:] = False
+    points, labels = correction_clicks(missed_half, mask, np.random.default_rng(0))
+    x, y = points[0, 0]
+    assert labels[0, 0] == POSITIVE and 12 <= x < 20 and 4 <= y < 20
+    spurious = mask.copy()
+    spurious[0, 24:32, 24:32] = True
+    points, labels = correction_clicks(spurious, mask, np.random.default_rng(0))
+    assert labels[0, 0] == NEGATIVE and (points[0, 0] >= 24).all()
+
+
+def test_box_prompt_stays_near_the_object_and_inside_the_image():
+    mask = np.zeros((1, 64, 64), bool)
+    mask[0, 0:30, 40:64] = True
+    for seed in range(20):
+        box = first_prompt("box", mask, np.random.default_rng(seed), torch.device("cpu")).points[0]  # (2, 2)
+        assert (box >= 0).all() and (box <= 64).all()
+        assert abs(box[0, 0] - 40) <= 3 and abs(box[1, 1] - 30) <= 3
+
+
+@pytest.mark.parametrize("stage", ["images", "clips"])
+def test_training_learns_a_fixed_batch(stage):
+    torch.manual_seed(0)
+    model = build_model("sam2.1_hiera_demo", image_size=SIZE)
+    scene = replace(TRAINING, height=SIZE, width=SIZE, num_frames=3)
+    config = TrainingConfig(stage=stage, steps=40, learning_rate=3e-3, warmup_steps=5, clip_length=3, scene=scene)
+    trainer = Trainer(model, config, out=Path("unused"))
+    batch = _objects_of([training_clip(rng=seed, config=scene) for seed in (1, 2)])
+    model.train()
+    first = trainer.step(batch)
+    for _ in range(config.steps - 1):
+        last = trainer.step(batch)
+    assert last.dice < 0.7 * first.dice, (float(first.dice), float(last.dice))
+    assert last.total < 0.7 * first.total
+
+
+def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "sam2core.train", "--stage", "clips", "--steps", "2", "--clip-length", "3",
+        "--image-size", str(SIZE), "--evaluate-every", "2", "--threads", "1", "--out", str(out),
+    ]
+    subprocess.run(command, check=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    record = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert record["training"]["steps_done"] == 2
+    model = build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt")
+    assert all(torch.equal(value, record["model"][key]) for key, value in model.state_dict().items())
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2]
+    assert 0.0 <= log[-1]["evaluation"]["jf"] <= 1.0
+    assert (out / "losses.png").stat().st_size > 1000
