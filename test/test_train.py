@@ -101,6 +101,21 @@ def test_training_learns_a_fixed_batch(stage):
     assert last.total < 0.7 * first.total
 
 
+def test_frozen_image_encoder_stays_as_loaded():
+    torch.manual_seed(0)
+    model = build_model("sam2.1_hiera_demo", image_size=SIZE)
+    scene = replace(TRAINING, height=SIZE, width=SIZE, num_frames=3)
+    config = TrainingConfig(stage="clips", train_image_encoder=False, warmup_steps=1, clip_length=3, scene=scene)
+    trainer = Trainer(model, config, out=Path("unused"))
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    model.train()
+    trainer.step(_objects_of([training_clip(rng=1, config=scene)]))
+    changed = {name for name, value in model.state_dict().items() if not torch.equal(value, before[name])}
+    assert not any(name.startswith("image_encoder.") for name in changed)
+    assert any(name.startswith("memory_attention.") for name in changed)
+    assert any(name.startswith("sam_mask_decoder.") for name in changed)
+
+
 def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
     out = tmp_path / "run"
     command = [

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--clips-per-step", type=int, default=defaults.clips_per_step)
     parser.add_argument("--clip-length", type=int, default=defaults.clip_length)
+    parser.add_argument("--freeze-image-encoder", action="store_true",
+                        help="keep the trunk and neck as --init has them (stage clips: faster, and keeps stage images' features)")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--grad-clip", type=float, default=defaults.grad_clip)
     parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         steps=args.steps,
         clips_per_step=args.clips_per_step,
         clip_length=args.clip_length,
+        train_image_encoder=not args.freeze_image_encoder,
         learning_rate=args.learning_rate,
         grad_clip=args.grad_clip,
         warmup_steps=args.warmup_steps,
