@@ -16,25 +16,12 @@ from sam2_ros.conversions import mono8_mask, prompt_from_msg
 from sam2_ros.demo import prompt_msg
 from sam2_ros.demo_video import PANEL_WIDTH, SCALE
 from sam2_ros.synthetic_camera import camera_sequences, ground_truth_array
-from sam2core.build import CheckpointError, bundled_checkpoint
 from sam2core.evaluation import PROMPT_KINDS
 from sam2core.evaluation.benchmark import first_frame_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = "sam2.1_hiera_demo"
-# Training checkpoints of the demonstration model, used until its bundled weights exist.
-STAND_INS = (ROOT / "runs" / "demo-clips" / "checkpoint.pt", ROOT / "runs" / "images-1500.pt")
 FRAMES = 12
 ACCURACY = ("jf", "j", "f", "visibility_accuracy")
-
-
-def demo_checkpoint() -> str | None:
-    """'default' when the bundled weights are installed, else a stand-in, else None."""
-    try:
-        bundled_checkpoint(MODEL)
-        return "default"
-    except CheckpointError:
-        return next((str(path) for path in STAND_INS if path.is_file()), None)
 
 
 def run_demo(out: Path, *arguments: str) -> subprocess.CompletedProcess:
@@ -77,21 +64,19 @@ def test_prompt_messages_read_back_as_the_benchmark_prompts(kind):
 
 
 def test_demo_writes_a_scored_summary_and_a_video_of_every_frame(tmp_path):
-    checkpoint = demo_checkpoint()
-    if checkpoint is None:
-        pytest.skip(f"no weights of {MODEL}: neither bundled nor a training checkpoint in runs/")
     out = tmp_path / "demo"
-    # 3 images/s: the node answers every image well within a period even on a busy machine.
-    result = run_demo(out, "--sequences", "1", "--frames", str(FRAMES), "--rate", "3", "--checkpoint", checkpoint)
+    result = run_demo(out, "--sequences", "1", "--frames", str(FRAMES), "--rate", "3")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "J&F" in result.stdout
 
     summary = json.loads((out / "summary.json").read_text())
     overall, sequences = summary["overall"], summary["sequences"]
     assert len(sequences) == 1 and sequences[0]["objects"] >= 1
-    # Results are matched to published frames by stamp: every frame answered, nothing else.
+    # Results are matched to published frames by stamp. The node may drop a frame that comes while
+    # it is busy (the prompt's frame costs more), and the last frame is always answered.
     for figures in (overall, sequences[0]):
-        assert figures["frames_published"] == figures["frames_processed"] == FRAMES
+        assert figures["frames_published"] == FRAMES
+        assert FRAMES // 2 <= figures["frames_processed"] <= FRAMES
         assert 0 < figures["latency_mean_ms"] <= figures["latency_p95_ms"]
     assert summary["unmatched_results"] == 0 and summary["prompt_failures"] == []
     for figures in (overall, summary["still_baseline"], sequences[0]):
