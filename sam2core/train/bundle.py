@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 
 from sam2core.build import BUNDLED_CHECKPOINTS, build_model, save_checkpoint
-from sam2core.config import get_config
 
 
 def bundle(model_name: str, checkpoints: list[Path], evaluation: Path | None = None) -> Path:
@@ -34,7 +33,7 @@ def bundle(model_name: str, checkpoints: list[Path], evaluation: Path | None = N
         "parameters": sum(p.numel() for p in model.parameters()),
         "file_bytes": target.stat().st_size,
         "training_seconds": sum(stage.get("seconds", 0.0) for stage in stages),
-        "config": dataclasses.asdict(get_config(model_name)),
+        "config": dataclasses.asdict(model.config),
         "stages": stages,
         "evaluation": json.loads(evaluation.read_text()) if evaluation else None,
     }

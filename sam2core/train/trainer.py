@@ -43,7 +43,7 @@ class TrainingConfig:
     steps: int = 1000
     clips_per_step: int = 2
     clip_length: int = 8  # frames per clip; stage "images" uses one random frame per clip
-    train_image_encoder: bool = True  # False: the trunk and neck stay as they are (and cost no backward)
+    train_image_encoder: bool = True  # False: the trunk and neck stay as they are (no gradients, no backward)
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 50
@@ -211,8 +211,7 @@ class Trainer:
         """Features of every clip's frame `frame`, indexed per object."""
         clips, first_object = np.unique(batch.clip, return_index=True)
         images = torch.cat([self.model.preprocess(batch.frames[i, frame]) for i in first_object])
-        with torch.set_grad_enabled(self.config.train_image_encoder):
-            features = self.model.encode_image(images.to(self.device))
+        features = self.model.encode_image(images.to(self.device))
         return features.index(torch.as_tensor(np.searchsorted(clips, batch.clip), device=self.device))
 
     def _loss(self, output: DecoderOutput, masks: np.ndarray, visible: torch.Tensor) -> LossTerms:
