@@ -14,7 +14,7 @@ import torch
 
 from sam2core import build_model
 from sam2core.data import TRAINING, training_clip
-from sam2core.train.losses import LossWeights, segmentation_loss
+from sam2core.train.losses import TERMS, LossWeights, segmentation_loss
 from sam2core.train.prompts import correction_clicks, first_prompt
 from sam2core.train.trainer import Trainer, TrainingConfig, _objects_of
 from sam2core.tracking.prompt import NEGATIVE, POSITIVE
@@ -135,3 +135,81 @@ def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
     assert [entry["step"] for entry in log] == [1, 2]
     assert 0.0 <= log[-1]["evaluation"]["jf"] <= 1.0
     assert (out / "losses.png").stat().st_size > 1000
+
+
+def _short_run(out: Path, steps: int, **changes) -> Trainer:
+    torch.manual_seed(0)
+    model = build_model("sam2.1_hiera_demo", image_size=SIZE)
+    config = TrainingConfig(
+        stage="clips", steps=4, clips_per_step=1, clip_length=3, warmup_steps=1, checkpoint_every=2,
+        ema_decay=0.9, scene=SCENE, **changes,
+    )
+    return Trainer(model, config, out=out)
+
+
+def test_a_resumed_run_continues_where_the_stopped_one_was(tmp_path):
+    """Two steps, a new process's worth of state from train_state.pt, two more steps: the same
+    clips, prompts and schedule as four steps in one go; the weights differ only by the optimiser
+    moments' bfloat16 storage."""
+    whole = _short_run(tmp_path / "whole", 4)
+    whole.run()
+    stopped = _short_run(tmp_path / "split", 4)
+    stopped.sample = _stop_after(stopped.sample, calls=2)
+    with pytest.raises(_Stop):
+        stopped.run()
+    resumed = _short_run(tmp_path / "split", 4)
+    torch.manual_seed(123)  # the resumed run must not depend on the state of a fresh process
+    resumed.resume()
+    assert resumed.steps_done == 2
+    resumed.run()
+    assert [e["step"] for e in resumed.log] == [1, 2, 3, 4]
+    lines = (tmp_path / "split" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
+    # The clips are the same: a loss that depends on the data differs far more than 1e-3.
+    for a, b in zip(whole.log, resumed.log):
+        assert a["dice"] == pytest.approx(b["dice"], abs=1e-3), (a, b)
+    for name, value in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, atol=1e-4, rtol=1e-3)
+    assert (tmp_path / "split" / "train_state.pt").stat().st_size < 25e6
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    first = _short_run(tmp_path, 2)
+    first.config = replace(first.config, steps=2)
+    first.run()
+    with pytest.raises(ValueError, match="learning_rate"):
+        _short_run(tmp_path, 2, learning_rate=1e-2).resume()
+
+
+def test_checkpoint_holds_the_weight_average_and_training_keeps_its_own_weights(tmp_path):
+    trainer = _short_run(tmp_path, 3)
+    key = "sam_mask_decoder.iou_token.weight"
+    expected = trainer.model.state_dict()[key].clone()
+    batch = _objects_of([training_clip(rng=1, config=SCENE)])
+    trainer.model.train()
+    for _ in range(3):
+        trainer.step(batch)
+        expected = 0.9 * expected + 0.1 * trainer.model.state_dict()[key]
+    own = trainer.model.state_dict()[key].clone()
+    trainer.steps_done, trainer.log = 3, [{"step": 3, "seconds": 1.0, **dict.fromkeys(TERMS, 1.0)}]
+    trainer.save()
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"][key]
+    torch.testing.assert_close(saved, expected)
+    assert not torch.allclose(saved, own, atol=1e-6)
+    assert torch.equal(trainer.model.state_dict()[key], own)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after(sample, calls: int):
+    """`sample` that raises _Stop when called for step `calls + 1`: a run killed mid-way."""
+    count = iter(range(calls + 1))
+
+    def wrapped():
+        if next(count) == calls:
+            raise _Stop
+        return sample()
+
+    return wrapped

@@ -50,6 +50,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--losses", default="scratch", choices=LOSS_RECIPES,
                         help="loss weights: 'scratch' (cross-entropy + dice), 'balanced' (class-balanced cross-entropy + dice) "
                         "or 'sam2' (SAM 2's focal + dice)")
+    parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
+                        help="> 0: checkpoints and evaluations use this moving average of the weights (default: off)")
+    parser.add_argument("--occlusion-prob", type=float, default=defaults.scene.occlusion_prob,
+                        help="chance that a training clip hides one target behind an occluder for some frames")
+    parser.add_argument("--leave-prob", type=float, default=defaults.scene.leave_prob,
+                        help="chance that a training clip has one target leave the frame and come back")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its train_state.pt (same settings required)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -74,9 +82,15 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         loss=LOSS_RECIPES[args.losses],
         prompt_weights=tuple(args.prompt_weights),
-        scene=dataclasses.replace(defaults.scene, height=side, width=side),
+        ema_decay=args.ema_decay,
+        scene=dataclasses.replace(
+            defaults.scene, height=side, width=side, occlusion_prob=args.occlusion_prob, leave_prob=args.leave_prob
+        ),
     )
-    Trainer(model, config, args.out, evaluate=quick_score).run()
+    trainer = Trainer(model, config, args.out, evaluate=quick_score)
+    if args.resume:
+        trainer.resume()
+    trainer.run()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -29,10 +30,13 @@ from sam2core.data import TRAINING, SceneConfig, Sequence, training_clip
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
+from sam2core.train.averaging import WeightAverage
 from sam2core.train.losses import TERMS, LossTerms, LossWeights, segmentation_loss
 from sam2core.train.prompts import PROMPT_KINDS, correction_clicks, first_prompt, with_clicks
 
 STAGES = ("images", "clips")
+STATE_FILE = "train_state.pt"  # what `--resume` continues from
+MOMENTS = ("exp_avg", "exp_avg_sq")  # AdamW's running moments, stored as bfloat16 to keep the state small
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class TrainingConfig:
     seed: int = 0
     checkpoint_every: int = 100
     evaluate_every: int = 200
+    ema_decay: float = 0.0  # > 0: checkpoints and evaluations use an exponential moving average of the weights
 
     def __post_init__(self):
         if self.stage not in STAGES:
@@ -98,36 +103,101 @@ class Trainer:
         )
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._learning_rate_factor)
         self.device = next(model.parameters()).device
+        self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+        self.steps_done = 0
+        self.log: list[dict] = []
+
+    def resume(self) -> None:
+        """Continue the run whose state `out` holds: weights, optimiser, schedule, random
+        generators, weight average and log, as they were at its last checkpoint."""
+        state = torch.load(self.out / STATE_FILE, weights_only=True)
+        if state["config"] != asdict(self.config):
+            changed = sorted(k for k, v in asdict(self.config).items() if state["config"].get(k) != v)
+            raise ValueError(f"{self.out} was trained with other settings ({', '.join(changed)}); resume with the same ones")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        if self.average:
+            own = self.model.state_dict()
+            self.average.weights = {name: own[name] + offset.float() for name, offset in state["average_offset"].items()}
+        self.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.steps_done = state["steps_done"]
+        with open(self.out / "log.jsonl") as file:
+            self.log = [json.loads(line) for line in file][: self.steps_done]
 
     def run(self) -> list[dict]:
-        """Train for config.steps; returns the log (one dict per step, evaluations included)."""
+        """Train up to config.steps; returns the log (one dict per step, evaluations included)."""
         self.out.mkdir(parents=True, exist_ok=True)
         log_path = self.out / "log.jsonl"
-        log: list[dict] = []
+        log_path.write_text("".join(json.dumps(entry) + "\n" for entry in self.log))
         self.model.train()
-        started = time.monotonic()
-        progress = tqdm(range(1, self.config.steps + 1), desc=f"train {self.config.stage}", unit="step")
+        started = time.monotonic() - (self.log[-1]["seconds"] if self.log else 0.0)
+        first = self.steps_done + 1
+        progress = tqdm(range(first, self.config.steps + 1), desc=f"train {self.config.stage}", unit="step",
+                        initial=self.steps_done, total=self.config.steps)
         for step_number in progress:
             terms = self.step(self.sample())
             entry = {"step": step_number, "seconds": round(time.monotonic() - started, 1), **terms.as_floats()}
             progress.set_postfix(loss=f"{entry['total']:.3f}", dice=f"{entry['dice']:.3f}")
             if self.evaluate and (step_number % self.config.evaluate_every == 0 or step_number == self.config.steps):
-                self.model.eval()
-                entry["evaluation"] = self.evaluate(self.model)
-                self.model.train()
+                with self._evaluated_weights() as model:
+                    entry["evaluation"] = self.evaluate(model)
                 tqdm.write(f"step {step_number}: {entry['evaluation']}")
-            log.append(entry)
+            self.log.append(entry)
+            self.steps_done = step_number
             with open(log_path, "a") as file:
                 file.write(json.dumps(entry) + "\n")
             if step_number % self.config.checkpoint_every == 0 or step_number == self.config.steps:
-                self.save(log)
+                self.save()
         self.model.eval()
-        return log
+        return self.log
 
-    def save(self, log: list[dict]) -> None:
-        record = {"config": asdict(self.config), "steps_done": len(log), "seconds": log[-1]["seconds"]}
-        save_checkpoint(self.model, self.out / "checkpoint.pt", extra={"training": record})
-        plot_losses(log, self.out / "losses.png")
+    def save(self) -> None:
+        """checkpoint.pt: the weights a user takes (the average, if kept) in Meta's format;
+        train_state.pt: all that `resume` needs."""
+        record = {"config": asdict(self.config), "steps_done": self.steps_done, "seconds": self.log[-1]["seconds"]}
+        with self._evaluated_weights() as model:
+            save_checkpoint(model, self.out / "checkpoint.pt", extra={"training": record})
+        optimizer = self.optimizer.state_dict()
+        optimizer["state"] = {
+            index: {key: value.to(torch.bfloat16) if key in MOMENTS else value for key, value in moments.items()}
+            for index, moments in optimizer["state"].items()
+        }
+        state = {
+            "config": asdict(self.config),
+            "model": self.model.state_dict(),
+            "optimizer": optimizer,
+            "schedule": self.schedule.state_dict(),
+            "average_offset": self._average_offset(),
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "steps_done": self.steps_done,
+        }
+        torch.save(state, self.out / (STATE_FILE + ".partial"))
+        (self.out / (STATE_FILE + ".partial")).replace(self.out / STATE_FILE)
+        plot_losses(self.log, self.out / "losses.png")
+
+    def _average_offset(self) -> dict[str, torch.Tensor] | None:
+        """average - weights, in bfloat16: small numbers whose rounding costs the average
+        nothing measurable, and half the bytes of the average itself."""
+        if not self.average:
+            return None
+        own = self.model.state_dict()
+        return {name: (average - own[name]).to(torch.bfloat16) for name, average in self.average.weights.items()}
+
+    @contextmanager
+    def _evaluated_weights(self) -> Iterator[torch.nn.Module]:
+        """The model in eval mode with the weights a user gets (the average, if kept)."""
+        self.model.eval()
+        try:
+            if self.average:
+                with self.average.applied(self.model) as model:
+                    yield model
+            else:
+                yield self.model
+        finally:
+            self.model.train()
 
     def step(self, batch: Batch) -> LossTerms:
         """One optimisation step on `batch`."""
@@ -140,6 +210,8 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.schedule.step()
+        if self.average:
+            self.average.update(self.model)
         return terms
 
     def sample(self) -> Batch:
