@@ -13,9 +13,9 @@ import ros_graph  # noqa: F401  (this test run's ROS domain, discovery kept on t
 from std_msgs.msg import Header
 
 from sam2_ros.conversions import mono8_mask, prompt_from_msg
-from sam2_ros.demo import prompt_msg
-from sam2_ros.demo_video import PANEL_WIDTH, SCALE
-from sam2_ros.synthetic_camera import camera_sequences, ground_truth_array
+from sam2_ros.demo.demo import prompt_msg
+from sam2_ros.demo.demo_video import PANEL_WIDTH, SCALE
+from sam2_ros.demo.synthetic_camera import camera_sequences, ground_truth_array
 from sam2core.evaluation import PROMPT_KINDS
 from sam2core.evaluation.benchmark import first_frame_prompts
 
@@ -25,7 +25,7 @@ ACCURACY = ("jf", "j", "f", "visibility_accuracy")
 
 
 def run_demo(out: Path, *arguments: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "sam2_ros.demo", "--out", str(out), *arguments]
+    command = [sys.executable, "-m", "sam2_ros.demo.demo", "--out", str(out), *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=150, cwd=ROOT)
 
 

@@ -1,7 +1,8 @@
+#!/usr/bin/env python3
 """The demo: the sam2_tracker node following synthetic held-out videos, scored and drawn.
 
 Starts the tracker node (the bundled demonstration model by default) and the synthetic camera
-(sam2_ros.synthetic_camera) in their own processes. When the camera starts a sequence, the demo
+(sam2_ros.demo.synthetic_camera) in their own processes. When the camera starts a sequence, the demo
 prompts every target on that first image through the node's `add_prompt` service, stamped with the
 image's stamp (the true box by default, what an operator would draw), having removed the previous
 sequence's objects; the camera holds that image for `--hold` seconds meanwhile. It records
@@ -13,7 +14,7 @@ sequence's objects; the camera holds that image for `--hold` seconds meanwhile. 
   "still" baseline, frames processed of those published, latency and the tracker's rate;
 - logs/: the output of the node and the camera.
 
-    python -m sam2_ros.demo --out outputs/demo [--sequences 3] [--rate 8] [--checkpoint default] [--prompt box]
+    python -m sam2_ros.demo.demo --out outputs/demo [--sequences 3] [--rate 8] [--checkpoint default] [--prompt box]
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ from rclpy.task import Future
 from std_msgs.msg import Header
 
 from sam2_ros.conversions import mask_to_image, mono8_mask, stamp_to_ns
-from sam2_ros.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
-from sam2_ros.demo_video import write_video
+from sam2_ros.demo.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
+from sam2_ros.demo.demo_video import write_video
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
-from sam2_ros.synthetic_camera import camera_sequences
+from sam2_ros.demo.synthetic_camera import camera_sequences
 from sam2core import MODEL_NAMES
 from sam2core.data import BENCHMARK
 from sam2core.evaluation import PROMPT_KINDS
@@ -224,7 +225,7 @@ def start_children(args: argparse.Namespace, logs: Path) -> list[Child]:
     return [
         Child("tracker node", "sam2_ros.tracker_node", ["--params-file", str(params_file), *_overrides(node)],
               logs / "tracker.log"),
-        Child("camera", "sam2_ros.synthetic_camera", _overrides(camera), logs / "camera.log"),
+        Child("camera", "sam2_ros.demo.synthetic_camera", _overrides(camera), logs / "camera.log"),
     ]  # fmt: skip
 
 
@@ -258,7 +259,7 @@ def _overrides(parameters: dict[str, object]) -> list[str]:
 def command_line() -> argparse.ArgumentParser:
     """The demo's arguments."""
     parser = argparse.ArgumentParser(
-        prog="python -m sam2_ros.demo",
+        prog="python -m sam2_ros.demo.demo",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -15,7 +15,7 @@ rounded up to whole frame periods (time for an operator to prompt it); `wait_for
 holds back the first image until both topics have a subscriber; `loop` (default true) starts over
 after the last sequence instead of going quiet.
 
-    python -m sam2_ros.synthetic_camera --ros-args -p sequences:=3 -p rate:=8.0
+    python -m sam2_ros.demo.synthetic_camera --ros-args -p sequences:=3 -p rate:=8.0
 """
 
 from __future__ import annotations

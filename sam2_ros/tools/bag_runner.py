@@ -1,11 +1,12 @@
+#!/usr/bin/env python3
 """Track objects through a recorded rosbag2 offline and write the results to a new bag.
 
-    python -m sam2_ros.bag_runner --bag IN --image-topic /camera/image_raw --prompts prompts.yaml \
+    python -m sam2_ros.tools.bag_runner --bag IN --image-topic /camera/image_raw --prompts prompts.yaml \
         --out OUT --checkpoint model.pt [--prompt-topic /prompts] [--overlay-topic /overlay]
 
 Every image of the image topic (sensor_msgs/Image or CompressedImage) is tracked, none dropped.
 Prompts come from the bag's prompt topic (sam2_ros/Prompt, applied as the node applies them) and
-from a YAML file (sam2_ros/prompt_file.py). The output bag (MCAP) gets one
+from a YAML file (sam2_ros/tools/prompt_file.py). The output bag (MCAP) gets one
 sam2_ros/TrackedObjectArray per image, at the image's receive time, and optionally overlays.
 Messages are read and written with rosbags and (de)serialised by rclpy, so no ROS graph is needed.
 """
@@ -42,7 +43,7 @@ from sam2_ros.conversions import (
 from sam2_ros.loading import load_tracker
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.parameters import PRECISIONS, Settings
-from sam2_ros.prompt_file import ScheduledPrompt, read_prompt_file
+from sam2_ros.tools.prompt_file import ScheduledPrompt, read_prompt_file
 from sam2_ros.session import Frame, PromptRequest, TrackingSession
 from sam2core.tracking import Prompt
 
@@ -193,11 +194,11 @@ class _BagRun:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = Settings()
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.bag_runner", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.tools.bag_runner", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bag", required=True, help="input rosbag2 folder (MCAP or SQLite 3)")
     parser.add_argument("--image-topic", required=True, help="sensor_msgs/Image or CompressedImage topic to track on")
     parser.add_argument("--out", required=True, help="output bag folder (must not exist), MCAP")
-    parser.add_argument("--prompts", help="YAML prompt file (see sam2_ros/prompt_file.py)")
+    parser.add_argument("--prompts", help="YAML prompt file (see sam2_ros/tools/prompt_file.py)")
     parser.add_argument("--prompt-topic", default="/prompts", help="sam2_ros/Prompt topic of the input bag")
     parser.add_argument("--output-topic", default="/tracked_objects", help="TrackedObjectArray topic to write")
     parser.add_argument("--overlay-topic", default="", help="also write overlay images on this topic")
