@@ -2,12 +2,17 @@
 
 `Settings` is the one list: each field's default, description, range, choices and whether it can
 change while the node runs (read-only ones need a restart). `declare` declares them all on a
-node with validation; config/sam2_tracker.yaml sets the same names.
+node with validation; config/sam2_tracker.yaml sets the same names. Other nodes (the synthetic
+camera) describe theirs with `parameter` fields in a frozen dataclass of their own, and get the same
+declaration, validation and --help text; `add_arguments` makes command-line flags of the fields
+for the tools that run the tracker without ROS parameters.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -24,7 +29,7 @@ _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 PRECISIONS = tuple(DTYPES)
 
 
-def _parameter(
+def parameter(
     default: bool | int | float | str,
     description: str,
     *,
@@ -43,74 +48,82 @@ def _parameter(
 class Settings:
     """The node's parameters; read-only ones take effect on (re)start, the others at once."""
 
-    autostart: bool = _parameter(True, "Configure and activate on start-up (for use without a lifecycle manager).")
-    model: str = _parameter(
+    autostart: bool = parameter(True, "Configure and activate on start-up (for use without a lifecycle manager).")
+    model: str = parameter(
         "sam2.1_hiera_demo", "SAM 2 model architecture (Meta's sizes need their checkpoint file).", choices=MODEL_NAMES
     )
-    checkpoint: str = _parameter(
+    checkpoint: str = parameter(
         "default", "Checkpoint file in Meta's format ({'model': state_dict}); 'default' is the bundled trained model."
     )
-    device: str = _parameter(
+    device: str = parameter(
         "auto", "Torch device: 'auto' (the GPU if there is one, else the CPU), 'cpu', 'cuda', 'cuda:N'."
     )
-    precision: str = _parameter(
+    precision: str = parameter(
         "float32", "Arithmetic of the model: float32, or autocast to bfloat16 / float16.",
         choices=PRECISIONS,
     )
-    image_size: int = _parameter(
+    image_size: int = parameter(
         0, "Side of the model's square input in pixels; 0 keeps the model's own.", limits=(0, 4096)
     )
-    max_objects: int = _parameter(
+    max_objects: int = parameter(
         32, "Most objects tracked at once; a prompt for one more is rejected.", limits=(1, 1024)
     )
-    frame_history: int = _parameter(
+    frame_history: int = parameter(
         16, "Images the tracker holds for prompts on past images (stamped prompts).", limits=(1, 1000)
     )
-    max_conditioning_frames: int = _parameter(4, "Prompted images remembered per object.", limits=(1, 64))
-    image_transport: str = _parameter(
+    max_conditioning_frames: int = parameter(4, "Prompted images remembered per object.", limits=(1, 64))
+    image_transport: str = parameter(
         "raw", "Subscribe to sensor_msgs/Image on image_topic ('raw') or CompressedImage on image_topic/compressed.",
         choices=("raw", "compressed"),
     )
-    image_topic: str = _parameter("image", "Camera images to track objects on.")
-    prompts_topic: str = _parameter("prompts", "sam2_ros/Prompt messages: add or correct an object.")
-    tracked_objects_topic: str = _parameter("tracked_objects", "sam2_ros/TrackedObjectArray, one per processed image.")
-    overlay_topic: str = _parameter("overlay", "rgb8 image with every object drawn, when publish_overlay is true.")
-    image_qos_reliability: str = _parameter(
+    image_topic: str = parameter("image", "Camera images to track objects on.")
+    prompts_topic: str = parameter("prompts", "sam2_ros/Prompt messages: add or correct an object.")
+    tracked_objects_topic: str = parameter("tracked_objects", "sam2_ros/TrackedObjectArray, one per processed image.")
+    overlay_topic: str = parameter("overlay", "rgb8 image with every object drawn, when publish_overlay is true.")
+    image_qos_reliability: str = parameter(
         "best_effort", "Reliability of the image subscription (best_effort: sensor data).",
         choices=("best_effort", "reliable"),
     )
-    image_qos_depth: int = _parameter(1, "Queue depth of the image subscription.", limits=(1, 100))
-    output_qos_depth: int = _parameter(10, "Queue depth of the (reliable) output and prompt topics.", limits=(1, 1000))
-    publish_overlay: bool = _parameter(True, "Publish the overlay image.", read_only=False)
-    mask_encoding: str = _parameter(
+    image_qos_depth: int = parameter(1, "Queue depth of the image subscription.", limits=(1, 100))
+    output_qos_depth: int = parameter(10, "Queue depth of the (reliable) output and prompt topics.", limits=(1, 1000))
+    publish_overlay: bool = parameter(True, "Publish the overlay image.", read_only=False)
+    mask_encoding: str = parameter(
         "mono8", "Object masks: mono8 (255 on the object, else 0) or mono8_probability (mask probability * 255).",
         read_only=False, choices=MASK_ENCODINGS,
     )
-    prompt_wait_timeout: float = _parameter(
+    prompt_wait_timeout: float = parameter(
         2.0, "Seconds a prompt waits for its image to be processed before it is rejected.",
         read_only=False, limits=(0.0, 600.0),
     )
-    service_timeout: float = _parameter(
+    service_timeout: float = parameter(
         30.0, "Seconds a service call waits for the tracker before it answers with a failure.",
         read_only=False, limits=(0.1, 3600.0),
     )
-    diagnostics_period: float = _parameter(1.0, "Seconds between /diagnostics messages.", limits=(0.1, 60.0))
+    diagnostics_period: float = parameter(1.0, "Seconds between /diagnostics messages.", limits=(0.1, 60.0))
 
     def tracker_options(self) -> dict[str, str | int]:
         """Keyword arguments of sam2_ros.loading.load_tracker."""
-        names = ("model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history",
-                 "max_conditioning_frames")  # fmt: skip
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in TRACKER_OPTIONS}
+
+
+# The Settings fields that make the tracker; the offline tools take them as flags.
+TRACKER_OPTIONS = (
+    "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames"
+)  # fmt: skip
 
 
 FIELDS = {spec.name: spec for spec in dataclasses.fields(Settings)}
 
 
-def descriptor(name: str) -> ParameterDescriptor:
-    """The ParameterDescriptor of parameter `name`: description, range, choices, read-only."""
-    spec = FIELDS[name]
+def fields_of(settings_class: type) -> dict[str, dataclasses.Field]:
+    """The parameter fields of a settings dataclass, by name."""
+    return {spec.name: spec for spec in dataclasses.fields(settings_class)}
+
+
+def descriptor(spec: dataclasses.Field) -> ParameterDescriptor:
+    """The ParameterDescriptor of a parameter field: description, range, choices, read-only."""
     meta = spec.metadata
-    result = ParameterDescriptor(name=name, description=meta["description"], read_only=meta["read_only"])
+    result = ParameterDescriptor(name=spec.name, description=meta["description"], read_only=meta["read_only"])
     if meta["choices"]:
         result.additional_constraints = f"one of: {', '.join(meta['choices'])}"
     if meta["limits"] is not None and isinstance(spec.default, int):
@@ -120,21 +133,23 @@ def descriptor(name: str) -> ParameterDescriptor:
     return result
 
 
-def declare(node: Node) -> Settings:
-    """Declare every parameter on `node` (values from overrides such as --params-file) and return them.
+def declare(node: Node, settings_class: type = Settings):
+    """Declare every parameter of `settings_class` on `node` (values from overrides such as
+    --params-file) and return them as a `settings_class`.
 
     Raises rclpy's InvalidParameterValueException when an override is out of range or not one
-    of the choices.
+    of the choices, InvalidParameterTypeException when it has another type than the default.
     """
-    node.add_on_set_parameters_callback(validate)
-    node.declare_parameters("", [(name, spec.default, descriptor(name)) for name, spec in FIELDS.items()])
-    return Settings(**{name: node.get_parameter(name).value for name in FIELDS})
+    fields = fields_of(settings_class)
+    node.add_on_set_parameters_callback(functools.partial(validate, fields=fields))
+    node.declare_parameters("", [(name, spec.default, descriptor(spec)) for name, spec in fields.items()])
+    return settings_class(**{name: node.get_parameter(name).value for name in fields})
 
 
-def validate(parameters: list[Parameter]) -> SetParametersResult:
+def validate(parameters: list[Parameter], fields: dict[str, dataclasses.Field] = FIELDS) -> SetParametersResult:
     """Reject values that the ranges of the descriptors do not cover: choices and device names."""
     for parameter in parameters:
-        spec = FIELDS.get(parameter.name)
+        spec = fields.get(parameter.name)
         if spec is None:
             continue
         choices = spec.metadata["choices"]
@@ -168,3 +183,59 @@ def reliable_qos(settings: Settings) -> QoSProfile:
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST, depth=settings.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE
     )
+
+
+def usage(program: str, summary: str, settings_class: type = Settings) -> str:
+    """The --help text of a node: how to set parameters, then each one with its type, default,
+    range or choices, whether it can change while the node runs, and its description (with units)."""
+    lines = [summary, "", f"usage: {program} [--help] [--ros-args [-p NAME:=VALUE ...] [--params-file FILE]]", "",
+             "parameters:"]  # fmt: skip
+    for name, spec in fields_of(settings_class).items():
+        lines.append(f"  {name} ({_constraints(spec)})")
+        lines.append(f"      {spec.metadata['description']}")
+    return "\n".join(lines)
+
+
+def _constraints(spec: dataclasses.Field) -> str:
+    meta = spec.metadata
+    parts = [type(spec.default).__name__, f"default {spec.default!r}"]
+    if meta["limits"] is not None:
+        parts.append(f"{meta['limits'][0]}..{meta['limits'][1]}")
+    if meta["choices"]:
+        parts.append(f"one of {', '.join(meta['choices'])}")
+    parts.append("read-only" if meta["read_only"] else "can change while running")
+    return "; ".join(parts)
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] = TRACKER_OPTIONS) -> None:
+    """Flags (`--image-size`) for the Settings fields `names`, with their types, defaults, choices and
+    help (the parser's ArgumentDefaultsHelpFormatter adds the default)."""
+    for name in names:
+        spec = FIELDS[name]
+        meta = spec.metadata
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_argument_type(spec),
+            default=spec.default,
+            choices=meta["choices"] or None,
+            help=meta["description"] + (f" Range {meta['limits'][0]}..{meta['limits'][1]}." if meta["limits"] else ""),
+        )
+
+
+def _argument_type(spec: dataclasses.Field):
+    """An argparse type that converts and checks the field's range, so a bad flag is a usage error."""
+    kind, limits = type(spec.default), spec.metadata["limits"]
+
+    def convert(text: str):
+        value = kind(text)
+        if limits is not None and not limits[0] <= value <= limits[1]:
+            raise argparse.ArgumentTypeError(f"{text} is outside {limits[0]}..{limits[1]}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message
+    return convert
+
+
+def chosen(args: argparse.Namespace, names: tuple[str, ...] = TRACKER_OPTIONS) -> dict[str, object]:
+    """The values of the flags add_arguments made, by field name."""
+    return {name: getattr(args, name) for name in names}

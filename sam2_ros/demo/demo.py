@@ -40,6 +40,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from std_msgs.msg import Header
 
+from sam2_ros import parameters
 from sam2_ros.conversions import mask_to_image, mono8_mask, stamp_to_ns
 from sam2_ros.demo.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
 from sam2_ros.demo.demo_video import write_video
@@ -47,7 +48,6 @@ from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
 from sam2_ros.demo.synthetic_camera import camera_sequences
-from sam2core import MODEL_NAMES
 from sam2core.data import BENCHMARK
 from sam2core.evaluation import PROMPT_KINDS
 from sam2core.evaluation.benchmark import PromptKind, first_frame_prompts
@@ -219,7 +219,7 @@ def start_children(args: argparse.Namespace, logs: Path) -> list[Child]:
     """The tracker node (the package's parameter file, the demo's model, no overlay topic) and
     the camera (waiting for its subscribers, playing every sequence once)."""
     params_file = Path(get_package_share_directory("sam2_ros")) / "config" / "sam2_tracker.yaml"
-    node = {"model": args.model, "checkpoint": args.checkpoint, "publish_overlay": "false"}
+    node = {**parameters.chosen(args), "publish_overlay": "false"}
     camera = {"sequences": args.sequences, "frames": args.frames, "rate": float(args.rate),
               "first_frame_hold": float(args.hold), "wait_for_subscribers": "true", "loop": "false"}  # fmt: skip
     return [
@@ -268,9 +268,8 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, default=BENCHMARK.num_frames, help="frames of each sequence")
     parser.add_argument("--rate", type=float, default=8.0, help="camera images per second")
     parser.add_argument("--hold", type=float, default=1.0, help="seconds each sequence's first image is held")
-    parser.add_argument("--model", choices=MODEL_NAMES, default="sam2.1_hiera_demo", help="registered model name")
-    parser.add_argument("--checkpoint", default="default", help="checkpoint file, or 'default' for the bundled model")
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="box", help="the true box, mask or one click")
+    parameters.add_arguments(parser)
     return parser
 
 
