@@ -21,6 +21,7 @@ from std_msgs.msg import Header
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2core.tracking import ObjectResult, Prompt
+from sam2core.tracking.results import EMPTY_GEOMETRY, MaskGeometry
 from sam2core.visualization import overlay
 
 # What the node publishes an object's mask as: 0/255, or the mask probability scaled to 0..255.
@@ -162,8 +163,7 @@ def tracked_object(result: ObjectResult, header: Header, mask_encoding: str = "m
         pixels = binary.to(torch.uint8) * 255
     else:
         pixels = torch.where(binary, torch.sigmoid(logits) * 255, 0).round().to(torch.uint8)
-    binary = binary.cpu().numpy()
-    box, centroid, area = _mask_geometry(binary)
+    box, centroid, area = _geometry_fields(result.geometry if result.visible else EMPTY_GEOMETRY)
     return TrackedObject(
         object_id=result.object_id,
         mask=mask_to_image(pixels.cpu().numpy(), header),
@@ -194,21 +194,13 @@ def overlay_image(rgb: np.ndarray, results: list[ObjectResult], header: Header) 
     return rgb_to_image(overlay(rgb, masks=masks, boxes=boxes), header)
 
 
-def _mask_geometry(mask: np.ndarray) -> tuple[RegionOfInterest, Point, int]:
-    """Box (all zero when empty), centroid (x, y pixels) and area of an (H, W) bool mask."""
-    columns, rows = mask.sum(axis=0), mask.sum(axis=1)
-    area = int(columns.sum())
-    if area == 0:
+def _geometry_fields(geometry: MaskGeometry) -> tuple[RegionOfInterest, Point, int]:
+    """The message's box (all zero when empty), centroid (x, y pixels) and area of a mask's geometry."""
+    if geometry.box is None:
         return RegionOfInterest(), Point(), 0
-    xs, ys = np.flatnonzero(columns), np.flatnonzero(rows)
-    box = RegionOfInterest(
-        x_offset=int(xs[0]), y_offset=int(ys[0]), width=int(xs[-1] - xs[0] + 1), height=int(ys[-1] - ys[0] + 1)
-    )
-    centroid = Point(
-        x=float(columns @ np.arange(mask.shape[1])) / area,
-        y=float(rows @ np.arange(mask.shape[0])) / area,
-    )
-    return box, centroid, area
+    x0, y0, x1, y1 = geometry.box
+    box = RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0 + 1, height=y1 - y0 + 1)
+    return box, Point(x=geometry.centroid[0], y=geometry.centroid[1]), geometry.area
 
 
 # ----------------------------------------------------------------------------- prompts

@@ -8,6 +8,7 @@ import torch
 
 from sam2core import build_model
 from sam2core.tracking import Prompt, PromptError, StreamingTracker, UnknownObjectError
+from sam2core.tracking.results import EMPTY_GEOMETRY, mask_geometry
 
 SIZE = 128  # the smallest input the demo configuration accepts: cheap frames
 
@@ -124,3 +125,15 @@ def test_capacity_and_results(model):
     assert 0.0 <= obj.visibility <= 1.0 and obj.visible == (obj.object_score > 0)
     ys, xs = torch.nonzero(obj.mask, as_tuple=True)
     assert obj.box == (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+
+
+def test_mask_geometry_is_the_box_centroid_and_area_of_the_set_pixels():
+    mask = np.random.default_rng(3).random((37, 53)) > 0.97
+    mask[5, 40] = True
+    geometry = mask_geometry(torch.from_numpy(mask))
+    ys, xs = np.nonzero(mask)
+    assert geometry.box == (xs.min(), ys.min(), xs.max(), ys.max())
+    assert geometry.area == len(xs)
+    np.testing.assert_allclose(geometry.centroid, (xs.mean(), ys.mean()), rtol=1e-12)
+    assert mask_geometry(mask) == geometry  # numpy masks too
+    assert mask_geometry(np.zeros((4, 6), bool)) == EMPTY_GEOMETRY

@@ -38,7 +38,7 @@ from sam2_ros.node_main import run_node
 from sam2_ros.parameters import declare, parameter, usage
 from sam2core.data import BENCHMARK, Sequence, held_out_sequences
 from sam2core.tracking import ObjectResult
-from sam2core.tracking.results import mask_box
+from sam2core.tracking.results import mask_geometry
 
 # Logit of a ground-truth pixel or object score: its sigmoid is 1 (or 0) to within 1e-8.
 CERTAIN_LOGIT = 20.0
@@ -63,7 +63,7 @@ def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> Tracke
                 object_score=CERTAIN_LOGIT if visible else -CERTAIN_LOGIT,
                 iou=1.0,
                 object_pointer=torch.zeros(0),
-                box=mask_box(truth),
+                geometry=mask_geometry(truth),
             )
         )
     return tracked_object_array(header, frame, results)
