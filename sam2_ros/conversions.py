@@ -14,13 +14,14 @@ import cv2
 import numpy as np
 import torch
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Point32
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2core.tracking import ObjectResult, Prompt
+from sam2core.tracking.prompt import NEGATIVE, POSITIVE
 from sam2core.tracking.results import EMPTY_GEOMETRY, MaskGeometry
 from sam2core.visualization import overlay
 
@@ -206,6 +207,11 @@ def _geometry_fields(geometry: MaskGeometry) -> tuple[RegionOfInterest, Point, i
 # ----------------------------------------------------------------------------- prompts
 
 
+# The message's click labels and sam2core's: the same meaning, each side with its own constants.
+LABELS_FROM_MSG = {PromptMsg.LABEL_POSITIVE: POSITIVE, PromptMsg.LABEL_NEGATIVE: NEGATIVE}
+LABELS_TO_MSG = {label: msg_label for msg_label, label in LABELS_FROM_MSG.items()}
+
+
 def prompt_from_msg(msg: PromptMsg) -> Prompt:
     """A sam2core Prompt of a sam2_ros/Prompt: clicks, the box if has_box, the mask if it has pixels.
 
@@ -219,7 +225,10 @@ def prompt_from_msg(msg: PromptMsg) -> Prompt:
     points = labels = box = mask = None
     if len(msg.points):
         points = np.array([(point.x, point.y) for point in msg.points], dtype=np.float32)
-        labels = np.asarray(msg.labels, dtype=np.int32)
+        unknown = sorted(set(msg.labels) - set(LABELS_FROM_MSG))
+        if unknown:
+            raise ConversionError(f"click labels must be LABEL_POSITIVE (1) or LABEL_NEGATIVE (0), got {unknown}")
+        labels = np.array([LABELS_FROM_MSG[label] for label in msg.labels], dtype=np.int32)
         if not np.isfinite(points).all():
             raise ConversionError("prompt points must be finite numbers (got NaN or infinity)")
     if msg.has_box:
@@ -229,3 +238,18 @@ def prompt_from_msg(msg: PromptMsg) -> Prompt:
     if msg.mask.width * msg.mask.height > 0:
         mask = mono8_mask(msg.mask)
     return Prompt(points=points, labels=labels, box=box, mask=mask)
+
+
+def prompt_to_msg(object_id: int, prompt: Prompt, header: Header) -> PromptMsg:
+    """The sam2_ros/Prompt of a sam2core Prompt drawn on the image of `header` (what
+    prompt_from_msg reads back)."""
+    msg = PromptMsg(header=header, object_id=object_id)
+    if prompt.points is not None:
+        msg.points = [Point32(x=float(x), y=float(y)) for x, y in prompt.points]
+        msg.labels = [LABELS_TO_MSG[int(label)] for label in prompt.labels]
+    if prompt.box is not None:
+        msg.has_box = True
+        msg.box_x0, msg.box_y0, msg.box_x1, msg.box_y1 = (float(value) for value in prompt.box)
+    if prompt.mask is not None:
+        msg.mask = mask_to_image(prompt.mask.astype(np.uint8) * 255, header)
+    return msg

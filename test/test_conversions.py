@@ -226,6 +226,7 @@ def test_box_is_ignored_without_has_box_and_empty_prompt_stays_empty():
     "fields, message",
     [
         (dict(points=[Point32(x=1.0, y=2.0)], labels=[1, 0]), "1 points but 2 labels"),
+        (dict(points=[Point32(x=1.0, y=2.0)], labels=[2]), r"LABEL_POSITIVE \(1\) or LABEL_NEGATIVE \(0\), got \[2\]"),
         (dict(points=[Point32(x=float("nan"), y=2.0)], labels=[1]), "finite"),
         (dict(has_box=True, box_x0=0.0, box_y0=float("inf"), box_x1=3.0, box_y1=3.0), "finite"),
         (dict(object_id=-1), "object_id must be >= 0"),

@@ -12,8 +12,7 @@ import pytest
 import ros_graph  # noqa: F401  (this test run's ROS domain, discovery kept on this machine)
 from std_msgs.msg import Header
 
-from sam2_ros.conversions import mono8_mask, prompt_from_msg
-from sam2_ros.demo.demo import prompt_msg
+from sam2_ros.conversions import mono8_mask, prompt_from_msg, prompt_to_msg
 from sam2_ros.demo.demo_video import PANEL_WIDTH, SCALE
 from sam2_ros.demo.synthetic_camera import camera_sequences, ground_truth_array
 from sam2core.evaluation import PROMPT_KINDS
@@ -55,7 +54,7 @@ def test_ground_truth_carries_every_target_with_its_true_mask():
 def test_prompt_messages_read_back_as_the_benchmark_prompts(kind):
     sequence = camera_sequences(1, frames=2)[0]
     for object_id, prompt in first_frame_prompts(sequence, kind=kind).items():
-        back = prompt_from_msg(prompt_msg(object_id, prompt, Header()))
+        back = prompt_from_msg(prompt_to_msg(object_id, prompt, Header()))
         for field in ("points", "labels", "box", "mask"):
             expected, got = getattr(prompt, field), getattr(back, field)
             assert (expected is None) == (got is None), field

@@ -30,10 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import rclpy
 from ament_index_python.packages import get_package_share_directory
-from geometry_msgs.msg import Point32
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -41,17 +39,15 @@ from rclpy.task import Future
 from std_msgs.msg import Header
 
 from sam2_ros import parameters
-from sam2_ros.conversions import mask_to_image, mono8_mask, stamp_to_ns
+from sam2_ros.conversions import mono8_mask, prompt_to_msg, stamp_to_ns
 from sam2_ros.demo.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
 from sam2_ros.demo.demo_video import write_video
-from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
 from sam2_ros.demo.synthetic_camera import camera_sequences
 from sam2core.data import BENCHMARK
 from sam2core.evaluation import PROMPT_KINDS
 from sam2core.evaluation.benchmark import PromptKind, first_frame_prompts
-from sam2core.tracking import Prompt
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 START_TIMEOUT = 180.0  # seconds for the node to load its model and open its services
@@ -137,7 +133,7 @@ class DemoClient(Node):
 
     def _prompt_targets(self, clip: Clip, header: Header) -> None:
         for object_id, prompt in first_frame_prompts(clip.sequence, kind=self.prompt_kind).items():
-            request = AddPrompt.Request(prompt=prompt_msg(object_id, prompt, header))
+            request = AddPrompt.Request(prompt=prompt_to_msg(object_id, prompt, header))
             future = self.add_prompt.call_async(request)
             future.add_done_callback(lambda done, object_id=object_id: self._on_prompted(clip, object_id, header, done))
 
@@ -170,21 +166,6 @@ def _after_all(futures: list[Future], then: Callable[[], None]) -> None:
 
     for future in futures:
         future.add_done_callback(done)
-
-
-def prompt_msg(object_id: int, prompt: Prompt, header: Header) -> PromptMsg:
-    """The sam2_ros/Prompt of a sam2core Prompt on the image of `header` (what
-    conversions.prompt_from_msg reads back)."""
-    msg = PromptMsg(header=header, object_id=object_id)
-    if prompt.points is not None:
-        msg.points = [Point32(x=float(x), y=float(y)) for x, y in prompt.points]
-        msg.labels = [int(label) for label in prompt.labels]
-    if prompt.box is not None:
-        msg.has_box = True
-        msg.box_x0, msg.box_y0, msg.box_x1, msg.box_y1 = (float(value) for value in prompt.box)
-    if prompt.mask is not None:
-        msg.mask = mask_to_image(prompt.mask.astype(np.uint8) * 255, header)
-    return msg
 
 
 def observation(msg: TrackedObject) -> Observation:
