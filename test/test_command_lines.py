@@ -2,6 +2,8 @@
 starting anything, a bad parameter or flag ends with one line and exit 2, SIGINT and SIGTERM end
 the nodes with exit 0; and the node runs where the demo's extra dependencies cannot be imported."""
 
+import argparse
+import importlib
 import os
 import signal
 import subprocess
@@ -30,6 +32,36 @@ class BlockDemoOnly(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, BlockDemoOnly())
 runpy.run_module(sys.argv.pop(1), run_name="__main__")
 """
+
+
+# Every command-line program with argparse flags, by module.
+FLAG_PROGRAMS = ("sam2_ros.tools.bag_runner", "sam2_ros.demo.demo", "sam2core.train.__main__", "sam2core.train.bundle",
+                 "sam2core.evaluation.__main__")  # fmt: skip
+
+
+class _Parsed(Exception):
+    """Raised in place of parsing, to hand the parser a main() built back to the test."""
+
+    def __init__(self, parser: argparse.ArgumentParser):
+        self.parser = parser
+
+
+def parser_of(module: str, monkeypatch) -> argparse.ArgumentParser:
+    def capture(parser, *args, **kwargs):
+        raise _Parsed(parser)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    with pytest.raises(_Parsed) as parsed:
+        importlib.import_module(module).main([])
+    return parsed.value.parser
+
+
+@pytest.mark.parametrize("module", FLAG_PROGRAMS)
+def test_every_flag_says_what_it_is_and_its_default(module, monkeypatch):
+    parser = parser_of(module, monkeypatch)
+    assert parser.formatter_class is argparse.ArgumentDefaultsHelpFormatter  # prints every default
+    for action in parser._actions:
+        assert action.help and len(action.help) > 10, f"{module}: {action.option_strings or action.dest} has no help"
 
 
 def run_all(commands: list[list[str]], timeout: float = 240) -> list[subprocess.CompletedProcess]:
