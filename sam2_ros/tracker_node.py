@@ -20,6 +20,7 @@ from typing import TypeVar
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.service import Service
@@ -242,11 +243,16 @@ class TrackerNode(LifecycleNode):
 
     def _publish(self, outcome: FrameOutcome) -> None:
         header, results = outcome.frame.header, list(outcome.objects.values())
-        self._outputs.tracked.publish(
-            tracked_object_array(header, outcome.frame_index, results, self.settings.mask_encoding)
-        )
-        if self.settings.publish_overlay:
-            self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
+        try:
+            self._outputs.tracked.publish(
+                tracked_object_array(header, outcome.frame_index, results, self.settings.mask_encoding)
+            )
+            if self.settings.publish_overlay:
+                self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
+        except rclpy_implementation.RCLError:
+            if self.context.ok():
+                raise
+            # SIGINT/SIGTERM shut ROS down while the worker tracked this image: nowhere to publish.
 
     def _publish_diagnostics(self) -> None:
         stats = self._worker.stats.take()

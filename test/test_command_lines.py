@@ -132,25 +132,36 @@ def test_bad_parameters_end_with_one_line_and_exit_2(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_nodes_stop_cleanly_on_signals(tmp_path, sent):
+def test_nodes_stop_cleanly_on_signals_while_images_flow(tmp_path, sent):
+    """The camera streams images into the tracker; the tracker is stopped mid-stream (its worker
+    publishing), then the camera (its timer publishing)."""
     checkpoint = harness.write_demo_checkpoint(tmp_path / "demo.pt")
     commands = {
+        "synthetic_camera": ["--ros-args", "-p", "sequences:=1", "-p", "rate:=30.0"],
         "sam2_tracker": ["--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", "device:=cpu"],
-        "synthetic_camera": ["--ros-args", "-p", "sequences:=1", "-p", "rate:=50.0"],
     }
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    for name, args in commands.items():
-        log = tmp_path / f"{name}.log"
-        with open(log, "w") as out:
-            process = subprocess.Popen([str(EXECUTABLES / name), *args], stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 180
-        while "[INFO]" not in log.read_text():  # up and running: the model loaded, or the camera playing
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+    processes, logs = {}, {name: tmp_path / f"{name}.log" for name in commands}
+    try:
+        for name, args in commands.items():
+            with open(logs[name], "w") as out:
+                processes[name] = subprocess.Popen([str(EXECUTABLES / name), *args], stdout=out,
+                                                   stderr=subprocess.STDOUT, env=env)  # fmt: skip
+        deadline = time.monotonic() + 240
+        while "tracking images" not in logs["sam2_tracker"].read_text():  # the model is loaded and subscribed
+            assert all(p.poll() is None for p in processes.values()), {n: log.read_text() for n, log in logs.items()}
+            assert time.monotonic() < deadline, logs["sam2_tracker"].read_text()
             time.sleep(0.2)
-        time.sleep(1.0)  # the camera publishes on its timer while the signal arrives
-        process.send_signal(sent)
-        assert process.wait(timeout=60) == 0, log.read_text()
-        assert "Traceback" not in log.read_text() and "RCLError" not in log.read_text(), log.read_text()
+        time.sleep(3.0)  # images flow and the tracker publishes results
+        for name in ("sam2_tracker", "synthetic_camera"):
+            processes[name].send_signal(sent)
+            assert processes[name].wait(timeout=60) == 0, logs[name].read_text()
+            text = logs[name].read_text()
+            assert "Traceback" not in text and "RCLError" not in text and "failed" not in text, text
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.slow
