@@ -29,7 +29,7 @@ _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 PRECISIONS = tuple(DTYPES)
 
 
-def parameter(
+def _parameter(
     default: bool | int | float | str,
     description: str,
     *,
@@ -44,62 +44,66 @@ def parameter(
     )
 
 
+# The public name: other nodes' settings (the synthetic camera's) declare their fields with it.
+parameter = _parameter
+
+
 @dataclass(frozen=True)
 class Settings:
     """The node's parameters; read-only ones take effect on (re)start, the others at once."""
 
-    autostart: bool = parameter(True, "Configure and activate on start-up (for use without a lifecycle manager).")
-    model: str = parameter(
+    autostart: bool = _parameter(True, "Configure and activate on start-up (for use without a lifecycle manager).")
+    model: str = _parameter(
         "sam2.1_hiera_demo", "SAM 2 model architecture (Meta's sizes need their checkpoint file).", choices=MODEL_NAMES
     )
-    checkpoint: str = parameter(
+    checkpoint: str = _parameter(
         "default", "Checkpoint file in Meta's format ({'model': state_dict}); 'default' is the bundled trained model."
     )
-    device: str = parameter(
+    device: str = _parameter(
         "auto", "Torch device: 'auto' (the GPU if there is one, else the CPU), 'cpu', 'cuda', 'cuda:N'."
     )
-    precision: str = parameter(
+    precision: str = _parameter(
         "float32", "Arithmetic of the model: float32, or autocast to bfloat16 / float16.",
         choices=PRECISIONS,
     )
-    image_size: int = parameter(
+    image_size: int = _parameter(
         0, "Side of the model's square input in pixels; 0 keeps the model's own.", limits=(0, 4096)
     )
-    max_objects: int = parameter(
+    max_objects: int = _parameter(
         32, "Most objects tracked at once; a prompt for one more is rejected.", limits=(1, 1024)
     )
-    frame_history: int = parameter(
+    frame_history: int = _parameter(
         16, "Images the tracker holds for prompts on past images (stamped prompts).", limits=(1, 1000)
     )
-    max_conditioning_frames: int = parameter(4, "Prompted images remembered per object.", limits=(1, 64))
-    image_transport: str = parameter(
+    max_conditioning_frames: int = _parameter(4, "Prompted images remembered per object.", limits=(1, 64))
+    image_transport: str = _parameter(
         "raw", "Subscribe to sensor_msgs/Image on image_topic ('raw') or CompressedImage on image_topic/compressed.",
         choices=("raw", "compressed"),
     )
-    image_topic: str = parameter("image", "Camera images to track objects on.")
-    prompts_topic: str = parameter("prompts", "sam2_ros/Prompt messages: add or correct an object.")
-    tracked_objects_topic: str = parameter("tracked_objects", "sam2_ros/TrackedObjectArray, one per processed image.")
-    overlay_topic: str = parameter("overlay", "rgb8 image with every object drawn, when publish_overlay is true.")
-    image_qos_reliability: str = parameter(
+    image_topic: str = _parameter("image", "Camera images to track objects on.")
+    prompts_topic: str = _parameter("prompts", "sam2_ros/Prompt messages: add or correct an object.")
+    tracked_objects_topic: str = _parameter("tracked_objects", "sam2_ros/TrackedObjectArray, one per processed image.")
+    overlay_topic: str = _parameter("overlay", "rgb8 image with every object drawn, when publish_overlay is true.")
+    image_qos_reliability: str = _parameter(
         "best_effort", "Reliability of the image subscription (best_effort: sensor data).",
         choices=("best_effort", "reliable"),
     )
-    image_qos_depth: int = parameter(1, "Queue depth of the image subscription.", limits=(1, 100))
-    output_qos_depth: int = parameter(10, "Queue depth of the (reliable) output and prompt topics.", limits=(1, 1000))
-    publish_overlay: bool = parameter(True, "Publish the overlay image.", read_only=False)
-    mask_encoding: str = parameter(
+    image_qos_depth: int = _parameter(1, "Queue depth of the image subscription.", limits=(1, 100))
+    output_qos_depth: int = _parameter(10, "Queue depth of the (reliable) output and prompt topics.", limits=(1, 1000))
+    publish_overlay: bool = _parameter(True, "Publish the overlay image.", read_only=False)
+    mask_encoding: str = _parameter(
         "mono8", "Object masks: mono8 (255 on the object, else 0) or mono8_probability (mask probability * 255).",
         read_only=False, choices=MASK_ENCODINGS,
     )
-    prompt_wait_timeout: float = parameter(
+    prompt_wait_timeout: float = _parameter(
         2.0, "Seconds a prompt waits for its image to be processed before it is rejected.",
         read_only=False, limits=(0.0, 600.0),
     )
-    service_timeout: float = parameter(
+    service_timeout: float = _parameter(
         30.0, "Seconds a service call waits for the tracker before it answers with a failure.",
         read_only=False, limits=(0.1, 3600.0),
     )
-    diagnostics_period: float = parameter(1.0, "Seconds between /diagnostics messages.", limits=(0.1, 60.0))
+    diagnostics_period: float = _parameter(1.0, "Seconds between /diagnostics messages.", limits=(0.1, 60.0))
 
     def tracker_options(self) -> dict[str, str | int]:
         """Keyword arguments of sam2_ros.loading.load_tracker."""
@@ -112,12 +116,12 @@ TRACKER_OPTIONS = (
 )  # fmt: skip
 
 
-FIELDS = {spec.name: spec for spec in dataclasses.fields(Settings)}
-
-
 def fields_of(settings_class: type) -> dict[str, dataclasses.Field]:
     """The parameter fields of a settings dataclass, by name."""
     return {spec.name: spec for spec in dataclasses.fields(settings_class)}
+
+
+FIELDS = fields_of(Settings)
 
 
 def descriptor(spec: dataclasses.Field) -> ParameterDescriptor:
