@@ -72,11 +72,13 @@ def test_demo_writes_a_scored_summary_and_a_video_of_every_frame(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     overall, sequences = summary["overall"], summary["sequences"]
     assert len(sequences) == 1 and sequences[0]["objects"] >= 1
-    # Results are matched to published frames by stamp. The node may drop a frame that comes while
-    # it is busy (the prompt's frame costs more), and the last frame is always answered.
+    # Results are matched to published frames by stamp. The node may drop the frame that comes
+    # while it answers the prompt (which costs more), and the last frame is always answered. At 3
+    # images/s it has 333 ms per image: two runs of this command on two CPU cores shared with six
+    # other test runs answered 12 of 12, latency 66 / 60 ms mean, 84 / 75 ms p95.
     for figures in (overall, sequences[0]):
         assert figures["frames_published"] == FRAMES
-        assert FRAMES // 2 <= figures["frames_processed"] <= FRAMES
+        assert FRAMES - 1 <= figures["frames_processed"] <= FRAMES
         assert 0 < figures["latency_mean_ms"] <= figures["latency_p95_ms"]
     assert summary["unmatched_results"] == 0 and summary["prompt_failures"] == []
     # The demo scored the sequence the camera played: its still baseline is the benchmark's.
