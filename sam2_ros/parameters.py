@@ -227,13 +227,17 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] = TRAC
 
 
 def _argument_type(spec: dataclasses.Field):
-    """An argparse type that converts and checks the field's range, so a bad flag is a usage error."""
+    """An argparse type that converts and checks the value as the node checks the parameter (range,
+    device name), so a bad flag is a usage error."""
     kind, limits = type(spec.default), spec.metadata["limits"]
 
     def convert(text: str):
         value = kind(text)
         if limits is not None and not limits[0] <= value <= limits[1]:
             raise argparse.ArgumentTypeError(f"{text} is outside {limits[0]}..{limits[1]}")
+        checked = validate([Parameter(spec.name, value=value)])
+        if not checked.successful:
+            raise argparse.ArgumentTypeError(checked.reason)
         return value
 
     convert.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message

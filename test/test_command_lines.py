@@ -119,6 +119,7 @@ def test_bad_parameters_end_with_one_line_and_exit_2(tmp_path):
         "tool out of range": ["bag_runner", "--bag", "b", "--image-topic", "i", "--out", "o", "--max-objects", "0"],
         "tool not a number": ["demo", "--rate", "fast"],
         "tool not a choice": ["demo", "--precision", "int8"],
+        "tool bad device": ["bag_runner", "--bag", "b", "--image-topic", "i", "--out", "o", "--device", "gpu7"],
     }
     for case, result in zip(cases, run_all(list(cases.values()))):
         assert result.returncode == 2, (case, result)
