@@ -1,4 +1,5 @@
-"""sam2_ros: the ROS 2 side of streaming SAM 2 (node, conversions, launch and tools).
+"""sam2_ros: the ROS 2 side of streaming SAM 2: the node and its parts here, the offline tools in
+`sam2_ros.tools` and the demo in `sam2_ros.demo` (which alone needs the demo's extra dependencies).
 
 The generated interfaces live in the subpackages `sam2_ros.msg` and `sam2_ros.srv`, which rosidl
 writes into the colcon install space; the model and tracker live in the ROS-free library

@@ -14,13 +14,15 @@ import cv2
 import numpy as np
 import torch
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Point32
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2core.tracking import ObjectResult, Prompt
+from sam2core.tracking.prompt import NEGATIVE, POSITIVE
+from sam2core.tracking.results import EMPTY_GEOMETRY, MaskGeometry
 from sam2core.visualization import overlay
 
 # What the node publishes an object's mask as: 0/255, or the mask probability scaled to 0..255.
@@ -162,8 +164,7 @@ def tracked_object(result: ObjectResult, header: Header, mask_encoding: str = "m
         pixels = binary.to(torch.uint8) * 255
     else:
         pixels = torch.where(binary, torch.sigmoid(logits) * 255, 0).round().to(torch.uint8)
-    binary = binary.cpu().numpy()
-    box, centroid, area = _mask_geometry(binary)
+    box, centroid, area = _geometry_fields(result.geometry if result.visible else EMPTY_GEOMETRY)
     return TrackedObject(
         object_id=result.object_id,
         mask=mask_to_image(pixels.cpu().numpy(), header),
@@ -194,24 +195,21 @@ def overlay_image(rgb: np.ndarray, results: list[ObjectResult], header: Header) 
     return rgb_to_image(overlay(rgb, masks=masks, boxes=boxes), header)
 
 
-def _mask_geometry(mask: np.ndarray) -> tuple[RegionOfInterest, Point, int]:
-    """Box (all zero when empty), centroid (x, y pixels) and area of an (H, W) bool mask."""
-    columns, rows = mask.sum(axis=0), mask.sum(axis=1)
-    area = int(columns.sum())
-    if area == 0:
+def _geometry_fields(geometry: MaskGeometry) -> tuple[RegionOfInterest, Point, int]:
+    """The message's box (all zero when empty), centroid (x, y pixels) and area of a mask's geometry."""
+    if geometry.box is None:
         return RegionOfInterest(), Point(), 0
-    xs, ys = np.flatnonzero(columns), np.flatnonzero(rows)
-    box = RegionOfInterest(
-        x_offset=int(xs[0]), y_offset=int(ys[0]), width=int(xs[-1] - xs[0] + 1), height=int(ys[-1] - ys[0] + 1)
-    )
-    centroid = Point(
-        x=float(columns @ np.arange(mask.shape[1])) / area,
-        y=float(rows @ np.arange(mask.shape[0])) / area,
-    )
-    return box, centroid, area
+    x0, y0, x1, y1 = geometry.box
+    box = RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0 + 1, height=y1 - y0 + 1)
+    return box, Point(x=geometry.centroid[0], y=geometry.centroid[1]), geometry.area
 
 
 # ----------------------------------------------------------------------------- prompts
+
+
+# The message's click labels and sam2core's: the same meaning, each side with its own constants.
+LABELS_FROM_MSG = {PromptMsg.LABEL_POSITIVE: POSITIVE, PromptMsg.LABEL_NEGATIVE: NEGATIVE}
+LABELS_TO_MSG = {label: msg_label for msg_label, label in LABELS_FROM_MSG.items()}
 
 
 def prompt_from_msg(msg: PromptMsg) -> Prompt:
@@ -227,7 +225,10 @@ def prompt_from_msg(msg: PromptMsg) -> Prompt:
     points = labels = box = mask = None
     if len(msg.points):
         points = np.array([(point.x, point.y) for point in msg.points], dtype=np.float32)
-        labels = np.asarray(msg.labels, dtype=np.int32)
+        unknown = sorted(set(msg.labels) - set(LABELS_FROM_MSG))
+        if unknown:
+            raise ConversionError(f"click labels must be LABEL_POSITIVE (1) or LABEL_NEGATIVE (0), got {unknown}")
+        labels = np.array([LABELS_FROM_MSG[label] for label in msg.labels], dtype=np.int32)
         if not np.isfinite(points).all():
             raise ConversionError("prompt points must be finite numbers (got NaN or infinity)")
     if msg.has_box:
@@ -237,3 +238,18 @@ def prompt_from_msg(msg: PromptMsg) -> Prompt:
     if msg.mask.width * msg.mask.height > 0:
         mask = mono8_mask(msg.mask)
     return Prompt(points=points, labels=labels, box=box, mask=mask)
+
+
+def prompt_to_msg(object_id: int, prompt: Prompt, header: Header) -> PromptMsg:
+    """The sam2_ros/Prompt of a sam2core Prompt drawn on the image of `header` (what
+    prompt_from_msg reads back)."""
+    msg = PromptMsg(header=header, object_id=object_id)
+    if prompt.points is not None:
+        msg.points = [Point32(x=float(x), y=float(y)) for x, y in prompt.points]
+        msg.labels = [LABELS_TO_MSG[int(label)] for label in prompt.labels]
+    if prompt.box is not None:
+        msg.has_box = True
+        msg.box_x0, msg.box_y0, msg.box_x1, msg.box_y1 = (float(value) for value in prompt.box)
+    if prompt.mask is not None:
+        msg.mask = mask_to_image(prompt.mask.astype(np.uint8) * 255, header)
+    return msg

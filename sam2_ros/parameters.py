@@ -2,12 +2,17 @@
 
 `Settings` is the one list: each field's default, description, range, choices and whether it can
 change while the node runs (read-only ones need a restart). `declare` declares them all on a
-node with validation; config/sam2_tracker.yaml sets the same names.
+node with validation; config/sam2_tracker.yaml sets the same names. Other nodes (the synthetic
+camera) describe theirs with `parameter` fields in a frozen dataclass of their own, and get the same
+declaration, validation and --help text; `add_arguments` makes command-line flags of the fields
+for the tools that run the tracker without ROS parameters.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -37,6 +42,10 @@ def _parameter(
         default=default,
         metadata={"description": description, "read_only": read_only, "choices": choices, "limits": limits},
     )
+
+
+# The public name: other nodes' settings (the synthetic camera's) declare their fields with it.
+parameter = _parameter
 
 
 @dataclass(frozen=True)
@@ -98,19 +107,27 @@ class Settings:
 
     def tracker_options(self) -> dict[str, str | int]:
         """Keyword arguments of sam2_ros.loading.load_tracker."""
-        names = ("model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history",
-                 "max_conditioning_frames")  # fmt: skip
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in TRACKER_OPTIONS}
 
 
-FIELDS = {spec.name: spec for spec in dataclasses.fields(Settings)}
+# The Settings fields that make the tracker; the offline tools take them as flags.
+TRACKER_OPTIONS = (
+    "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames"
+)  # fmt: skip
 
 
-def descriptor(name: str) -> ParameterDescriptor:
-    """The ParameterDescriptor of parameter `name`: description, range, choices, read-only."""
-    spec = FIELDS[name]
+def fields_of(settings_class: type) -> dict[str, dataclasses.Field]:
+    """The parameter fields of a settings dataclass, by name."""
+    return {spec.name: spec for spec in dataclasses.fields(settings_class)}
+
+
+FIELDS = fields_of(Settings)
+
+
+def descriptor(spec: dataclasses.Field) -> ParameterDescriptor:
+    """The ParameterDescriptor of a parameter field: description, range, choices, read-only."""
     meta = spec.metadata
-    result = ParameterDescriptor(name=name, description=meta["description"], read_only=meta["read_only"])
+    result = ParameterDescriptor(name=spec.name, description=meta["description"], read_only=meta["read_only"])
     if meta["choices"]:
         result.additional_constraints = f"one of: {', '.join(meta['choices'])}"
     if meta["limits"] is not None and isinstance(spec.default, int):
@@ -120,21 +137,23 @@ def descriptor(name: str) -> ParameterDescriptor:
     return result
 
 
-def declare(node: Node) -> Settings:
-    """Declare every parameter on `node` (values from overrides such as --params-file) and return them.
+def declare(node: Node, settings_class: type = Settings):
+    """Declare every parameter of `settings_class` on `node` (values from overrides such as
+    --params-file) and return them as a `settings_class`.
 
     Raises rclpy's InvalidParameterValueException when an override is out of range or not one
-    of the choices.
+    of the choices, InvalidParameterTypeException when it has another type than the default.
     """
-    node.add_on_set_parameters_callback(validate)
-    node.declare_parameters("", [(name, spec.default, descriptor(name)) for name, spec in FIELDS.items()])
-    return Settings(**{name: node.get_parameter(name).value for name in FIELDS})
+    fields = fields_of(settings_class)
+    node.add_on_set_parameters_callback(functools.partial(validate, fields=fields))
+    node.declare_parameters("", [(name, spec.default, descriptor(spec)) for name, spec in fields.items()])
+    return settings_class(**{name: node.get_parameter(name).value for name in fields})
 
 
-def validate(parameters: list[Parameter]) -> SetParametersResult:
+def validate(parameters: list[Parameter], fields: dict[str, dataclasses.Field] = FIELDS) -> SetParametersResult:
     """Reject values that the ranges of the descriptors do not cover: choices and device names."""
     for parameter in parameters:
-        spec = FIELDS.get(parameter.name)
+        spec = fields.get(parameter.name)
         if spec is None:
             continue
         choices = spec.metadata["choices"]
@@ -168,3 +187,63 @@ def reliable_qos(settings: Settings) -> QoSProfile:
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST, depth=settings.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE
     )
+
+
+def usage(program: str, summary: str, settings_class: type = Settings) -> str:
+    """The --help text of a node: how to set parameters, then each one with its type, default,
+    range or choices, whether it can change while the node runs, and its description (with units)."""
+    lines = [summary, "", f"usage: {program} [--help] [--ros-args [-p NAME:=VALUE ...] [--params-file FILE]]", "",
+             "parameters:"]  # fmt: skip
+    for name, spec in fields_of(settings_class).items():
+        lines.append(f"  {name} ({_constraints(spec)})")
+        lines.append(f"      {spec.metadata['description']}")
+    return "\n".join(lines)
+
+
+def _constraints(spec: dataclasses.Field) -> str:
+    meta = spec.metadata
+    parts = [type(spec.default).__name__, f"default {spec.default!r}"]
+    if meta["limits"] is not None:
+        parts.append(f"{meta['limits'][0]}..{meta['limits'][1]}")
+    if meta["choices"]:
+        parts.append(f"one of {', '.join(meta['choices'])}")
+    parts.append("read-only" if meta["read_only"] else "can change while running")
+    return "; ".join(parts)
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] = TRACKER_OPTIONS) -> None:
+    """Flags (`--image-size`) for the Settings fields `names`, with their types, defaults, choices and
+    help (the parser's ArgumentDefaultsHelpFormatter adds the default)."""
+    for name in names:
+        spec = FIELDS[name]
+        meta = spec.metadata
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_argument_type(spec),
+            default=spec.default,
+            choices=meta["choices"] or None,
+            help=meta["description"] + (f" Range {meta['limits'][0]}..{meta['limits'][1]}." if meta["limits"] else ""),
+        )
+
+
+def _argument_type(spec: dataclasses.Field):
+    """An argparse type that converts and checks the value as the node checks the parameter (range,
+    device name), so a bad flag is a usage error."""
+    kind, limits = type(spec.default), spec.metadata["limits"]
+
+    def convert(text: str):
+        value = kind(text)
+        if limits is not None and not limits[0] <= value <= limits[1]:
+            raise argparse.ArgumentTypeError(f"{text} is outside {limits[0]}..{limits[1]}")
+        checked = validate([Parameter(spec.name, value=value)])
+        if not checked.successful:
+            raise argparse.ArgumentTypeError(checked.reason)
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message
+    return convert
+
+
+def chosen(args: argparse.Namespace, names: tuple[str, ...] = TRACKER_OPTIONS) -> dict[str, object]:
+    """The values of the flags add_arguments made, by field name."""
+    return {name: getattr(args, name) for name in names}

@@ -17,11 +17,10 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import TypeVar
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.exceptions import InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.service import Service
@@ -41,6 +40,7 @@ from sam2_ros.conversions import (
 from sam2_ros.diagnostics import diagnostic_array
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import Prompt, TrackedObjectArray
+from sam2_ros.node_main import run_node
 from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset
 from sam2_ros.worker import TrackingWorker
@@ -243,11 +243,16 @@ class TrackerNode(LifecycleNode):
 
     def _publish(self, outcome: FrameOutcome) -> None:
         header, results = outcome.frame.header, list(outcome.objects.values())
-        self._outputs.tracked.publish(
-            tracked_object_array(header, outcome.frame_index, results, self.settings.mask_encoding)
-        )
-        if self.settings.publish_overlay:
-            self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
+        try:
+            self._outputs.tracked.publish(
+                tracked_object_array(header, outcome.frame_index, results, self.settings.mask_encoding)
+            )
+            if self.settings.publish_overlay:
+                self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
+        except rclpy_implementation.RCLError:
+            if self.context.ok():
+                raise
+            # SIGINT/SIGTERM shut ROS down while the worker tracked this image: nowhere to publish.
 
     def _publish_diagnostics(self) -> None:
         stats = self._worker.stats.take()
@@ -292,27 +297,16 @@ def _failure(response: T, error: BaseException) -> T:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until Ctrl-C or shutdown; 1 when autostart cannot load the model, 2 for a bad parameter."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TrackerNode()
-        if node.settings.autostart and not node.start():
-            return 1
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except InvalidParameterValueException as error:
-        print(f"sam2_tracker: {error}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node until Ctrl-C, SIGTERM or shutdown; 1 when autostart cannot load the model, 2 for a bad parameter."""
+    return run_node(
+        "sam2_tracker",
+        parameters.usage("sam2_tracker", __doc__.splitlines()[0]),
+        TrackerNode,
+        args=args,
+        start=lambda node: not node.settings.autostart or node.start(),
+        close=TrackerNode.close,
+        executor=lambda: MultiThreadedExecutor(num_threads=4),
+    )
 
 
 if __name__ == "__main__":

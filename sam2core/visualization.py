@@ -16,6 +16,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from sam2core.tracking.results import mask_geometry
+
 Box = tuple[float, float, float, float]  # XYXY pixels
 Backend = Literal["auto", "ffmpeg", "opencv"]
 Colour = tuple[int, int, int]
@@ -93,10 +95,10 @@ def overlay(
 
 def _draw_mask(canvas: np.ndarray, *, mask: np.ndarray, colour: Colour, alpha: float, thickness: int) -> None:
     """Blend ``colour`` into ``canvas`` where ``mask`` is set and outline it, working in its bounding box."""
-    box = _mask_box(mask)
+    box = mask_geometry(mask).box
     if box is None:
         return
-    x0, y0, x1, y1 = box
+    x0, y0, x1, y1 = box[0], box[1], box[2] + 1, box[3] + 1  # exclusive ends, for slicing
     region, inside = canvas[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     tinted = cv2.addWeighted(region, 1.0 - alpha, np.full_like(region, colour), alpha, 0.0)
     np.copyto(region, tinted, where=inside[..., None])
@@ -104,19 +106,11 @@ def _draw_mask(canvas: np.ndarray, *, mask: np.ndarray, colour: Colour, alpha: f
     cv2.drawContours(canvas, contours, -1, colour, thickness, cv2.LINE_AA)
 
 
-def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Exclusive XYXY integer box of the set pixels of an (H, W) bool mask; None when empty."""
-    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if len(rows) == 0:
-        return None
-    return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
-
-
 def _text_anchor(box: Box | None, mask: np.ndarray | None) -> tuple[int, int] | None:
     """Top-left corner of the object's box, or of its mask's bounding box; None if it has neither."""
     if box is not None:
         return int(round(box[0])), int(round(box[1]))
-    mask_box = _mask_box(mask) if mask is not None else None
+    mask_box = mask_geometry(mask).box if mask is not None else None
     return None if mask_box is None else mask_box[:2]
 
 

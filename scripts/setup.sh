@@ -15,8 +15,28 @@ stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # 1. The virtual environment. torch is pinned to the CPU build that pip finds on this kind of
 #    machine; every later install must leave it alone (the oracle goes in with --no-deps).
+#    The ROS 2 Jazzy wheels and the pins in scripts/requirements*.txt are for CPython 3.11.
+is_311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; }
 if [ ! -x "$py" ]; then
-    python3 -m venv "$venv"
+    base=""
+    for candidate in ${PYTHON:-} python3.11 python3; do
+        if command -v "$candidate" >/dev/null && is_311 "$candidate"; then base=$candidate; break; fi
+    done
+    if [ -z "$base" ]; then
+        cat >&2 <<EOF_MESSAGE
+setup: needs Python 3.11 (the ROS 2 Jazzy wheels and the pinned requirements are built for it);
+found python3 $(python3 -c 'import platform; print(platform.python_version())' 2>/dev/null || echo "missing").
+Get one, then run this again (or point PYTHON at it: PYTHON=/path/to/python3.11 scripts/setup.sh):
+  Debian 12:     sudo apt install python3.11 python3.11-venv
+  Ubuntu 24.04:  sudo add-apt-repository ppa:deadsnakes/ppa && sudo apt install python3.11 python3.11-venv
+  any Linux:     uv python install 3.11   (or pyenv install 3.11)
+EOF_MESSAGE
+        exit 1
+    fi
+    "$base" -m venv "$venv"
+elif ! is_311 "$py"; then
+    echo "setup: $venv is not Python 3.11; remove it and run this again" >&2
+    exit 1
 fi
 runtime_stamp=$(stamp_of scripts/setup.sh scripts/requirements.txt scripts/patch_rosidl_exports.py)
 if [ "$(cat "$venv/.runtime-stamp" 2>/dev/null)" != "$runtime_stamp" ]; then

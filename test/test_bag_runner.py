@@ -9,9 +9,9 @@ from rosbags.rosbag2 import Reader, Writer
 from rosbags.rosbag2.enums import StoragePlugin
 from sensor_msgs.msg import Image
 
-from sam2_ros import bag_runner
+from sam2_ros.tools import bag_runner
 from sam2_ros.msg import TrackedObjectArray
-from sam2_ros.prompt_file import PromptFileError, read_prompt_file
+from sam2_ros.tools.prompt_file import PromptFileError, read_prompt_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402

@@ -14,6 +14,7 @@ from sam2_ros import conversions
 from sam2_ros.conversions import ConversionError
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2core.tracking import ObjectResult
+from sam2core.tracking.results import mask_geometry
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)  # (H, W, 3)
@@ -142,10 +143,8 @@ def test_overlay_is_an_rgb8_image_of_the_input_size():
 
 
 def object_result(logits: torch.Tensor, score: float, object_id: int = 4, pointer_length: int = 64) -> ObjectResult:
-    mask = logits > 0
-    rows, cols = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
-    box = None if rows.numel() == 0 else (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
-    return ObjectResult(object_id, logits, score, 0.75, torch.arange(pointer_length, dtype=torch.float32) / 8, box)
+    pointer = torch.arange(pointer_length, dtype=torch.float32) / 8
+    return ObjectResult(object_id, logits, score, 0.75, pointer, mask_geometry(logits > 0))
 
 
 def disc_logits(height=48, width=64) -> torch.Tensor:
@@ -227,6 +226,7 @@ def test_box_is_ignored_without_has_box_and_empty_prompt_stays_empty():
     "fields, message",
     [
         (dict(points=[Point32(x=1.0, y=2.0)], labels=[1, 0]), "1 points but 2 labels"),
+        (dict(points=[Point32(x=1.0, y=2.0)], labels=[2]), r"LABEL_POSITIVE \(1\) or LABEL_NEGATIVE \(0\), got \[2\]"),
         (dict(points=[Point32(x=float("nan"), y=2.0)], labels=[1]), "finite"),
         (dict(has_box=True, box_x0=0.0, box_y0=float("inf"), box_x1=3.0, box_y1=3.0), "finite"),
         (dict(object_id=-1), "object_id must be >= 0"),

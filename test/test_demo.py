@@ -12,12 +12,11 @@ import pytest
 import ros_graph  # noqa: F401  (this test run's ROS domain, discovery kept on this machine)
 from std_msgs.msg import Header
 
-from sam2_ros.conversions import mono8_mask, prompt_from_msg
-from sam2_ros.demo import prompt_msg
-from sam2_ros.demo_video import PANEL_WIDTH, SCALE
-from sam2_ros.synthetic_camera import camera_sequences, ground_truth_array
-from sam2core.evaluation import PROMPT_KINDS
-from sam2core.evaluation.benchmark import first_frame_prompts
+from sam2_ros.conversions import mono8_mask, prompt_from_msg, prompt_to_msg
+from sam2_ros.demo.demo_video import PANEL_WIDTH, SCALE
+from sam2_ros.demo.synthetic_camera import camera_sequences, ground_truth_array
+from sam2core.evaluation import PROMPT_KINDS, first_frame_baseline
+from sam2core.evaluation.benchmark import first_frame_prompts, score_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 12
@@ -25,7 +24,7 @@ ACCURACY = ("jf", "j", "f", "visibility_accuracy")
 
 
 def run_demo(out: Path, *arguments: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "sam2_ros.demo", "--out", str(out), *arguments]
+    command = [sys.executable, "-m", "sam2_ros.demo.demo", "--out", str(out), *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=150, cwd=ROOT)
 
 
@@ -55,7 +54,7 @@ def test_ground_truth_carries_every_target_with_its_true_mask():
 def test_prompt_messages_read_back_as_the_benchmark_prompts(kind):
     sequence = camera_sequences(1, frames=2)[0]
     for object_id, prompt in first_frame_prompts(sequence, kind=kind).items():
-        back = prompt_from_msg(prompt_msg(object_id, prompt, Header()))
+        back = prompt_from_msg(prompt_to_msg(object_id, prompt, Header()))
         for field in ("points", "labels", "box", "mask"):
             expected, got = getattr(prompt, field), getattr(back, field)
             assert (expected is None) == (got is None), field
@@ -63,6 +62,7 @@ def test_prompt_messages_read_back_as_the_benchmark_prompts(kind):
                 assert np.array_equal(np.asarray(expected), np.asarray(got)), field
 
 
+@pytest.mark.slow
 def test_demo_writes_a_scored_summary_and_a_video_of_every_frame(tmp_path):
     out = tmp_path / "demo"
     result = run_demo(out, "--sequences", "1", "--frames", str(FRAMES), "--rate", "3")
@@ -72,16 +72,20 @@ def test_demo_writes_a_scored_summary_and_a_video_of_every_frame(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     overall, sequences = summary["overall"], summary["sequences"]
     assert len(sequences) == 1 and sequences[0]["objects"] >= 1
-    # Results are matched to published frames by stamp. The node may drop a frame that comes while
-    # it is busy (the prompt's frame costs more), and the last frame is always answered.
+    # Results are matched to published frames by stamp. The node may drop the frame that comes
+    # while it answers the prompt (which costs more), and the last frame is always answered. At 3
+    # images/s it has 333 ms per image: two runs of this command on two CPU cores shared with six
+    # other test runs answered 12 of 12, latency 66 / 60 ms mean, 84 / 75 ms p95.
     for figures in (overall, sequences[0]):
         assert figures["frames_published"] == FRAMES
-        assert FRAMES // 2 <= figures["frames_processed"] <= FRAMES
+        assert FRAMES - 1 <= figures["frames_processed"] <= FRAMES
         assert 0 < figures["latency_mean_ms"] <= figures["latency_p95_ms"]
     assert summary["unmatched_results"] == 0 and summary["prompt_failures"] == []
-    for figures in (overall, summary["still_baseline"], sequences[0]):
-        for name in ACCURACY:
-            assert 0.0 <= figures[name] <= 1.0, name
+    # The demo scored the sequence the camera played: its still baseline is the benchmark's.
+    [played] = camera_sequences(1, FRAMES)
+    still = score_sequence(first_frame_baseline(played), played)
+    assert summary["still_baseline"]["jf"] == pytest.approx(still.jf) == sequences[0]["still_jf"]
+    assert {name: overall[name] for name in ACCURACY} == {name: sequences[0][name] for name in ACCURACY}
     assert 0 < overall["tracker_fps"] and summary["runtime_s"] > 0
 
     frames = video_frames(out / "demo.mp4")
@@ -90,6 +94,7 @@ def test_demo_writes_a_scored_summary_and_a_video_of_every_frame(tmp_path):
     assert (out / "logs" / "tracker.log").is_file() and (out / "logs" / "camera.log").is_file()
 
 
+@pytest.mark.slow
 def test_demo_fails_with_the_node_log_when_the_node_cannot_start(tmp_path):
     result = run_demo(tmp_path / "demo", "--frames", "2", "--checkpoint", str(tmp_path / "missing.pt"))
     assert result.returncode == 1

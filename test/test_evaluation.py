@@ -180,7 +180,8 @@ def test_evaluate_end_to_end_with_a_random_model():
         [scored] = method.sequences
         assert scored.seed == sequence.seed and scored.num_frames == 4
         assert [score.object_id for score in scored.objects] == list(sequence.object_ids)
-        assert 0.0 <= method.j <= 1.0 and 0.0 <= method.f <= 1.0
+        assert method.j == pytest.approx(np.mean([score.j for score in scored.objects]))  # a mean over objects
+        assert method.f == pytest.approx(np.mean([score.f for score in scored.objects]))
         assert method.jf == pytest.approx((method.j + method.f) / 2)
         assert [stats.cause for stats in method.recovery] == ["occluded", "out_of_view"]
     for result in report.tracker.sequences[0].objects:
@@ -195,10 +196,12 @@ def test_evaluate_end_to_end_with_a_random_model():
     assert str(sequence.seed) in table and f"{report.tracker.jf:.3f}" in table
 
 
-def test_quick_score_for_the_trainer():
-    scores = quick_score(build_model("sam2.1_hiera_demo"), n_sequences=1, num_frames=3)
-    assert sorted(scores) == ["jf", "visibility_accuracy"]
-    assert all(isinstance(value, float) and 0.0 <= value <= 1.0 for value in scores.values())
+def test_quick_score_for_the_trainer_is_the_evaluation_of_the_same_sequences():
+    model = build_model("sam2.1_hiera_demo", checkpoint="default")  # trained: each kind of prompt scores apart
+    scores = quick_score(model, n_sequences=1, num_frames=3)
+    sequences = held_out_sequences(1, config=replace(BENCHMARK, num_frames=3))
+    report = evaluate(model, sequences, prompt="mask", tracker_options={}, progress=False)
+    assert scores == {"jf": pytest.approx(report.tracker.jf), "visibility_accuracy": report.tracker.visibility_accuracy}
 
 
 @pytest.mark.parametrize("prompt", ["box", "click"])
@@ -215,9 +218,16 @@ def test_command_writes_report_plot_and_video(prompt, tmp_path, monkeypatch, cap
     assert "J&F sam2" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bundled_model_beats_the_baselines_on_held_out_sequences(tmp_path):
     """The evaluation command on the bundled model, a 4-sequence subset of the held-out split
-    (measured: J&F 0.247 against 0.079 for the mask held still and 0.213 for predicting nothing)."""
+    (measured: J&F 0.247 against 0.079 for the mask held still and 0.213 for predicting nothing).
+
+    The run is deterministic (seeded sequences, fixed weights, CPU), so the margins are not there
+    for noise: beating "empty" by 0.01 J&F means getting a visible object's pixels right on at
+    least one frame in a hundred, not tying with a model that outputs nothing; twice "still" means
+    following the motion, not holding the prompt. Both hold for any model worth bundling; a
+    retrained model updates the measured figures above, not the rule."""
     assert command.main(["--checkpoint", "default", "--sequences", "4", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "evaluation.json").read_text())
     tracker = report["tracker"]["jf"]

@@ -171,11 +171,15 @@ def test_reset_starts_a_new_stream(client):
 
 
 def test_diagnostics_report_rates_and_counts(client):
-    track_next(client)
-    client.spin_until(lambda: client.diagnostic_values(), "a diagnostics message")
+    for _ in range(3):
+        track_next(client)
+    client.spin_until(lambda: any(int(values["frames_processed"]) >= 3 for values in client.diagnostic_values()),
+                      "diagnostics that count the tracked images")  # fmt: skip
     values = client.diagnostic_values()[-1]
     assert (values["model"], values["device"]) == (harness.MODEL, "cpu")
-    for key in ("frame_rate_hz", "latency_mean_ms", "latency_p95_ms", "frames_received", "frames_dropped"):
-        assert float(values[key]) >= 0, key
-    assert int(values["frames_processed"]) > 10
+    received, processed, dropped = (int(values[key]) for key in ("frames_received", "frames_processed", "frames_dropped"))
+    assert received >= processed + dropped  # every image received is processed, dropped, rejected or waiting
+    windows = [window for window in client.diagnostic_values() if float(window["frame_rate_hz"]) > 0]
+    assert windows, "no diagnostics window counted a processed image"
+    assert all(float(window["latency_mean_ms"]) > 0 and float(window["latency_p95_ms"]) > 0 for window in windows)
 

@@ -92,6 +92,7 @@ def broken_checkpoints(folder: Path, checkpoint: Path) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 def test_bad_checkpoints_and_parameters_end_the_process_with_a_message(checkpoint, tmp_path):
     """Run side by side: each process imports torch, which takes seconds."""
     runs = {

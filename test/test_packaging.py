@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ROS_MODULES = ("rclpy", "rosidl", "sensor_msgs", "std_msgs", "geometry_msgs", "sam2_ros", "builtin_interfaces")
@@ -52,6 +55,7 @@ def test_sam2core_never_imports_ros():
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_pip_install_gives_the_library_without_ros(tmp_path):
     """`pip install .` in a plain virtual environment: sam2core imports, no ROS wheel is present."""
     venv = tmp_path / "venv"
@@ -72,3 +76,65 @@ def test_pip_install_gives_the_library_without_ros(tmp_path):
     core_file, ros_found = result.stdout.split("\n")[:2]
     assert core_file.startswith(str(venv)), core_file
     assert ros_found == "[]"
+
+
+# Import name -> rosdep key, for every third-party or ROS module that sam2_ros/, sam2core/ or the
+# launch files import (at any depth, lazy imports included).
+ROSDEP_KEYS = {
+    "ament_index_python": "ament_index_python",
+    "builtin_interfaces": "builtin_interfaces",
+    "diagnostic_msgs": "diagnostic_msgs",
+    "geometry_msgs": "geometry_msgs",
+    "launch": "launch",
+    "launch_ros": "launch_ros",
+    "rcl_interfaces": "rcl_interfaces",
+    "rclpy": "rclpy",
+    "sensor_msgs": "sensor_msgs",
+    "std_msgs": "std_msgs",
+    "visualization_msgs": "visualization_msgs",
+    "cv2": "python3-opencv",
+    "matplotlib": "python3-matplotlib",
+    "numpy": "python3-numpy",
+    "rosbags": "python3-rosbags-pip",
+    "skimage": "python3-skimage",
+    "torch": "python3-torch",
+    "tqdm": "python3-tqdm",
+    "yaml": "python3-yaml",
+}
+# Imported only after importlib.util.find_spec finds them, with a fallback: not dependencies.
+OPTIONAL_IMPORTS = {"imageio_ffmpeg"}  # sam2core.visualization writes H.264 with it, else OpenCV's codec
+# Depends that are no import: what rosidl-generated interface packages need at run time.
+NOT_IMPORTED = {"rosidl_default_runtime"}
+
+
+def imported_modules() -> dict[str, str]:
+    """Top-level names of the non-standard-library modules our sources import, each with a file
+    that imports it."""
+    found = {}
+    sources = [*(ROOT / "sam2_ros").rglob("*.py"), *(ROOT / "sam2core").rglob("*.py"), *(ROOT / "launch").glob("*.py")]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("sam2_ros", "sam2core"):
+                    found.setdefault(top, str(source.relative_to(ROOT)))
+    return found
+
+
+def test_package_xml_depends_on_exactly_what_is_imported():
+    root = ElementTree.parse(ROOT / "package.xml").getroot()
+    declared = {element.text for tag in ("depend", "exec_depend") for element in root.iter(tag)}
+    imported = imported_modules()
+    unmapped = {name: source for name, source in imported.items() if name not in ROSDEP_KEYS | dict.fromkeys(OPTIONAL_IMPORTS)}
+    assert not unmapped, f"imports with no rosdep key in this test: {unmapped}"
+    needed = {ROSDEP_KEYS[name] for name in imported if name not in OPTIONAL_IMPORTS}
+    assert needed - declared == set(), f"imported but not in package.xml: {sorted(needed - declared)}"
+    unused = declared - needed - NOT_IMPORTED
+    assert unused == set(), f"in package.xml, never imported: {sorted(unused)}"
+    assert [url.text for url in root.iter("url")], "package.xml has no <url>"

@@ -4,7 +4,6 @@ file, validated when set. The node is built in this process without loading a mo
 import functools
 import importlib.util
 import math
-import os
 import sys
 import types
 from pathlib import Path
@@ -143,9 +142,3 @@ def test_launch_file_names_only_what_the_node_declares(launch_description):
     for source, target in node.kwargs["remappings"]:
         assert source in topics | set(SERVICES), source
         assert target.args[0] in arguments
-
-
-def test_executable_is_installed_for_ros2_run():
-    executable = ROOT / "install" / "sam2_ros" / "lib" / "sam2_ros" / "sam2_tracker"
-    assert executable.is_file() and os.access(executable, os.X_OK)
-    assert "install(PROGRAMS sam2_ros/tracker_node.py" in (ROOT / "CMakeLists.txt").read_text()

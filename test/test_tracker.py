@@ -8,6 +8,8 @@ import torch
 
 from sam2core import build_model
 from sam2core.tracking import Prompt, PromptError, StreamingTracker, UnknownObjectError
+from sam2core.tracking.prompt import most_interior_pixel
+from sam2core.tracking.results import EMPTY_GEOMETRY, mask_geometry
 
 SIZE = 128  # the smallest input the demo configuration accepts: cheap frames
 
@@ -39,6 +41,7 @@ def state_bytes(tracker: StreamingTracker) -> int:
     return total
 
 
+@pytest.mark.slow
 def test_state_is_bounded_over_a_long_stream(model):
     """1,200 frames with corrections every 50 frames: state stops growing once the windows fill."""
     tracker = StreamingTracker(model, frame_history=8, max_conditioning_frames=3)
@@ -121,6 +124,32 @@ def test_capacity_and_results(model):
     obj = result.objects[1]
     assert obj.mask_logits.shape == (96, 96) and obj.mask_logits.dtype == torch.float32
     assert obj.object_pointer.shape == (model.config.hidden_dim,)
-    assert 0.0 <= obj.visibility <= 1.0 and obj.visible == (obj.object_score > 0)
     ys, xs = torch.nonzero(obj.mask, as_tuple=True)
     assert obj.box == (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+
+
+def test_mask_geometry_is_the_box_centroid_and_area_of_the_set_pixels():
+    mask = np.random.default_rng(3).random((37, 53)) > 0.97
+    mask[5, 40] = True
+    geometry = mask_geometry(torch.from_numpy(mask))
+    ys, xs = np.nonzero(mask)
+    assert geometry.box == (xs.min(), ys.min(), xs.max(), ys.max())
+    assert geometry.area == len(xs)
+    np.testing.assert_allclose(geometry.centroid, (xs.mean(), ys.mean()), rtol=1e-12)
+    assert mask_geometry(mask) == geometry  # numpy masks too
+    assert mask_geometry(np.zeros((4, 6), bool)) == EMPTY_GEOMETRY
+
+
+def test_most_interior_pixel_is_the_centre_of_the_largest_part():
+    region = np.zeros((40, 60), bool)
+    region[5:16, 8:19] = True  # 11 x 11 square: its centre pixel is (13, 10)
+    region[30:33, 0:60] = True  # a thin bar, larger than the square: the largest part
+    region[20:23, 40:43] = True  # a smaller part, ignored
+    assert most_interior_pixel(region)[1] == 31.5
+    region[30:33] = False
+    np.testing.assert_array_equal(most_interior_pixel(region), [13.5, 10.5])
+    bar = np.zeros((9, 30), bool)
+    bar[3:6, 2:28] = True  # ties along the bar's middle row: first in raster order, or drawn
+    assert most_interior_pixel(bar)[1] == 4.5 and most_interior_pixel(bar)[0] < 4
+    drawn = {tuple(most_interior_pixel(bar, np.random.default_rng(seed))) for seed in range(6)}
+    assert len(drawn) > 1 and all(y == 4.5 for _, y in drawn)

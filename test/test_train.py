@@ -86,6 +86,7 @@ def test_box_prompt_stays_near_the_object_and_inside_the_image():
         assert abs(box[0, 0] - 40) <= 3 and abs(box[1, 1] - 30) <= 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["images", "clips"])
 def test_training_learns_a_fixed_batch(stage):
     torch.manual_seed(0)
@@ -120,6 +121,7 @@ def test_frozen_image_encoder_stays_as_loaded():
     assert any(name.startswith("sam_mask_decoder.") for name in changed)
 
 
+@pytest.mark.slow
 def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
     out = tmp_path / "run"
     command = [

@@ -61,16 +61,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def command_line() -> argparse.ArgumentParser:
     """The parser of the command's arguments."""
-    parser = argparse.ArgumentParser(prog="python -m sam2core.evaluation", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2core.evaluation", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     parser.add_argument("--model", choices=MODEL_NAMES, default="sam2.1_hiera_demo", help="registered model name")
-    parser.add_argument("--checkpoint", help="checkpoint file in Meta's format, or 'default'; random weights if absent")
+    parser.add_argument("--checkpoint", help="checkpoint file in Meta's format, or 'default'; none: random weights")
     parser.add_argument("--sequences", type=int, default=4, help="held-out benchmark sequences to run (48 frames each)")
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask", help="how targets are prompted on frame 0")
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json, the plot and videos")
     parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
-    parser.add_argument("--device", default="cpu", help="torch device of the model")
+    parser.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda, cuda:N")
     parser.add_argument(
-        "--threads", type=int, help="CPU threads of torch (default: torch's choice; 1 is fastest on a busy machine)"
+        "--threads", type=int, help="CPU threads of torch; none: torch's choice (1 is fastest on a busy machine)"
     )
     return parser
 

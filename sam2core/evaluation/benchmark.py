@@ -13,9 +13,6 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
-from typing import Literal
-
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -23,9 +20,7 @@ from sam2core.data import BENCHMARK, Sequence, held_out_sequences
 from sam2core.evaluation.metrics import CAUSES, ObjectScore, RecoveryStats, recovery_stats, score_object
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking import Prompt, StreamingTracker
-
-PromptKind = Literal["mask", "box", "click"]
-PROMPT_KINDS: tuple[PromptKind, ...] = ("mask", "box", "click")
+from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
 TRACKER = "sam2"  # the tracker's name in reports
 
 
@@ -219,18 +214,10 @@ def first_frame_prompts(sequence: Sequence, *, kind: PromptKind) -> dict[int, Pr
             ys, xs = np.nonzero(mask)
             prompts[object_id] = Prompt(box=(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
         elif kind == "click":
-            prompts[object_id] = Prompt(points=most_interior_pixel(mask)[None], labels=np.array([1]))
+            prompts[object_id] = Prompt(points=most_interior_pixel(mask)[None], labels=np.array([POSITIVE]))
         else:
             raise ValueError(f"unknown prompt kind {kind!r}; expected one of {PROMPT_KINDS}")
     return prompts
-
-
-def most_interior_pixel(mask: np.ndarray) -> np.ndarray:
-    """xy (2,) float of the centre of the pixel of an (H, W) bool mask farthest from its outside
-    (the frame's edge counting as outside); the first in raster order among equals."""
-    distance = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(np.argmax(distance), distance.shape)
-    return np.array([x + 0.5, y + 0.5])
 
 
 def score_sequence(prediction: Prediction, sequence: Sequence) -> SequenceScore:

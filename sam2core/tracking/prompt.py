@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,9 @@ NEGATIVE = 0
 # Labels the prompt encoder reads for the two corners of a box.
 BOX_TOP_LEFT = 2
 BOX_BOTTOM_RIGHT = 3
+# How a person (or a simulated one, in training and evaluation) first points at an object.
+PromptKind = Literal["click", "box", "mask"]
+PROMPT_KINDS: tuple[PromptKind, ...] = ("click", "box", "mask")
 
 
 class PromptError(ValueError):
@@ -131,3 +136,15 @@ def _mask_to_model(mask, image_size: tuple[int, int], model_size: int, device: t
         return mask
     resized = F.interpolate(mask, size=(model_size, model_size), mode="bilinear", align_corners=False, antialias=True)
     return (resized >= 0.5).float()
+
+
+def most_interior_pixel(region: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Where a person would click on an (H, W) bool `region`: xy (2,) float32, the centre of the
+    pixel of its largest connected part farthest from the part's outside (the frame's edge counts
+    as outside). Among equals, the first in raster order, or one drawn with `rng`."""
+    _, parts, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    distance = cv2.distanceTransform(np.pad(parts == largest, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    ys, xs = np.nonzero(distance >= distance.max() - 1e-6)
+    chosen = 0 if rng is None else rng.integers(len(xs))
+    return np.array([xs[chosen] + 0.5, ys[chosen] + 0.5], dtype=np.float32)

@@ -4,7 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+
+
+@dataclass(frozen=True)
+class MaskGeometry:
+    """Where a mask is. box: (x0, y0, x1, y1) pixels, x1/y1 inclusive; centroid: (x, y) mean pixel
+    position; both None when the mask is empty (area 0)."""
+
+    box: tuple[int, int, int, int] | None
+    centroid: tuple[float, float] | None
+    area: int
+
+
+EMPTY_GEOMETRY = MaskGeometry(box=None, centroid=None, area=0)
+
+
+def mask_geometry(mask: torch.Tensor | np.ndarray) -> MaskGeometry:
+    """Box, centroid and area of an (H, W) bool mask, from its column and row counts, which are
+    summed where the mask is (CPU or GPU) and copied to the host once: H + W numbers."""
+    mask = torch.as_tensor(mask)
+    height, width = mask.shape
+    counts = torch.cat([mask.sum(dim=0), mask.sum(dim=1)]).cpu().numpy()  # (W + H,)
+    columns, rows = counts[:width], counts[width:]
+    area = int(columns.sum())
+    if area == 0:
+        return EMPTY_GEOMETRY
+    xs, ys = np.flatnonzero(columns), np.flatnonzero(rows)
+    centroid = (float(columns @ np.arange(width)) / area, float(rows @ np.arange(height)) / area)
+    return MaskGeometry(box=(int(xs[0]), int(ys[0]), int(xs[-1]), int(ys[-1])), centroid=centroid, area=area)
 
 
 @dataclass(frozen=True)
@@ -16,7 +45,7 @@ class ObjectResult:
     object_score: logit that the object is visible; visibility is its sigmoid in [0, 1].
     iou: the model's own estimate of the mask's IoU with the object.
     object_pointer: (C,) the object's embedding on this frame (SAM 2's object pointer).
-    box: (x0, y0, x1, y1) pixel box of the mask, x1/y1 inclusive, or None when the mask is empty.
+    geometry: box, centroid and area of the mask (mask_logits > 0), computed once.
     """
 
     object_id: int
@@ -24,7 +53,12 @@ class ObjectResult:
     object_score: float
     iou: float
     object_pointer: torch.Tensor
-    box: tuple[int, int, int, int] | None
+    geometry: MaskGeometry
+
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) pixel box of the mask, x1/y1 inclusive, or None when the mask is empty."""
+        return self.geometry.box
 
     @property
     def visibility(self) -> float:
@@ -46,12 +80,3 @@ class FrameResult:
 
     frame_index: int
     objects: dict[int, ObjectResult] = field(default_factory=dict)
-
-
-def mask_box(mask: torch.Tensor) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) inclusive pixel box of an (H, W) bool mask, None when it is empty."""
-    rows = torch.nonzero(mask.any(dim=1)).flatten()
-    if rows.numel() == 0:
-        return None
-    cols = torch.nonzero(mask.any(dim=0)).flatten()
-    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])

@@ -28,7 +28,7 @@ from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
-from sam2core.tracking.results import FrameResult, ObjectResult, mask_box
+from sam2core.tracking.results import FrameResult, ObjectResult, mask_geometry
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -259,5 +259,5 @@ class StreamingTracker:
             object_score=float(output.object_score_logits[0, 0]),
             iou=float(output.iou[0, 0]),
             object_pointer=output.object_pointer[0].float(),
-            box=mask_box(mask_logits > 0),
+            geometry=mask_geometry(mask_logits > 0),
         )

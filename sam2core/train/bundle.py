@@ -42,10 +42,12 @@ def bundle(model_name: str, checkpoints: list[Path], evaluation: Path | None = N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sam2core.train.bundle", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2core.train.bundle", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     parser.add_argument("checkpoints", type=Path, nargs="+", help="the training stages' checkpoints, in order")
-    parser.add_argument("--model", default="sam2.1_hiera_demo", choices=sorted(BUNDLED_CHECKPOINTS))
-    parser.add_argument("--evaluation", type=Path, help="evaluation.json of `python -m sam2core.evaluation`")
+    parser.add_argument("--model", default="sam2.1_hiera_demo", choices=sorted(BUNDLED_CHECKPOINTS),
+                        help="the bundled model to replace")
+    parser.add_argument("--evaluation", type=Path, help="evaluation.json of `python -m sam2core.evaluation`; none: no evaluation recorded")
     args = parser.parse_args(argv)
     print(f"wrote {bundle(args.model, args.checkpoints, args.evaluation)}")
 

@@ -9,13 +9,18 @@ Masks are (B, S, S) bool numpy arrays at the model's input size; prompts come ba
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
-from sam2core.tracking.prompt import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT, NEGATIVE, POSITIVE, ModelPrompt
-
-PROMPT_KINDS = ("click", "box", "mask")
+from sam2core.tracking.prompt import (
+    BOX_BOTTOM_RIGHT,
+    BOX_TOP_LEFT,
+    NEGATIVE,
+    POSITIVE,
+    PROMPT_KINDS,
+    ModelPrompt,
+    most_interior_pixel,
+)
 BOX_JITTER = 0.1  # of the box side, per corner coordinate, at most
 BOX_JITTER_MAX_PIXELS = 20
 
@@ -47,7 +52,7 @@ def correction_clicks(predicted: np.ndarray, masks: np.ndarray, rng: np.random.G
         error, label = (missed, POSITIVE) if missed.sum() >= spurious.sum() else (spurious, NEGATIVE)
         if not error.any():
             error, label = mask, POSITIVE
-        points.append(_most_interior_pixel(error, rng))
+        points.append(most_interior_pixel(error, rng))
         labels.append(label)
     return np.stack(points)[:, None].astype(np.float32), np.array(labels)[:, None]
 
@@ -70,18 +75,6 @@ def _points_prompt(points: np.ndarray, labels: np.ndarray, device: torch.device)
 def _random_pixel(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """xy (2,) of a uniformly drawn pixel of `mask`, at its centre."""
     ys, xs = np.nonzero(mask)
-    i = rng.integers(len(xs))
-    return np.array([xs[i] + 0.5, ys[i] + 0.5], dtype=np.float32)
-
-
-def _most_interior_pixel(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """xy (2,) of a pixel of the largest connected part of `region`, farthest from its border
-    (ties broken at random)."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    part = np.pad(labels == largest, 1).astype(np.uint8)
-    distance = cv2.distanceTransform(part, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    ys, xs = np.nonzero(distance >= distance.max() - 1e-6)
     i = rng.integers(len(xs))
     return np.array([xs[i] + 0.5, ys[i] + 0.5], dtype=np.float32)
 

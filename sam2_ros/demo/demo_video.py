@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sam2_ros.demo_report import Box, ClipScore, FrameView
+from sam2_ros.demo.demo_report import Box, ClipScore, FrameView
 from sam2core.data import Sequence
 from sam2core.evaluation import region_similarity
 from sam2core.evaluation.benchmark import PromptKind, first_frame_prompts

@@ -1,7 +1,8 @@
+#!/usr/bin/env python3
 """The demo: the sam2_tracker node following synthetic held-out videos, scored and drawn.
 
 Starts the tracker node (the bundled demonstration model by default) and the synthetic camera
-(sam2_ros.synthetic_camera) in their own processes. When the camera starts a sequence, the demo
+(sam2_ros.demo.synthetic_camera) in their own processes. When the camera starts a sequence, the demo
 prompts every target on that first image through the node's `add_prompt` service, stamped with the
 image's stamp (the true box by default, what an operator would draw), having removed the previous
 sequence's objects; the camera holds that image for `--hold` seconds meanwhile. It records
@@ -13,7 +14,7 @@ sequence's objects; the camera holds that image for `--hold` seconds meanwhile. 
   "still" baseline, frames processed of those published, latency and the tracker's rate;
 - logs/: the output of the node and the camera.
 
-    python -m sam2_ros.demo --out outputs/demo [--sequences 3] [--rate 8] [--checkpoint default] [--prompt box]
+    python -m sam2_ros.demo.demo --out outputs/demo [--sequences 3] [--rate 8] [--checkpoint default] [--prompt box]
 """
 
 from __future__ import annotations
@@ -29,28 +30,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import rclpy
 from ament_index_python.packages import get_package_share_directory
-from geometry_msgs.msg import Point32
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from std_msgs.msg import Header
 
-from sam2_ros.conversions import mask_to_image, mono8_mask, stamp_to_ns
-from sam2_ros.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
-from sam2_ros.demo_video import write_video
-from sam2_ros.msg import Prompt as PromptMsg
+from sam2_ros import parameters
+from sam2_ros.conversions import mono8_mask, prompt_to_msg, stamp_to_ns
+from sam2_ros.demo.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
+from sam2_ros.demo.demo_video import write_video
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
-from sam2_ros.synthetic_camera import camera_sequences
-from sam2core import MODEL_NAMES
+from sam2_ros.demo.synthetic_camera import camera_sequences
 from sam2core.data import BENCHMARK
 from sam2core.evaluation import PROMPT_KINDS
 from sam2core.evaluation.benchmark import PromptKind, first_frame_prompts
-from sam2core.tracking import Prompt
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 START_TIMEOUT = 180.0  # seconds for the node to load its model and open its services
@@ -136,7 +133,7 @@ class DemoClient(Node):
 
     def _prompt_targets(self, clip: Clip, header: Header) -> None:
         for object_id, prompt in first_frame_prompts(clip.sequence, kind=self.prompt_kind).items():
-            request = AddPrompt.Request(prompt=prompt_msg(object_id, prompt, header))
+            request = AddPrompt.Request(prompt=prompt_to_msg(object_id, prompt, header))
             future = self.add_prompt.call_async(request)
             future.add_done_callback(lambda done, object_id=object_id: self._on_prompted(clip, object_id, header, done))
 
@@ -171,21 +168,6 @@ def _after_all(futures: list[Future], then: Callable[[], None]) -> None:
         future.add_done_callback(done)
 
 
-def prompt_msg(object_id: int, prompt: Prompt, header: Header) -> PromptMsg:
-    """The sam2_ros/Prompt of a sam2core Prompt on the image of `header` (what
-    conversions.prompt_from_msg reads back)."""
-    msg = PromptMsg(header=header, object_id=object_id)
-    if prompt.points is not None:
-        msg.points = [Point32(x=float(x), y=float(y)) for x, y in prompt.points]
-        msg.labels = [int(label) for label in prompt.labels]
-    if prompt.box is not None:
-        msg.has_box = True
-        msg.box_x0, msg.box_y0, msg.box_x1, msg.box_y1 = (float(value) for value in prompt.box)
-    if prompt.mask is not None:
-        msg.mask = mask_to_image(prompt.mask.astype(np.uint8) * 255, header)
-    return msg
-
-
 def observation(msg: TrackedObject) -> Observation:
     """An Observation of a TrackedObject (its pixel box made XYXY, None when the mask is empty)."""
     box = msg.box
@@ -218,13 +200,13 @@ def start_children(args: argparse.Namespace, logs: Path) -> list[Child]:
     """The tracker node (the package's parameter file, the demo's model, no overlay topic) and
     the camera (waiting for its subscribers, playing every sequence once)."""
     params_file = Path(get_package_share_directory("sam2_ros")) / "config" / "sam2_tracker.yaml"
-    node = {"model": args.model, "checkpoint": args.checkpoint, "publish_overlay": "false"}
+    node = {**parameters.chosen(args), "publish_overlay": "false"}
     camera = {"sequences": args.sequences, "frames": args.frames, "rate": float(args.rate),
               "first_frame_hold": float(args.hold), "wait_for_subscribers": "true", "loop": "false"}  # fmt: skip
     return [
         Child("tracker node", "sam2_ros.tracker_node", ["--params-file", str(params_file), *_overrides(node)],
               logs / "tracker.log"),
-        Child("camera", "sam2_ros.synthetic_camera", _overrides(camera), logs / "camera.log"),
+        Child("camera", "sam2_ros.demo.synthetic_camera", _overrides(camera), logs / "camera.log"),
     ]  # fmt: skip
 
 
@@ -258,7 +240,7 @@ def _overrides(parameters: dict[str, object]) -> list[str]:
 def command_line() -> argparse.ArgumentParser:
     """The demo's arguments."""
     parser = argparse.ArgumentParser(
-        prog="python -m sam2_ros.demo",
+        prog="python -m sam2_ros.demo.demo",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -267,9 +249,8 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, default=BENCHMARK.num_frames, help="frames of each sequence")
     parser.add_argument("--rate", type=float, default=8.0, help="camera images per second")
     parser.add_argument("--hold", type=float, default=1.0, help="seconds each sequence's first image is held")
-    parser.add_argument("--model", choices=MODEL_NAMES, default="sam2.1_hiera_demo", help="registered model name")
-    parser.add_argument("--checkpoint", default="default", help="checkpoint file, or 'default' for the bundled model")
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="box", help="the true box, mask or one click")
+    parameters.add_arguments(parser)
     return parser
 
 

@@ -15,7 +15,7 @@ rounded up to whole frame periods (time for an operator to prompt it); `wait_for
 holds back the first image until both topics have a subscriber; `loop` (default true) starts over
 after the last sequence instead of going quiet.
 
-    python -m sam2_ros.synthetic_camera --ros-args -p sequences:=3 -p rate:=8.0
+    python -m sam2_ros.demo.synthetic_camera --ros-args -p sequences:=3 -p rate:=8.0
 """
 
 from __future__ import annotations
@@ -24,12 +24,9 @@ import itertools
 import math
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-import rclpy
 import torch
-from rclpy.exceptions import InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -37,9 +34,11 @@ from std_msgs.msg import Header
 
 from sam2_ros.conversions import rgb_to_image, tracked_object_array
 from sam2_ros.msg import TrackedObjectArray
+from sam2_ros.node_main import run_node
+from sam2_ros.parameters import declare, parameter, usage
 from sam2core.data import BENCHMARK, Sequence, held_out_sequences
 from sam2core.tracking import ObjectResult
-from sam2core.tracking.results import mask_box
+from sam2core.tracking.results import mask_geometry
 
 # Logit of a ground-truth pixel or object score: its sigmoid is 1 (or 0) to within 1e-8.
 CERTAIN_LOGIT = 20.0
@@ -64,10 +63,25 @@ def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> Tracke
                 object_score=CERTAIN_LOGIT if visible else -CERTAIN_LOGIT,
                 iou=1.0,
                 object_pointer=torch.zeros(0),
-                box=mask_box(truth),
+                geometry=mask_geometry(truth),
             )
         )
     return tracked_object_array(header, frame, results)
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """The camera's parameters."""
+
+    sequences: int = parameter(3, "Held-out synthetic sequences to play.", limits=(1, 1000))
+    frames: int = parameter(BENCHMARK.num_frames, "Frames of each sequence.", limits=(1, 10000))
+    rate: float = parameter(10.0, "Images per second.", limits=(0.01, 1000.0))
+    first_frame_hold: float = parameter(
+        0.0, "Seconds each sequence's first frame stays the newest image.", limits=(0.0, 3600.0)
+    )
+    frame_id: str = parameter("camera", "frame_id of the images and ground truth.")
+    wait_for_subscribers: bool = parameter(False, "Hold back the first image until both topics have a subscriber.")
+    loop: bool = parameter(True, "Start over after the last sequence instead of going quiet.")
 
 
 class SyntheticCamera(Node):
@@ -75,27 +89,18 @@ class SyntheticCamera(Node):
 
     def __init__(self, **kwargs):
         super().__init__("synthetic_camera", **kwargs)
-        count = self.declare_parameter("sequences", 3).value
-        frames = self.declare_parameter("frames", BENCHMARK.num_frames).value
-        rate = self.declare_parameter("rate", 10.0).value
-        hold = self.declare_parameter("first_frame_hold", 0.0).value
-        self.frame_id = self.declare_parameter("frame_id", "camera").value
-        self.waiting = self.declare_parameter("wait_for_subscribers", False).value
-        loop = self.declare_parameter("loop", True).value
-        for name, value, valid, reason in (
-            ("sequences", count, count >= 1, "at least 1"),
-            ("frames", frames, frames >= 1, "at least 1"),
-            ("rate", rate, rate > 0, "positive"),
-            ("first_frame_hold", hold, hold >= 0, "not negative"),
-        ):
-            if not valid:
-                raise InvalidParameterValueException(name, value, f"must be {reason}")
-        sequences = camera_sequences(count, frames)
-        self.schedule = schedule(sequences, hold_ticks=max(math.ceil(hold * rate) - 1, 0), loop=loop)
+        settings = declare(self, CameraSettings)
+        self.frame_id = settings.frame_id
+        self.waiting = settings.wait_for_subscribers
+        sequences = camera_sequences(settings.sequences, settings.frames)
+        hold_ticks = max(math.ceil(settings.first_frame_hold * settings.rate) - 1, 0)
+        self.schedule = schedule(sequences, hold_ticks=hold_ticks, loop=settings.loop)
         self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
         self.truth_pub = self.create_publisher(TrackedObjectArray, "ground_truth", GROUND_TRUTH_QOS)
-        self.timer = self.create_timer(1.0 / rate, self._tick)
-        self.get_logger().info(f"{len(sequences)} sequences of {frames} frames at {rate:g} images/s")
+        self.timer = self.create_timer(1.0 / settings.rate, self._tick)
+        self.get_logger().info(
+            f"{len(sequences)} sequences of {settings.frames} frames at {settings.rate:g} images/s"
+        )
 
     def _tick(self) -> None:
         if self.waiting:
@@ -124,22 +129,9 @@ def schedule(sequences: list[Sequence], *, hold_ticks: int, loop: bool) -> Itera
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the camera until Ctrl-C or shutdown; 2 for a bad parameter."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SyntheticCamera()
-        rclpy.spin(node)
-    except InvalidParameterValueException as error:
-        print(f"synthetic_camera: {error}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the camera until Ctrl-C, SIGTERM or shutdown; 2 for a bad parameter."""
+    text = usage("synthetic_camera", __doc__.splitlines()[0], CameraSettings)
+    return run_node("synthetic_camera", text, SyntheticCamera, args=args)
 
 
 if __name__ == "__main__":

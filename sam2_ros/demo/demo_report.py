@@ -1,10 +1,10 @@
 """What the demo recorded, scored against the ground truth and summarised.
 
-No ROS here: sam2_ros.demo turns the node's messages into Observations and fills a Recording.
+No ROS here: sam2_ros.demo.demo turns the node's messages into Observations and fills a Recording.
 Each sequence is scored with the benchmark's own functions (sam2core.evaluation), next to its
 "still" baseline (the frame-0 mask held still), so the figures compare with
 `python -m sam2core.evaluation`. A frame the node dropped keeps the last result, in the scores as
-in the video (sam2_ros.demo_video): that is what a robot reading `tracked_objects` would have had.
+in the video (sam2_ros.demo.demo_video): that is what a robot reading `tracked_objects` would have had.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
+#!/usr/bin/env python3
 """Track objects through a recorded rosbag2 offline and write the results to a new bag.
 
-    python -m sam2_ros.bag_runner --bag IN --image-topic /camera/image_raw --prompts prompts.yaml \
+    python -m sam2_ros.tools.bag_runner --bag IN --image-topic /camera/image_raw --prompts prompts.yaml \
         --out OUT --checkpoint model.pt [--prompt-topic /prompts] [--overlay-topic /overlay]
 
 Every image of the image topic (sensor_msgs/Image or CompressedImage) is tracked, none dropped.
 Prompts come from the bag's prompt topic (sam2_ros/Prompt, applied as the node applies them) and
-from a YAML file (sam2_ros/prompt_file.py). The output bag (MCAP) gets one
+from a YAML file (sam2_ros/tools/prompt_file.py). The output bag (MCAP) gets one
 sam2_ros/TrackedObjectArray per image, at the image's receive time, and optionally overlays.
 Messages are read and written with rosbags and (de)serialised by rclpy, so no ROS graph is needed.
 """
@@ -30,8 +31,8 @@ from rosbags.typesys.store import Typestore
 from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
+from sam2_ros import parameters
 from sam2_ros.conversions import (
-    MASK_ENCODINGS,
     compressed_to_rgb,
     image_to_rgb,
     overlay_image,
@@ -41,8 +42,7 @@ from sam2_ros.conversions import (
 )
 from sam2_ros.loading import load_tracker
 from sam2_ros.msg import Prompt as PromptMsg
-from sam2_ros.parameters import PRECISIONS, Settings
-from sam2_ros.prompt_file import ScheduledPrompt, read_prompt_file
+from sam2_ros.tools.prompt_file import ScheduledPrompt, read_prompt_file
 from sam2_ros.session import Frame, PromptRequest, TrackingSession
 from sam2core.tracking import Prompt
 
@@ -75,10 +75,7 @@ def sam2_typestore() -> Typestore:
 def run(args: argparse.Namespace) -> Summary:
     """Track through `args.bag` and write `args.out`; see parse_args for the options."""
     entries = read_prompt_file(args.prompts) if args.prompts else []
-    tracker = load_tracker(
-        model=args.model, checkpoint=args.checkpoint, device=args.device, image_size=args.image_size,
-        precision=args.precision, max_objects=args.max_objects, frame_history=args.frame_history,
-    )  # fmt: skip
+    tracker = load_tracker(**parameters.chosen(args))
     with Reader(args.bag) as reader:
         images = _image_connections(reader, args.image_topic)
         with Writer(args.out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
@@ -192,23 +189,19 @@ class _BagRun:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    defaults = Settings()
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.bag_runner", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sam2_ros.tools.bag_runner",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--bag", required=True, help="input rosbag2 folder (MCAP or SQLite 3)")
     parser.add_argument("--image-topic", required=True, help="sensor_msgs/Image or CompressedImage topic to track on")
     parser.add_argument("--out", required=True, help="output bag folder (must not exist), MCAP")
-    parser.add_argument("--prompts", help="YAML prompt file (see sam2_ros/prompt_file.py)")
+    parser.add_argument("--prompts", help="YAML prompt file (see sam2_ros/tools/prompt_file.py); none by default")
     parser.add_argument("--prompt-topic", default="/prompts", help="sam2_ros/Prompt topic of the input bag")
     parser.add_argument("--output-topic", default="/tracked_objects", help="TrackedObjectArray topic to write")
-    parser.add_argument("--overlay-topic", default="", help="also write overlay images on this topic")
-    parser.add_argument("--mask-encoding", default=defaults.mask_encoding, choices=MASK_ENCODINGS)
-    parser.add_argument("--model", default=defaults.model)
-    parser.add_argument("--checkpoint", default=defaults.checkpoint, help="checkpoint file; 'default' = bundled model")
-    parser.add_argument("--device", default=defaults.device)
-    parser.add_argument("--precision", default=defaults.precision, choices=PRECISIONS)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size, help="model input side; 0 = the model's")
-    parser.add_argument("--max-objects", type=int, default=defaults.max_objects)
-    parser.add_argument("--frame-history", type=int, default=defaults.frame_history)
+    parser.add_argument("--overlay-topic", default="", help="also write overlay images on this topic; '' for none")
+    parameters.add_arguments(parser, ("mask_encoding", *parameters.TRACKER_OPTIONS))
     return parser.parse_args(argv)
 
 
