@@ -19,7 +19,6 @@ Each click is one `add_prompt` call; the node logs the object's id and the answe
 from __future__ import annotations
 
 import sys
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import rclpy
@@ -27,6 +26,7 @@ from geometry_msgs.msg import Point32, PointStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.task import Future
 from std_msgs.msg import Empty
 
 from sam2_ros.msg import Prompt
@@ -54,6 +54,12 @@ class Click:
     y: float
     label: int  # Prompt.LABEL_POSITIVE or Prompt.LABEL_NEGATIVE
     starts_object: bool
+
+    @property
+    def kind(self) -> str:
+        if self.starts_object:
+            return "new object"
+        return "negative" if self.label == Prompt.LABEL_NEGATIVE else "positive"
 
 
 class ClickSelection:
@@ -123,15 +129,14 @@ class ClickToPrompt(Node):
 
     def _log_answer(self, click: Click, future: Future) -> None:
         response = future.result()
-        kind = "new object" if click.starts_object else "negative" if click.label == Prompt.LABEL_NEGATIVE else "positive"
-        where = f"({click.x:.0f}, {click.y:.0f})"
+        kind, where = click.kind, f"({click.x:.0f}, {click.y:.0f})"
         if not response.success:
             self.selection.failed(click)
             self.get_logger().warning(f"{kind} click {where} on object {click.object_id} refused: {response.message}")
             return
-        obj = response.object
+        obj = response.object  # response.message: "object N prompted on frame F"
         self.get_logger().info(
-            f"object {click.object_id}: {kind} click {where}, mask of {obj.mask_area} px, "
+            f"{response.message}: {kind} click {where}, mask of {obj.mask_area} px, "
             f"{'visible' if obj.visible else 'hidden'} ({obj.visibility:.2f})"
         )
 

@@ -3,11 +3,14 @@ test node through the bridge (its own process) to the tracker (the bundled model
 process): a click starts a tracked object, new_object starts another, negative clicks correct."""
 
 import itertools
+import re
 import sys
 from pathlib import Path
 
 import pytest
 from geometry_msgs.msg import PointStamped
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import Empty
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
@@ -67,7 +70,7 @@ def graph(tmp_path_factory):
             client.clicks = node.create_publisher(PointStamped, "clicked_point", 10)
             client.negative_clicks = node.create_publisher(PointStamped, "clicked_point_negative", 10)
             client.new_object = node.create_publisher(Empty, "new_object", 10)
-            client.bridge, client.bridge_log = bridge, bridge_log
+            client.bridge, client.bridge_log, client.log_seen = bridge, bridge_log, 0
             client.wait_connected(timeout=120)
             client.spin_until(
                 lambda: min(p.get_subscription_count() for p in (client.clicks, client.negative_clicks,
@@ -79,8 +82,17 @@ def graph(tmp_path_factory):
         assert ros_graph.stop_process(bridge) == 0, bridge_log.read_text()
 
 
-def wait_for_log(client, text: str, timeout: float = 60.0) -> None:
-    client.spin_until(lambda: text in client.bridge_log.read_text(), f"{text!r} in the bridge's log", timeout)
+def wait_for_log(client, pattern: str, timeout: float = 60.0) -> re.Match:
+    """The first match of `pattern` in the bridge's log after what earlier waits matched."""
+    seen = client.log_seen
+
+    def find():
+        return re.compile(pattern).search(client.bridge_log.read_text(), seen)
+
+    client.spin_until(lambda: find() is not None, f"{pattern!r} in the bridge's log", timeout)
+    match = find()
+    client.log_seen = match.end()
+    return match
 
 
 def track_until(client, condition, what: str, images: int = 40):
@@ -96,7 +108,7 @@ def test_clicks_start_and_correct_tracked_objects(graph):
     client = graph
     client.track(harness.image_msg(next(INDICES)))
     client.clicks.publish(click(18.0, 20.0))  # on the bright square
-    wait_for_log(client, "object 1: new object click (18, 20)")
+    wait_for_log(client, r"object 1 prompted on frame \d+: new object click \(18, 20\)")
     index = next(INDICES)
     array = client.track(harness.image_msg(index))
     assert [o.object_id for o in array.objects] == [1]
@@ -107,7 +119,26 @@ def test_clicks_start_and_correct_tracked_objects(graph):
     client.new_object.publish(Empty())
     wait_for_log(client, "the next click starts a new object")
     client.clicks.publish(click(50.0, 40.0))
-    wait_for_log(client, "object 2: new object click (50, 40)")
+    wait_for_log(client, r"object 2 prompted on frame \d+: new object click \(50, 40\)")
     client.negative_clicks.publish(click(52.0, 42.0))
-    wait_for_log(client, "object 2: negative click (52, 42)")
+    wait_for_log(client, r"object 2 prompted on frame \d+: negative click \(52, 42\)")
     track_until(client, lambda a: [o.object_id for o in a.objects] == [1, 2], "objects 1 and 2 tracked")
+
+
+def test_with_use_click_stamp_a_click_prompts_the_image_of_its_stamp(graph):
+    client = graph
+    clicked = client.track(harness.image_msg(clicked_index := next(INDICES)))
+    newest = client.track(harness.image_msg(next(INDICES)))
+    parameters = AsyncParameterClient(client.node, f"{NAMESPACE}/click_to_prompt")
+    client.spin_until(parameters.services_are_ready, "the bridge's parameter services")
+    future = parameters.set_parameters([Parameter("use_click_stamp", value=True)])
+    client.spin_until(future.done, "use_click_stamp set")
+    assert future.result().results[0].successful
+
+    client.new_object.publish(Empty())
+    wait_for_log(client, "the next click starts a new object")
+    stamped = click(18.0, 20.0)
+    stamped.header = harness.header(clicked_index)
+    client.clicks.publish(stamped)
+    match = wait_for_log(client, r"object 3 prompted on frame (\d+): new object click")
+    assert int(match.group(1)) == clicked.frame_index < newest.frame_index
