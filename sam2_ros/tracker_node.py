@@ -30,6 +30,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from sam2_ros import parameters
 from sam2_ros.conversions import (
+    ConversionError,
     compressed_to_rgb,
     image_to_rgb,
     labels_image,
@@ -252,7 +253,10 @@ class TrackerNode(LifecycleNode):
         if settings.publish_overlay:
             self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
         if settings.publish_labels:
-            self._outputs.labels.publish(labels_image(results, outcome.frame.image.shape[:2], header))
+            try:
+                self._outputs.labels.publish(labels_image(results, outcome.frame.image.shape[:2], header))
+            except ConversionError as error:  # an id too large for mono16: the other outputs went out
+                self.get_logger().warning(f"labels not published: {error}", throttle_duration_sec=5.0)
 
     def _publish_diagnostics(self) -> None:
         stats = self._worker.stats.take()

@@ -21,7 +21,7 @@ def client(tmp_path_factory):
     folder = tmp_path_factory.mktemp("light_outputs")
     arguments = harness.node_arguments("default", namespace=NAMESPACE, mask_mode="cropped", publish_labels="true")
     with harness.tracker_node(arguments, folder / "node.log", NAMESPACE) as client:
-        client.labels = {}
+        client.labels, client.log = {}, folder / "node.log"
         client.node.create_subscription(
             Image, "labels", lambda msg: client.labels.setdefault(harness.stamp_ns(msg.header), msg), harness.RELIABLE
         )
@@ -61,3 +61,14 @@ def test_cropped_masks_and_labels_decode_to_the_same_objects(client):
         for mask in labelled.values():
             labels_union |= mask
         np.testing.assert_array_equal(labels_union, masks_union)  # overlaps go to one object, nothing is lost
+
+
+def test_an_id_too_large_for_labels_leaves_the_other_outputs_alone(client):
+    assert client.reset().success
+    client.track(harness.image_msg(10))
+    response = client.add_prompt(harness.click_prompt(70000, 10, points=((18, 20),)))
+    assert response.success, response.message
+    array = client.track(harness.image_msg(11))
+    assert [obj.object_id for obj in array.objects] == [70000]
+    client.spin_until(lambda: "labels not published: object id 70000" in client.log.read_text(), "the warning")
+    assert "tracking failed" not in client.log.read_text()
