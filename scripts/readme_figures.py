@@ -4,6 +4,8 @@
     scripts/demo.sh && python scripts/readme_figures.py --demo outputs/demo/summary.json
     python benchmarks/bench_tracker.py --json outputs/bench_tracker.json \
         && python scripts/readme_figures.py --bench-tracker outputs/bench_tracker.json
+    python benchmarks/wire_size.py --json outputs/wire_size.json \
+        && python scripts/readme_figures.py --wire-size outputs/wire_size.json
     python scripts/readme_figures.py --check      # exit 1 when the README differs from the records
 
 A new JSON file is first copied to docs/figures/ (the committed record of the run the README
@@ -68,10 +70,30 @@ def bench_tracker_block(record: dict) -> str:
     )
 
 
+def wire_size_block(record: dict) -> str:
+    """Bytes per image of each mask_mode and of the labels image."""
+    images = record["images"]
+
+    def each(values) -> str:
+        return " / ".join(f"{value:,}" for value in values)
+
+    objects = ", ".join(str(image["objects"]) for image in images)
+    areas = ", ".join(f"{image['area_percent']:.1f}%" for image in images)
+    sizes = {mode: each(image["array_bytes"][mode] for image in images) for mode in ("full", "cropped", "none")}
+    labels = each(sorted({image["labels_bytes"] for image in images}))
+    return (
+        f"On the first frames of the demo's {len(images)} held-out sequences scaled to "
+        f"{record['width']}x{record['height']} (`{record['command']}`: {objects} objects covering {areas} of the "
+        f"image), a TrackedObjectArray takes {sizes['full']} bytes with full masks, {sizes['cropped']} cropped "
+        f"and {sizes['none']} with none; a labels image takes {labels}."
+    )
+
+
 # Each block: its record in docs/figures/ and what writes its text.
 BLOCKS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "demo": ("demo_summary.json", demo_block),
     "bench_tracker": ("bench_tracker.json", bench_tracker_block),
+    "wire_size": ("wire_size.json", wire_size_block),
 }
 
 
@@ -100,11 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", type=Path, help="a demo run's summary.json to record first")
     parser.add_argument("--bench-tracker", type=Path, help="a bench_tracker.py --json file to record first")
+    parser.add_argument("--wire-size", type=Path, help="a wire_size.py --json file to record first")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when the README differs")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="the README to write or check")
     parser.add_argument("--records", type=Path, default=ROOT / "docs" / "figures", help="folder of the records")
     args = parser.parse_args(argv)
-    new_records = {"demo": args.demo, "bench_tracker": args.bench_tracker}
+    new_records = {"demo": args.demo, "bench_tracker": args.bench_tracker, "wire_size": args.wire_size}
     if args.check and any(new_records.values()):
         parser.error("--check compares the README with the records as they are: give no new record")
     for name, source in new_records.items():

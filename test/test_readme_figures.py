@@ -83,3 +83,12 @@ def test_bench_tracker_record_becomes_the_cost_bullet():
     text = readme_figures.bench_tracker_block(record)
     assert "per frame 710 / 3,853 ms for 1 / 8 objects, 1.06 / 1.28 times Meta's predictor" in text
     assert "After 1,000 frames with one object at 256 px the tracker holds 21 MB of tensors (21 MB after 100)" in text
+
+
+def test_wire_size_record_becomes_its_sentence():
+    record = json.loads((RECORDS / "wire_size.json").read_text())
+    text = readme_figures.wire_size_block(record)
+    full = " / ".join(f"{image['array_bytes']['full']:,}" for image in record["images"])
+    cropped = " / ".join(f"{image['array_bytes']['cropped']:,}" for image in record["images"])
+    assert f"takes {full} bytes with full masks, {cropped} cropped" in text
+    assert f"scaled to {record['width']}x{record['height']}" in text
