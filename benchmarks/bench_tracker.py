@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import json
+import os
+import sys
 import tempfile
 import time
 from collections import deque
@@ -43,8 +46,15 @@ def main() -> None:
     parser.add_argument("--memory-image-size", type=int, default=256)
     parser.add_argument("--max-gib", type=float, default=8.0, help="frames the reference may preload")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file (scripts/readme_figures.py)")
     args = parser.parse_args()
     print(f"{args.size}, {torch.get_num_threads()} CPU threads, device {args.device}")
+    record = {
+        "command": " ".join(["python benchmarks/bench_tracker.py", *sys.argv[1:]]),
+        "model": args.size, "image_size": args.image_size, "memory_image_size": args.memory_image_size,
+        "device": args.device, "cpu_threads": torch.get_num_threads(), "load_average_at_start": os.getloadavg()[0],
+        "latency": [], "memory": [],
+    }  # fmt: skip
 
     ours, reference = model_pair(args.size, args.image_size, args.device)
     frames = synthetic_frames(args.image_size, WARM_UP + args.timed + 1)
@@ -54,6 +64,7 @@ def main() -> None:
         ours_ms = np.mean(run_ours(ours, frames, count)[WARM_UP + 1 :]) * 1000
         reference_ms = np.mean(run_reference(reference, ours, frames, count)[WARM_UP + 1 :]) * 1000
         print(f"{count:>8}{ours_ms:>12.0f}{reference_ms:>16.0f}{ours_ms / reference_ms:>10.2f}")
+        record["latency"].append({"objects": count, "ours_ms": ours_ms, "reference_ms": reference_ms})
 
     ours, reference = model_pair(args.size, args.memory_image_size, args.device)
     longest = max(args.memory_frames)
@@ -67,8 +78,14 @@ def main() -> None:
         ours_rss, ours_state = ours_memory[count]
         ref_rss, ref_state = reference_memory.get(count, (float("nan"), float("nan")))
         print(f"{count:>8}{ours_rss:>10.0f}MB{ours_state:>10.1f}MB{ref_rss:>10.0f}MB{ref_state:>10.1f}MB")
+        record["memory"].append({"frames": count, "ours_rss_mb": ours_rss, "ours_state_mb": ours_state,
+                                 "reference_rss_mb": ref_rss, "reference_state_mb": ref_state})  # fmt: skip
     if fits < longest:
         print(f"reference cut at {fits} frames: preloading {longest} frames would exceed {args.max_gib} GiB")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.json}")
 
 
 def model_pair(name: str, image_size: int, device: str):

@@ -27,6 +27,11 @@ from sam2core.visualization import overlay
 
 # What the node publishes an object's mask as: 0/255, or the mask probability scaled to 0..255.
 MASK_ENCODINGS = ("mono8", "mono8_probability")
+# How much of the image an object's mask covers: all of it, the object's box (the mask's top-left
+# pixel is the box's x_offset, y_offset), or nothing (an empty image: use the labels image).
+MASK_MODES = ("full", "cropped", "none")
+# The largest object id a labels image can hold in each of its encodings (pixel = object id + 1).
+LABEL_LIMITS = {"mono8": 254, "mono16": 65534}
 
 
 class ConversionError(ValueError):
@@ -141,7 +146,7 @@ def _image(pixels: np.ndarray, header: Header, encoding: str) -> Image:
         width=pixels.shape[1],
         encoding=encoding,
         is_bigendian=0,
-        step=pixels.strides[0],
+        step=pixels.itemsize * int(np.prod(pixels.shape[1:])),
         data=array.array("B", pixels.tobytes()),
     )
 
@@ -149,15 +154,20 @@ def _image(pixels: np.ndarray, header: Header, encoding: str) -> Image:
 # ----------------------------------------------------------------------------- tracker results
 
 
-def tracked_object(result: ObjectResult, header: Header, mask_encoding: str = "mono8") -> TrackedObject:
+def tracked_object(
+    result: ObjectResult, header: Header, mask_encoding: str = "mono8", mask_mode: str = "full"
+) -> TrackedObject:
     """A TrackedObject of one tracker result on the image of `header`.
 
     The mask is all zero when the object is not visible, and box, centroid and area describe the
     published mask. mask_encoding: "mono8" (255 on the object) or "mono8_probability"
-    (sigmoid of the mask logits times 255, zero where the object is not).
+    (sigmoid of the mask logits times 255, zero where the object is not). mask_mode: see
+    MASK_MODES; a cropped mask of a hidden or empty object is an empty image.
     """
     if mask_encoding not in MASK_ENCODINGS:
         raise ConversionError(f"unknown mask encoding {mask_encoding!r}; known: {', '.join(MASK_ENCODINGS)}")
+    if mask_mode not in MASK_MODES:
+        raise ConversionError(f"unknown mask mode {mask_mode!r}; known: {', '.join(MASK_MODES)}")
     logits = result.mask_logits.detach().float()
     binary = (logits > 0) & result.visible
     if mask_encoding == "mono8":
@@ -167,7 +177,7 @@ def tracked_object(result: ObjectResult, header: Header, mask_encoding: str = "m
     box, centroid, area = _geometry_fields(result.geometry if result.visible else EMPTY_GEOMETRY)
     return TrackedObject(
         object_id=result.object_id,
-        mask=mask_to_image(pixels.cpu().numpy(), header),
+        mask=mask_to_image(_mask_pixels(pixels.cpu().numpy(), box, mask_mode), header),
         visibility=result.visibility,
         visible=result.visible,
         predicted_iou=result.iou,
@@ -179,12 +189,84 @@ def tracked_object(result: ObjectResult, header: Header, mask_encoding: str = "m
     )
 
 
+def _mask_pixels(pixels: np.ndarray, box: RegionOfInterest, mask_mode: str) -> np.ndarray:
+    """The part of an (H, W) mask that mask_mode publishes."""
+    if mask_mode == "cropped":
+        return pixels[box.y_offset : box.y_offset + box.height, box.x_offset : box.x_offset + box.width]
+    if mask_mode == "none":
+        return pixels[:0, :0]
+    return pixels
+
+
 def tracked_object_array(
-    header: Header, frame_index: int, results: list[ObjectResult], mask_encoding: str = "mono8"
+    header: Header,
+    frame_index: int,
+    results: list[ObjectResult],
+    mask_encoding: str = "mono8",
+    mask_mode: str = "full",
 ) -> TrackedObjectArray:
-    """Every object on one image, stamped with that image's header, ordered by object id."""
-    objects = [tracked_object(result, header, mask_encoding) for result in sorted(results, key=lambda r: r.object_id)]
-    return TrackedObjectArray(header=header, frame_index=frame_index, objects=objects)
+    """Every object on one image, stamped with that image's header, ordered by object id; the
+    image's size is that of the objects' masks (zero with no object)."""
+    results = sorted(results, key=lambda r: r.object_id)
+    height, width = results[0].mask_logits.shape if results else (0, 0)
+    return TrackedObjectArray(
+        header=header,
+        frame_index=frame_index,
+        image_height=height,
+        image_width=width,
+        objects=[tracked_object(result, header, mask_encoding, mask_mode) for result in results],
+    )
+
+
+def object_mask(obj: TrackedObject, image_height: int, image_width: int) -> np.ndarray:
+    """(H, W) uint8 mask of a received TrackedObject at the image's size, full or cropped.
+
+    A mask of the image's size is the full mask; any other size is a crop whose top-left pixel is
+    the box's (x_offset, y_offset); an empty mask (mask_mode none, or a hidden object) is all zero.
+    """
+    mask = np.zeros((image_height, image_width), np.uint8)
+    if obj.mask.width == 0 or obj.mask.height == 0:
+        return mask
+    pixels = _pixel_rows(obj.mask, obj.mask.height, obj.mask.width, 1)
+    if (obj.mask.height, obj.mask.width) == (image_height, image_width):
+        return pixels.copy()
+    x, y = obj.box.x_offset, obj.box.y_offset
+    if y + obj.mask.height > image_height or x + obj.mask.width > image_width:
+        raise ConversionError(
+            f"a {obj.mask.width}x{obj.mask.height} mask at ({x}, {y}) does not fit a {image_width}x{image_height} image"
+        )
+    mask[y : y + obj.mask.height, x : x + obj.mask.width] = pixels
+    return mask
+
+
+def labels_image(results: list[ObjectResult], image_shape: tuple[int, int], header: Header) -> Image:
+    """Every visible object on one image as one label image: pixel = object id + 1, 0 = no object.
+
+    mono8 while every id is at most 254, else mono16 (little-endian, ids up to 65534). Where
+    masks overlap, the object with the larger mask logit wins (on a tie, the lower id).
+    """
+    visible = sorted((result for result in results if result.visible), key=lambda r: r.object_id)
+    ids = [result.object_id for result in visible]
+    encoding = "mono8" if max(ids, default=0) <= LABEL_LIMITS["mono8"] else "mono16"
+    if max(ids, default=0) > LABEL_LIMITS["mono16"]:
+        raise ConversionError(f"object id {max(ids)} does not fit a labels image (at most {LABEL_LIMITS['mono16']})")
+    labels = np.zeros(image_shape, np.uint8 if encoding == "mono8" else np.uint16)
+    if visible:
+        logits = torch.stack([result.mask_logits.detach().float() for result in visible])  # (N, H, W)
+        best_logit, best = logits.max(dim=0)  # (H, W): max returns the first of equal values
+        label_of = torch.tensor(ids, device=best.device) + 1  # (N,)
+        labels[...] = torch.where(best_logit > 0, label_of[best], 0).cpu().numpy()
+    return _image(labels, header, encoding)
+
+
+def objects_in_labels(msg: Image) -> dict[int, np.ndarray]:
+    """{object id: (H, W) bool mask} of a received labels image (mono8 or mono16)."""
+    if msg.encoding not in ("mono8", "mono16"):
+        raise ConversionError(f"a labels image is mono8 or mono16, got encoding {msg.encoding!r}")
+    pixel_bytes = 1 if msg.encoding == "mono8" else 2
+    rows = np.ascontiguousarray(_pixel_rows(msg, msg.height, msg.width, pixel_bytes))
+    labels = rows if pixel_bytes == 1 else rows.view(">u2" if msg.is_bigendian else "<u2")
+    return {int(label) - 1: labels == label for label in np.unique(labels) if label > 0}
 
 
 def overlay_image(rgb: np.ndarray, results: list[ObjectResult], header: Header) -> Image:

@@ -21,7 +21,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from sam2_ros.conversions import MASK_ENCODINGS
+from sam2_ros.conversions import MASK_ENCODINGS, MASK_MODES
 from sam2core import MODEL_NAMES
 from sam2core.tracking.tracker import DTYPES
 
@@ -84,6 +84,9 @@ class Settings:
     prompts_topic: str = _parameter("prompts", "sam2_ros/Prompt messages: add or correct an object.")
     tracked_objects_topic: str = _parameter("tracked_objects", "sam2_ros/TrackedObjectArray, one per processed image.")
     overlay_topic: str = _parameter("overlay", "rgb8 image with every object drawn, when publish_overlay is true.")
+    labels_topic: str = _parameter(
+        "labels", "mono8/mono16 image of object id + 1 per pixel (0: none), when publish_labels is true."
+    )
     image_qos_reliability: str = _parameter(
         "best_effort", "Reliability of the image subscription (best_effort: sensor data).",
         choices=("best_effort", "reliable"),
@@ -94,6 +97,14 @@ class Settings:
     mask_encoding: str = _parameter(
         "mono8", "Object masks: mono8 (255 on the object, else 0) or mono8_probability (mask probability * 255).",
         read_only=False, choices=MASK_ENCODINGS,
+    )
+    mask_mode: str = _parameter(
+        "full", "Each object's mask in tracked_objects: full (image size), cropped (to its box, offset = box) "
+        "or none (an empty image; publish_labels instead).",
+        read_only=False, choices=MASK_MODES,
+    )
+    publish_labels: bool = _parameter(
+        False, "Publish every object as one label image on labels_topic, one per processed image.", read_only=False
     )
     prompt_wait_timeout: float = _parameter(
         2.0, "Seconds a prompt waits for its image to be processed before it is rejected.",

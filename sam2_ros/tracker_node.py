@@ -29,8 +29,10 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from sam2_ros import parameters
 from sam2_ros.conversions import (
+    ConversionError,
     compressed_to_rgb,
     image_to_rgb,
+    labels_image,
     overlay_image,
     prompt_from_msg,
     stamp_to_ns,
@@ -59,10 +61,11 @@ class _Outputs:
 
     tracked: LifecyclePublisher
     overlay: LifecyclePublisher
+    labels: LifecyclePublisher
     diagnostics: LifecyclePublisher
 
     def all(self) -> tuple[LifecyclePublisher, ...]:
-        return self.tracked, self.overlay, self.diagnostics
+        return self.tracked, self.overlay, self.labels, self.diagnostics
 
 
 class TrackerNode(LifecycleNode):
@@ -108,6 +111,7 @@ class TrackerNode(LifecycleNode):
         self._outputs = _Outputs(
             tracked=self.create_lifecycle_publisher(TrackedObjectArray, settings.tracked_objects_topic, reliable),
             overlay=self.create_lifecycle_publisher(Image, settings.overlay_topic, reliable),
+            labels=self.create_lifecycle_publisher(Image, settings.labels_topic, reliable),
             diagnostics=self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
         )
         return super().on_configure(state)
@@ -242,17 +246,25 @@ class TrackerNode(LifecycleNode):
     # ----------------------------------------------------------------- outputs (worker thread)
 
     def _publish(self, outcome: FrameOutcome) -> None:
-        header, results = outcome.frame.header, list(outcome.objects.values())
+        header, results, settings = outcome.frame.header, list(outcome.objects.values()), self.settings
         try:
             self._outputs.tracked.publish(
-                tracked_object_array(header, outcome.frame_index, results, self.settings.mask_encoding)
+                tracked_object_array(header, outcome.frame_index, results, settings.mask_encoding, settings.mask_mode)
             )
-            if self.settings.publish_overlay:
+            if settings.publish_overlay:
                 self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
+            if settings.publish_labels:
+                self._publish_labels(results, outcome.frame.image.shape[:2], header)
         except rclpy_implementation.RCLError:
             if self.context.ok():
                 raise
             # SIGINT/SIGTERM shut ROS down while the worker tracked this image: nowhere to publish.
+
+    def _publish_labels(self, results, image_size, header) -> None:
+        try:
+            self._outputs.labels.publish(labels_image(results, image_size, header))
+        except ConversionError as error:  # an id too large for mono16: the other outputs went out
+            self.get_logger().warning(f"labels not published: {error}", throttle_duration_sec=5.0)
 
     def _publish_diagnostics(self) -> None:
         stats = self._worker.stats.take()

@@ -19,7 +19,7 @@ from tracker_harness import click_prompt, image_msg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXECUTABLES = ROOT / "install" / "sam2_ros" / "lib" / "sam2_ros"
-NODES = ("sam2_tracker", "synthetic_camera")
+NODES = ("sam2_tracker", "synthetic_camera", "click_to_prompt")
 TOOLS = ("bag_runner", "demo")
 # What the node must run without: the demo's extras and the synthetic data built on them.
 DEMO_ONLY = ("skimage", "matplotlib", "imageio", "sam2core.data")
@@ -92,10 +92,11 @@ def test_help_prints_usage_and_starts_nothing():
         assert result.returncode == 0, result
         assert "usage:" in result.stdout and "Traceback" not in result.stderr, result
         assert "[INFO]" not in result.stdout + result.stderr, f"{result.args} started its node: {result}"
-    tracker, camera, bag_runner, demo = (result.stdout for result in results[:4])
+    tracker, camera, bridge, bag_runner, demo = (result.stdout for result in results[:5])
     assert "prompt_wait_timeout (float; default 2.0; 0.0..600.0; can change while running)" in tracker
     assert "Seconds a prompt waits" in tracker
     assert "rate (float; default 10.0; 0.01..1000.0; read-only)" in camera
+    assert "negative_clicks (bool; default False; can change while running)" in bridge
     for tool in (bag_runner, demo):  # every tracker option, none dropped
         assert "--max-conditioning-frames" in tool and "--frame-history" in tool and "(default: 4)" in tool
 
@@ -116,6 +117,7 @@ def test_bad_parameters_end_with_one_line_and_exit_2(tmp_path):
         "unknown --ros-args flag": ["sam2_tracker", "--ros-args", "--frobnicate"],
         "camera out of range": ["synthetic_camera", "--ros-args", "-p", "rate:=0.0"],
         "camera int for a float": ["synthetic_camera", "--ros-args", "-p", "rate:=8"],
+        "bridge out of range": ["click_to_prompt", "--ros-args", "-p", "first_object_id:=-1"],
         "tool out of range": ["bag_runner", "--bag", "b", "--image-topic", "i", "--out", "o", "--max-objects", "0"],
         "tool not a number": ["demo", "--rate", "fast"],
         "tool not a choice": ["demo", "--precision", "int8"],

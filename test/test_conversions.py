@@ -195,6 +195,90 @@ def test_array_keeps_the_image_header_and_orders_objects():
     assert conversions.tracked_object_array(HEADER, 3, []).objects == []
 
 
+def test_array_gives_the_image_size_of_its_masks():
+    msg = conversions.tracked_object_array(HEADER, 5, [object_result(disc_logits(), 1.0)])
+    assert (msg.image_height, msg.image_width) == (48, 64)
+    empty = conversions.tracked_object_array(HEADER, 5, [])
+    assert (empty.image_height, empty.image_width) == (0, 0)
+
+
+# ----------------------------------------------------------------------------- lighter masks and labels
+
+
+@pytest.mark.parametrize("mask_encoding", conversions.MASK_ENCODINGS)
+def test_cropped_mask_is_the_box_and_decodes_to_the_full_mask(mask_encoding):
+    result = object_result(disc_logits(), score=1.0)
+    full = conversions.tracked_object(result, HEADER, mask_encoding)
+    cropped = conversions.tracked_object(result, HEADER, mask_encoding, mask_mode="cropped")
+    assert (cropped.mask.width, cropped.mask.height) == (cropped.box.width, cropped.box.height) == (11, 11)
+    assert len(cropped.mask.data) == 11 * 11 < len(full.mask.data) / 25
+    assert (cropped.box, cropped.mask_area, cropped.centroid) == (full.box, full.mask_area, full.centroid)
+    expected = np.frombuffer(full.mask.data, np.uint8).reshape(48, 64)
+    np.testing.assert_array_equal(conversions.object_mask(cropped, 48, 64), expected)
+    np.testing.assert_array_equal(conversions.object_mask(full, 48, 64), expected)
+
+
+def test_hidden_or_unpublished_masks_are_empty_and_decode_to_zero():
+    hidden = conversions.tracked_object(object_result(disc_logits(), score=-1.0), HEADER, mask_mode="cropped")
+    unpublished = conversions.tracked_object(object_result(disc_logits(), score=1.0), HEADER, mask_mode="none")
+    for msg in (hidden, unpublished):
+        assert (msg.mask.width, msg.mask.height, len(msg.mask.data)) == (0, 0, 0)
+        assert not conversions.object_mask(msg, 48, 64).any()
+    assert unpublished.mask_area == (disc_logits() > 0).sum() and unpublished.visible
+    with pytest.raises(ConversionError, match="unknown mask mode"):
+        conversions.tracked_object(object_result(disc_logits(), score=1.0), HEADER, mask_mode="rle")
+
+
+def test_cropped_mask_that_does_not_fit_the_image_raises():
+    cropped = conversions.tracked_object(object_result(disc_logits(), score=1.0), HEADER, mask_mode="cropped")
+    with pytest.raises(ConversionError, match="does not fit"):
+        conversions.object_mask(cropped, 20, 30)
+
+
+def shifted_disc(dx: int, height: int = 48, width: int = 64) -> torch.Tensor:
+    return torch.roll(disc_logits(height, width), dx, dims=1)
+
+
+def test_labels_round_trip_with_overlap_won_by_the_larger_logit():
+    left, right = shifted_disc(-4), shifted_disc(4) + 0.5  # overlapping discs; the right one is surer
+    results = [object_result(left, 1.0, object_id=0), object_result(right, 1.0, object_id=7),
+               object_result(shifted_disc(20), -1.0, object_id=9)]  # fmt: skip
+    msg = conversions.labels_image(results, (48, 64), HEADER)
+    assert (msg.encoding, msg.width, msg.height, msg.step, msg.header) == ("mono8", 64, 48, 64, HEADER)
+    objects = conversions.objects_in_labels(msg)
+    assert set(objects) == {0, 7}  # the hidden object 9 is not in it
+    overlap = ((left > 0) & (right > 0)).numpy()
+    right_wins = (right > left).numpy()
+    assert (overlap & right_wins).sum() > 10 and (overlap & ~right_wins).sum() > 10  # both win somewhere
+    np.testing.assert_array_equal(objects[7], (right > 0).numpy() & (right_wins | ~overlap))
+    np.testing.assert_array_equal(objects[0], (left > 0).numpy() & ~(overlap & right_wins))
+
+
+def test_equal_logits_go_to_the_lower_id():
+    results = [object_result(disc_logits(), 1.0, object_id=5), object_result(disc_logits(), 1.0, object_id=3)]
+    assert set(conversions.objects_in_labels(conversions.labels_image(results, (48, 64), HEADER))) == {3}
+
+
+def test_labels_switch_to_mono16_for_large_ids_and_refuse_ids_beyond_it():
+    results = [object_result(shifted_disc(-10), 1.0, object_id=2), object_result(shifted_disc(10), 1.0, object_id=300)]
+    msg = conversions.labels_image(results, (48, 64), HEADER)
+    assert (msg.encoding, msg.step, msg.is_bigendian) == ("mono16", 128, 0)
+    assert np.frombuffer(msg.data, "<u2").max() == 301
+    objects = conversions.objects_in_labels(msg)
+    np.testing.assert_array_equal(objects[300], (shifted_disc(10) > 0).numpy())
+    np.testing.assert_array_equal(objects[2], (shifted_disc(-10) > 0).numpy())
+    with pytest.raises(ConversionError, match="does not fit a labels image"):
+        conversions.labels_image([object_result(disc_logits(), 1.0, object_id=70000)], (48, 64), HEADER)
+
+
+def test_labels_of_no_object_are_all_zero_and_other_encodings_are_refused():
+    msg = conversions.labels_image([], (48, 64), HEADER)
+    assert (msg.width, msg.height, any(msg.data)) == (64, 48, False)
+    assert conversions.objects_in_labels(msg) == {}
+    with pytest.raises(ConversionError, match="mono8 or mono16"):
+        conversions.objects_in_labels(image_msg(np.zeros((4, 4, 3), np.uint8), "rgb8"))
+
+
 # ----------------------------------------------------------------------------- prompts
 
 

@@ -15,6 +15,7 @@ from rclpy.parameter import Parameter
 
 from sam2_ros import parameters
 from sam2_ros.tracker_node import TrackerNode
+from sam2core import get_config
 
 ROOT = Path(__file__).resolve().parents[1]
 YAML_FILE = ROOT / "config" / "sam2_tracker.yaml"
@@ -57,7 +58,8 @@ def test_every_parameter_is_described_with_ranges_and_read_only_flags(node):
         if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool):
             assert descriptor.integer_range or descriptor.floating_point_range, f"{name} has no range"
     dynamic = {name for name in parameters.FIELDS if not node.describe_parameter(name).read_only}
-    assert dynamic == {"publish_overlay", "mask_encoding", "prompt_wait_timeout", "service_timeout"}
+    assert dynamic == {"publish_overlay", "mask_encoding", "mask_mode", "publish_labels", "prompt_wait_timeout",
+                       "service_timeout"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -122,23 +124,83 @@ def launch_description(monkeypatch):
     return launch_module.generate_launch_description()
 
 
-def test_launch_file_names_only_what_the_node_declares(launch_description):
+LAUNCH_ARGUMENTS = {"params_file", "model", "checkpoint", "device", "namespace", "image_topic", "use_sim_time",
+                    "log_level"}  # fmt: skip
+
+
+def launched_node(launch_description, **values):
+    """The Node the launch file starts with the launch arguments' defaults, then `values`."""
     entities = launch_description.args[0]
     arguments = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    (node,) = [e for e in entities if type(e).__name__ == "Node"]
-    assert set(arguments) == {"params_file", "namespace", "image_topic"}
+    (opaque,) = [e for e in entities if type(e).__name__ == "OpaqueFunction"]
+    defaults = {name: kwargs["default_value"] for name, kwargs in arguments.items()}
+    context = types.SimpleNamespace(launch_configurations={**defaults, "params_file": "my.yaml", **values})
+    (node,) = opaque.kwargs["function"](context)
+    return arguments, node
+
+
+def test_launch_file_takes_the_arguments_a_robot_needs(launch_description):
+    arguments, node = launched_node(launch_description)
+    assert set(arguments) == LAUNCH_ARGUMENTS
+    assert all(len(kwargs["description"]) > 10 for kwargs in arguments.values())
     started = (node.kwargs["package"], node.kwargs["executable"], node.kwargs["name"])
     assert started == ("sam2_ros", "sam2_tracker", "sam2_tracker")
-
     default_file = arguments["params_file"]["default_value"].args[0]
     assert default_file[1:] == ["config", "sam2_tracker.yaml"] and default_file[0].args == ("sam2_ros",)
-    for entry in node.kwargs["parameters"]:
-        if isinstance(entry, dict):
-            assert set(entry) <= set(parameters.FIELDS)
-        else:
-            assert entry.args == ("params_file",)
+    assert node.kwargs["parameters"] == ["my.yaml", {"use_sim_time": False}]  # empty overrides keep the file's
+    assert node.kwargs["ros_arguments"] == ["--log-level", "info"]
+    assert (node.kwargs["namespace"], node.kwargs["remappings"]) == ("", [("image", "image")])
 
+
+def test_launch_arguments_reach_the_node(launch_description):
+    values = dict(model="sam2.1_hiera_t", checkpoint="/m/sam2.1_hiera_tiny.pt", device="cuda:1", namespace="wrist",
+                  image_topic="/camera/color/image_raw", use_sim_time="true", log_level="debug")  # fmt: skip
+    _, node = launched_node(launch_description, **values)
+    params_file, overrides = node.kwargs["parameters"]
+    assert params_file == "my.yaml"
+    assert overrides == {"model": "sam2.1_hiera_t", "checkpoint": "/m/sam2.1_hiera_tiny.pt", "device": "cuda:1",
+                         "use_sim_time": True}  # fmt: skip
+    assert set(overrides) - {"use_sim_time"} <= set(parameters.FIELDS)
+    assert parameters.validate([Parameter(name, value=value) for name, value in overrides.items()]).successful
+    assert node.kwargs["ros_arguments"] == ["--log-level", "debug"]
     topics = {getattr(parameters.Settings, name) for name in parameters.FIELDS if name.endswith("_topic")}
-    for source, target in node.kwargs["remappings"]:
-        assert source in topics | set(SERVICES), source
-        assert target.args[0] in arguments
+    assert node.kwargs["remappings"] == [("image", "/camera/color/image_raw")] and "image" in topics
+    assert node.kwargs["namespace"] == "wrist"
+
+
+# ----------------------------------------------------------------------------- per-model parameter files
+
+MODEL_FILES = sorted((ROOT / "config").glob("sam2.1_hiera_*.yaml"))
+
+
+def test_there_is_a_parameter_file_for_each_public_size_on_gpu_and_tiny_on_cpu():
+    names = {path.stem for path in MODEL_FILES}
+    assert names == {"sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large",
+                     "sam2.1_hiera_tiny_cpu"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda path: path.stem)
+def test_model_parameter_files_are_valid_and_match_their_checkpoint(path):
+    (node_key, content), = yaml.safe_load(path.read_text()).items()
+    assert node_key == "/**/sam2_tracker"
+    values = content["ros__parameters"]
+    assert set(values) <= set(parameters.FIELDS)
+    assert parameters.validate([Parameter(name, value=value) for name, value in values.items()]).successful
+    size = path.stem.removeprefix("sam2.1_hiera_").removesuffix("_cpu")
+    assert values["checkpoint"] == f"sam2.1_hiera_{size}.pt"
+    assert values["model"] == {"tiny": "sam2.1_hiera_t", "small": "sam2.1_hiera_s", "base_plus": "sam2.1_hiera_b+",
+                               "large": "sam2.1_hiera_l"}[size]  # fmt: skip
+    on_cpu = path.stem.endswith("_cpu")
+    assert values["device"] == ("cpu" if on_cpu else "cuda")
+    assert values["precision"] == ("float32" if on_cpu else "bfloat16")
+    get_config(values["model"], values["image_size"])  # raises for a size the model cannot take
+    assert values["image_size"] < 1024 if on_cpu else values["image_size"] == 1024
+    for name, value in values.items():
+        limits = parameters.FIELDS[name].metadata["limits"]
+        assert limits is None or limits[0] <= value <= limits[1], name
+
+
+def test_executable_is_installed_for_ros2_run():
+    executable = ROOT / "install" / "sam2_ros" / "lib" / "sam2_ros" / "sam2_tracker"
+    assert executable.is_file() and os.access(executable, os.X_OK)
+    assert "install(PROGRAMS sam2_ros/tracker_node.py" in (ROOT / "CMakeLists.txt").read_text()

@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         print("demo: interrupted; the node and the camera were stopped", file=sys.stderr)
         return 130
     figures["runtime_s"] = time.monotonic() - started
+    figures["load_average_1min"] = os.getloadavg()[0]  # other work on the machine slows the node
     (args.out / "summary.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(format_summary(figures))
     print(f"wrote {args.out / 'demo.mp4'} and {args.out / 'summary.json'} in {figures['runtime_s']:.0f} s")
