@@ -61,9 +61,7 @@ class SAM2Model(nn.Module):
         )
         self.sam_prompt_encoder = prompt_encoder
         self.sam_mask_decoder = mask_decoder
-        self.obj_ptr_proj = MLP(
-            input_dim=hidden_dim, hidden_dim=hidden_dim, output_dim=hidden_dim, num_layers=3
-        )
+        self.obj_ptr_proj = MLP((hidden_dim,) * 4)
         self.obj_ptr_tpos_proj = (
             nn.Linear(hidden_dim, memory_dim)
             if config.proj_tpos_enc_in_obj_ptrs
