@@ -36,10 +36,12 @@ def require(module: str):
 build_sam = require("sam2.build_sam")
 
 # Max abs difference allowed between our outputs and Meta's (mask logits, scores, IoU, object
-# pointers, features), the figure the README states. Measured on CPU in float32 over every
-# comparison of test_model_*.py and test_tracker_oracle.py: 0.0 (bit for bit); the margin is for
-# other CPU kernels and thread counts.
-TOLERANCE = 1e-6
+# pointers, features), the figure the README states. Largest measured (CPU, float32, every
+# comparison printed by `pytest -s` of test_model_*.py and test_tracker_oracle.py): 1.7e-6 in the
+# memory-attention output (rotary encoding in real arithmetic here, complex in Meta's), 6.3e-7 in
+# the tracker's masks, scores and pointers; everything else 0. The margin is for other CPU
+# kernels and thread counts.
+TOLERANCE = 1e-5
 # (registry name, image size) of the parity tests: three trunk sizes, SAM 2.1 and 2.0, and the
 # non-default input sizes the tracker uses.
 PARITY_CASES = [("sam2.1_hiera_t", 512), ("sam2.1_hiera_b+", 256), ("sam2_hiera_s", 256)]

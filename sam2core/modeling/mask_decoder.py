@@ -42,8 +42,7 @@ class MaskDecoder(nn.Module):
         self.conv_s0 = nn.Conv2d(dim, dim // 8, kernel_size=1)
         self.conv_s1 = nn.Conv2d(dim, dim // 4, kernel_size=1)
         self.output_hypernetworks_mlps = nn.ModuleList(
-            MLP((dim, dim, dim, dim // 8))
-            for _ in range(self.num_mask_tokens)
+            MLP((dim, dim, dim, dim // 8)) for _ in range(self.num_mask_tokens)
         )
         iou_hidden_widths = [config.iou_head_hidden_dim] * (config.iou_head_depth - 1)
         self.iou_prediction_head = MLP(
