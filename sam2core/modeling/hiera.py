@@ -111,13 +111,13 @@ class MultiScaleBlock(nn.Module):
         super().__init__()
         self.window_size = window_size
         self.pool = None if q_stride is None else nn.MaxPool2d(q_stride, stride=q_stride)
+        self.norm1 = nn.LayerNorm(dim_in, eps=1e-6)  # modules in the checkpoint's key order
         self.attn = MultiScaleAttention(
             dim=dim_in, dim_out=dim_out, num_heads=num_heads, q_pool=self.pool
         )
+        self.norm2 = nn.LayerNorm(dim_out, eps=1e-6)
         self.mlp = MLP((dim_out, int(dim_out * mlp_ratio), dim_out), activation=nn.GELU)
         self.proj = nn.Linear(dim_in, dim_out) if dim_in != dim_out else None
-        self.norm1 = nn.LayerNorm(dim_in, eps=1e-6)
-        self.norm2 = nn.LayerNorm(dim_out, eps=1e-6)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, H, W, dim_in) -> (B, H', W', dim_out)."""

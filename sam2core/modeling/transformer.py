@@ -112,13 +112,14 @@ class TwoWayAttentionBlock(nn.Module):
             num_heads=num_heads,
             downsample_rate=attention_downsample_rate,
         )
+        # Registered in the checkpoint's key order: each step's module, then its norm.
         self.self_attn = Attention(embedding_dim=embedding_dim, num_heads=num_heads)
+        self.norm1 = nn.LayerNorm(embedding_dim)
         self.cross_attn_token_to_image = Attention(**narrow)
+        self.norm2 = nn.LayerNorm(embedding_dim)
         self.mlp = MLP((embedding_dim, mlp_dim, embedding_dim))
+        self.norm3, self.norm4 = nn.LayerNorm(embedding_dim), nn.LayerNorm(embedding_dim)
         self.cross_attn_image_to_token = Attention(**narrow)
-        self.norm1, self.norm2, self.norm3, self.norm4 = (
-            nn.LayerNorm(embedding_dim) for _ in range(4)
-        )
         self.first_layer = first_layer
 
     def forward(
