@@ -80,8 +80,8 @@ class FrameOutcome:
 
 
 @dataclass(frozen=True)
-class _HeldImage:
-    """What the session remembers of an image whose frame the tracker holds."""
+class _HeldFrameStamp:
+    """The ROS stamp and header of a frame the tracker holds (see StreamingTracker.held_frames)."""
 
     stamp_ns: int
     header: Any
@@ -98,7 +98,7 @@ class TrackingSession:
 
     def __init__(self, tracker: StreamingTracker):
         self.tracker = tracker
-        self._held: dict[int, _HeldImage] = {}  # frame index -> its image, in stream order
+        self._held: dict[int, _HeldFrameStamp] = {}  # frame index -> its stamp, in stream order
         self._waiting: list[_Waiting] = []
         self._size: tuple[int, int] | None = None  # (H, W) of the stream's images
 
@@ -186,7 +186,7 @@ class TrackingSession:
                 later = [*first.values(), *later]
             first = {}
             result = self.tracker.track(frame.image)
-        self._held[result.frame_index] = _HeldImage(frame.stamp_ns, frame.header)
+        self._held[result.frame_index] = _HeldFrameStamp(frame.stamp_ns, frame.header)
         objects = dict(result.objects)
         for obj, waiting in first.items():
             waiting.future.set_result(PromptOutcome(result.frame_index, frame.stamp_ns, frame.header, objects[obj]))

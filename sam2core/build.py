@@ -16,7 +16,6 @@ from sam2core.modeling.memory_attention import MemoryAttention
 from sam2core.modeling.memory_encoder import MemoryEncoder
 from sam2core.modeling.prompt_encoder import PromptEncoder
 from sam2core.modeling.sam2 import SAM2Model
-from sam2core.modeling.transformer import TwoWayTransformer
 
 # Weights shipped inside this package, loaded by checkpoint="default". Only the demonstration
 # model trained here on synthetic scenes: Meta's checkpoints cannot be redistributed with it.
@@ -79,7 +78,7 @@ def build_from_config(config: SAM2Config) -> SAM2Model:
             image_size=config.image_size,
             mask_in_chans=config.prompt_encoder.mask_in_chans,
         ),
-        mask_decoder=_build_mask_decoder(config),
+        mask_decoder=MaskDecoder(transformer_dim=config.hidden_dim, config=config.mask_decoder),
     )
 
 
@@ -95,27 +94,6 @@ def _build_image_encoder(config: SAM2Config) -> ImageEncoder:
         neck=neck,
         scalp=config.neck.scalp,
         d_model=config.neck.d_model,
-    )
-
-
-def _build_mask_decoder(config: SAM2Config) -> MaskDecoder:
-    decoder = config.mask_decoder
-    transformer = TwoWayTransformer(
-        depth=decoder.transformer_depth,
-        embedding_dim=config.hidden_dim,
-        num_heads=decoder.transformer_num_heads,
-        mlp_dim=decoder.transformer_mlp_dim,
-        attention_downsample_rate=decoder.attention_downsample_rate,
-    )
-    return MaskDecoder(
-        transformer_dim=config.hidden_dim,
-        transformer=transformer,
-        num_multimask_outputs=decoder.num_multimask_outputs,
-        iou_head_depth=decoder.iou_head_depth,
-        iou_head_hidden_dim=decoder.iou_head_hidden_dim,
-        dynamic_multimask_via_stability=decoder.dynamic_multimask_via_stability,
-        dynamic_multimask_stability_delta=decoder.dynamic_multimask_stability_delta,
-        dynamic_multimask_stability_thresh=decoder.dynamic_multimask_stability_thresh,
     )
 
 

@@ -1,6 +1,7 @@
 """Meta's SAM 2 (`sam2==1.1.0`) as a test oracle for sam2core.
 
-Importing this module skips the importing test module when `sam2` is not installed.
+Importing this module skips the importing test module when `sam2` is not installed, except in
+CI (environment variable CI set), where a missing oracle is an error: the comparisons must run.
 
 Both sides get the same random weights from `shared_state_dict`. Random weights leave the
 object-score head negative almost everywhere, and then every mask is the constant "no object"
@@ -10,6 +11,8 @@ asked to leave it near zero (to compare the switching between present and absent
 
 import dataclasses
 import functools
+import importlib
+import os
 
 import pytest
 import torch
@@ -20,9 +23,25 @@ from sam2core.config import get_config
 from sam2core.modeling.outputs import ImageFeatures
 from sam2core.modeling.sam2 import SAM2Model
 
-build_sam = pytest.importorskip("sam2.build_sam")
 
-TOLERANCE = 1e-3  # max abs difference of logits and scores allowed by the issue
+
+def require(module: str):
+    """Import `module`, a part of the oracle or of what it needs: outside CI a missing module
+    skips the importing test module; in CI (env CI set) it fails it."""
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+build_sam = require("sam2.build_sam")
+
+# Max abs difference allowed between our outputs and Meta's (mask logits, scores, IoU, object
+# pointers, features), the figure the README states. Largest measured (CPU, float32, every
+# comparison printed by `pytest -s` of test_model_*.py and test_tracker_oracle.py): 1.7e-6 in the
+# memory-attention output (rotary encoding in real arithmetic here, complex in Meta's), 6.3e-7 in
+# the tracker's masks, scores and pointers; everything else 0. The margin is for other CPU
+# kernels and thread counts.
+TOLERANCE = 1e-5
 # (registry name, image size) of the parity tests: three trunk sizes, SAM 2.1 and 2.0, and the
 # non-default input sizes the tracker uses.
 PARITY_CASES = [("sam2.1_hiera_t", 512), ("sam2.1_hiera_b+", 256), ("sam2_hiera_s", 256)]

@@ -13,11 +13,11 @@ import oracle
 from sam2core import MODEL_NAMES, MemoryContext, build_model, get_config
 from sam2core.config import with_image_size
 
-OmegaConf = pytest.importorskip("omegaconf").OmegaConf
-hieradet = pytest.importorskip("sam2.modeling.backbones.hieradet")
-image_encoder = pytest.importorskip("sam2.modeling.backbones.image_encoder")
-sam2_base = pytest.importorskip("sam2.modeling.sam2_base")
-misc = pytest.importorskip("sam2.utils.misc")
+OmegaConf = oracle.require("omegaconf").OmegaConf
+hieradet = oracle.require("sam2.modeling.backbones.hieradet")
+image_encoder = oracle.require("sam2.modeling.backbones.image_encoder")
+sam2_base = oracle.require("sam2.modeling.sam2_base")
+misc = oracle.require("sam2.utils.misc")
 
 META_NAMES = [name for name in MODEL_NAMES if name != "sam2.1_hiera_demo"]
 TRUNK = "model.image_encoder.trunk"

@@ -3,8 +3,8 @@
 Both sides get identical weights (test/oracle.py) and identical frames already at the model's
 size. Each scenario is a script of stream events; the reference replays it with its offline
 flow (prompts added on a frame, then propagation from that frame), which SAM 2 defines as
-equal. Per frame and object: mask logits, object score and object pointer within 1e-3, and the
-binary masks identical wherever the logit is farther than 1e-3 from 0.
+equal. Per frame and object: mask logits, object score and object pointer within
+oracle.TOLERANCE, and the binary masks identical wherever the logit is farther than that from 0.
 """
 
 from __future__ import annotations

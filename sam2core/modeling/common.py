@@ -1,46 +1,56 @@
 """Small building blocks shared by several components."""
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
 
 class MLP(nn.Module):
-    """`num_layers` Linear layers with an activation between them (not after the last)."""
+    """Fully connected network through the feature widths `widths` (input, hidden..., output):
+    one Linear layer per consecutive pair, `activation` between consecutive layers, optionally a
+    sigmoid on the output.
+
+    Parameters: `layers.{i}.weight` and `layers.{i}.bias`, as in the checkpoints.
+    """
 
     def __init__(
         self,
+        widths: tuple[int, ...],
         *,
-        input_dim: int,
-        hidden_dim: int,
-        output_dim: int,
-        num_layers: int,
         activation: type[nn.Module] = nn.ReLU,
         sigmoid_output: bool = False,
     ) -> None:
         super().__init__()
-        dims = [input_dim] + [hidden_dim] * (num_layers - 1) + [output_dim]
-        self.layers = nn.ModuleList(nn.Linear(n, k) for n, k in zip(dims[:-1], dims[1:]))
-        self.act = activation()
+        self.layers = nn.ModuleList(
+            nn.Linear(width_in, width_out) for width_in, width_out in itertools.pairwise(widths)
+        )
+        self.activation = activation()
         self.sigmoid_output = sigmoid_output
 
-    def forward(self, x: Tensor) -> Tensor:
-        for layer in self.layers[:-1]:
-            x = self.act(layer(x))
-        x = self.layers[-1](x)
-        return torch.sigmoid(x) if self.sigmoid_output else x
+    def forward(self, features: Tensor) -> Tensor:
+        """(..., widths[0]) -> (..., widths[-1])."""
+        *hidden_layers, output_layer = self.layers
+        for layer in hidden_layers:
+            features = self.activation(layer(features))
+        output = output_layer(features)
+        return output.sigmoid() if self.sigmoid_output else output
 
 
 class LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of a (B, C, H, W) tensor."""
+    """Layer normalisation of each pixel's channel vector in a (B, C, H, W) map, followed by a
+    per-channel affine map (`weight`, `bias`: (C,))."""
 
-    def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(num_channels))
-        self.bias = nn.Parameter(torch.zeros(num_channels))
         self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
 
-    def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean(1, keepdim=True)
-        variance = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(variance + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
+    def forward(self, feature_map: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, H, W), zero mean and unit variance over C before the affine."""
+        centred = feature_map - feature_map.mean(dim=1, keepdim=True)
+        variance = centred.square().mean(dim=1, keepdim=True)  # (B, 1, H, W), biased
+        normalised = centred / (variance + self.eps).sqrt()
+        per_channel = (-1, 1, 1)
+        return normalised * self.weight.view(per_channel) + self.bias.view(per_channel)

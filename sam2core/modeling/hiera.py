@@ -4,6 +4,8 @@ Tokens stay in a (B, H, W, C) layout. Each stage after the first halves the reso
 max-pooling the queries of its first block, and doubles the channels.
 """
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -57,7 +59,11 @@ class PatchEmbed(nn.Module):
 
 
 class MultiScaleAttention(nn.Module):
-    """Self-attention whose queries may be pooled, shrinking the output grid."""
+    """Self-attention whose queries may be pooled, shrinking the output grid.
+
+    Parameters: `qkv` (dim -> 3 * dim_out, queries then keys then values, each split into
+    heads) and `proj` (dim_out -> dim_out).
+    """
 
     def __init__(self, *, dim: int, dim_out: int, num_heads: int, q_pool: nn.Module | None) -> None:
         super().__init__()
@@ -69,24 +75,33 @@ class MultiScaleAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, H, W, dim) -> (B, H', W', dim_out); H' = H / q_stride with query pooling."""
         batch, height, width, _ = x.shape
-        qkv = self.qkv(x).reshape(batch, height * width, 3, self.num_heads, -1)
-        q, k, v = qkv.unbind(2)  # each (B, HW, heads, c)
+        projected = self.qkv(x).view(batch, height * width, 3, self.num_heads, -1)
+        queries, keys, values = projected.permute(2, 0, 3, 1, 4)  # each (B, heads, HW, c)
         if self.q_pool is not None:
-            q = pool_tokens(q.reshape(batch, height, width, -1), self.q_pool)
-            height, width = q.shape[1:3]
-            q = q.reshape(batch, height * width, self.num_heads, -1)
-        x = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-        x = x.transpose(1, 2).reshape(batch, height, width, -1)  # (B, H', W', dim_out)
-        return self.proj(x)
+            queries, (height, width) = self._pool_queries(queries, (height, width))
+        attended = F.scaled_dot_product_attention(queries, keys, values)  # (B, heads, H'W', c)
+        return self.proj(attended.transpose(1, 2).reshape(batch, height, width, -1))
+
+    def _pool_queries(self, queries: Tensor, hw: tuple[int, int]) -> tuple[Tensor, tuple[int, int]]:
+        """(B, heads, HW, c) -> (B, heads, H'W', c) pooled over the (H, W) grid, and (H', W')."""
+        batch, num_heads, _, head_dim = queries.shape
+        grid = queries.transpose(1, 2).reshape(batch, *hw, num_heads * head_dim)
+        pooled = pool_tokens(grid, self.q_pool)  # (B, H', W', heads * c)
+        pooled_hw = tuple(pooled.shape[1:3])
+        return pooled.reshape(batch, -1, num_heads, head_dim).transpose(1, 2), pooled_hw
 
 
 class MultiScaleBlock(nn.Module):
-    """Pre-norm transformer block with windowed (or global) attention and optional pooling."""
+    """Pre-norm transformer block with windowed (or global) attention and optional pooling.
+
+    A block that widens the tokens (dim_out > dim_in) carries its shortcut through `proj` (and the
+    query pooling), applied to the normalised input.
+    """
 
     def __init__(
         self,
         *,
-        dim: int,
+        dim_in: int,
         dim_out: int,
         num_heads: int,
         mlp_ratio: float,
@@ -94,38 +109,27 @@ class MultiScaleBlock(nn.Module):
         window_size: int,
     ) -> None:
         super().__init__()
-        self.dim = dim
-        self.dim_out = dim_out
         self.window_size = window_size
-        self.pool = (
-            None if q_stride is None else nn.MaxPool2d(kernel_size=q_stride, stride=q_stride)
-        )
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.pool = None if q_stride is None else nn.MaxPool2d(q_stride, stride=q_stride)
+        self.norm1 = nn.LayerNorm(dim_in, eps=1e-6)  # modules in the checkpoint's key order
         self.attn = MultiScaleAttention(
-            dim=dim, dim_out=dim_out, num_heads=num_heads, q_pool=self.pool
+            dim=dim_in, dim_out=dim_out, num_heads=num_heads, q_pool=self.pool
         )
         self.norm2 = nn.LayerNorm(dim_out, eps=1e-6)
-        self.mlp = MLP(
-            input_dim=dim_out,
-            hidden_dim=int(dim_out * mlp_ratio),
-            output_dim=dim_out,
-            num_layers=2,
-            activation=nn.GELU,
-        )
-        if dim != dim_out:
-            self.proj = nn.Linear(dim, dim_out)
+        self.mlp = MLP((dim_out, int(dim_out * mlp_ratio), dim_out), activation=nn.GELU)
+        self.proj = nn.Linear(dim_in, dim_out) if dim_in != dim_out else None
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, H, W, dim) -> (B, H', W', dim_out)."""
-        shortcut = x
-        x = self.norm1(x)
-        if self.dim != self.dim_out:
-            shortcut = self.proj(x)
-            if self.pool is not None:
-                shortcut = pool_tokens(shortcut, self.pool)
-        x = self._windowed_attention(x, output_hw=shortcut.shape[1:3])
-        x = shortcut + x
+        """(B, H, W, dim_in) -> (B, H', W', dim_out)."""
+        normed = self.norm1(x)
+        shortcut = x if self.proj is None else self._widened(normed)  # (B, H', W', dim_out)
+        x = shortcut + self._windowed_attention(normed, output_hw=shortcut.shape[1:3])
         return x + self.mlp(self.norm2(x))
+
+    def _widened(self, normed: Tensor) -> Tensor:
+        """(B, H, W, dim_in) -> (B, H', W', dim_out): the shortcut of a widening block."""
+        widened = self.proj(normed)
+        return widened if self.pool is None else pool_tokens(widened, self.pool)
 
     def _windowed_attention(self, x: Tensor, output_hw: tuple[int, int]) -> Tensor:
         if self.window_size == 0:
@@ -149,31 +153,8 @@ class Hiera(nn.Module):
         window = config.window_spec[0]
         self.pos_embed = nn.Parameter(torch.zeros(1, config.embed_dim, *background_size))
         self.pos_embed_window = nn.Parameter(torch.zeros(1, config.embed_dim, window, window))
-
-        stage_ends = [sum(config.stages[: i + 1]) - 1 for i in range(len(config.stages))]
-        pooled_blocks = [end + 1 for end in stage_ends[:-1]][: config.q_pool]
-        self.stage_ends = tuple(stage_ends)
-        self.blocks = nn.ModuleList()
-        dim, num_heads, stage = config.embed_dim, config.num_heads, 0
-        for i in range(sum(config.stages)):
-            # The first block of a stage still uses the previous stage's window size.
-            window_size = 0 if i in config.global_att_blocks else config.window_spec[stage]
-            dim_out = dim
-            if i - 1 in stage_ends:
-                dim_out = int(dim * config.dim_mul)
-                num_heads = int(num_heads * config.head_mul)
-                stage += 1
-            self.blocks.append(
-                MultiScaleBlock(
-                    dim=dim,
-                    dim_out=dim_out,
-                    num_heads=num_heads,
-                    mlp_ratio=config.mlp_ratio,
-                    q_stride=config.q_stride if i in pooled_blocks else None,
-                    window_size=window_size,
-                )
-            )
-            dim = dim_out
+        self.blocks = nn.ModuleList(_stage_blocks(config))
+        self.stage_ends = tuple(end - 1 for end in itertools.accumulate(config.stages))
 
     def forward(self, images: Tensor) -> list[Tensor]:
         """(B, 3, S, S) -> one (B, C_i, S / (4 * 2**i), S / (4 * 2**i)) map per stage, highest
@@ -194,3 +175,30 @@ class Hiera(nn.Module):
         window = self.pos_embed_window
         tiles = [size // window_size for size, window_size in zip(hw, window.shape[2:])]
         return (background + window.tile([1, 1, *tiles])).permute(0, 2, 3, 1)
+
+
+def _stage_blocks(config: HieraConfig) -> list[MultiScaleBlock]:
+    """The blocks of every stage in order. The block that opens a stage (after the first)
+    multiplies the channels and heads, pools the queries (in the first `q_pool` transitions)
+    and still attends within the previous stage's window size."""
+    blocks = []
+    dim, num_heads = config.embed_dim, config.num_heads
+    for stage, stage_depth in enumerate(config.stages):
+        for position in range(stage_depth):
+            opens_stage = stage > 0 and position == 0
+            dim_out = int(dim * config.dim_mul) if opens_stage else dim
+            num_heads = int(num_heads * config.head_mul) if opens_stage else num_heads
+            window_stage = stage - 1 if opens_stage else stage
+            is_global = len(blocks) in config.global_att_blocks
+            blocks.append(
+                MultiScaleBlock(
+                    dim_in=dim,
+                    dim_out=dim_out,
+                    num_heads=num_heads,
+                    mlp_ratio=config.mlp_ratio,
+                    q_stride=config.q_stride if opens_stage and stage <= config.q_pool else None,
+                    window_size=0 if is_global else config.window_spec[window_stage],
+                )
+            )
+            dim = dim_out
+    return blocks

@@ -5,6 +5,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from sam2core.config import MaskDecoderConfig
 from sam2core.modeling.common import MLP, LayerNorm2d
 from sam2core.modeling.transformer import TwoWayTransformer
 
@@ -22,22 +23,11 @@ class MaskDecoder(nn.Module):
     """SAM's mask decoder with SAM 2's additions: an object-score token and high-resolution
     skip connections from the image encoder."""
 
-    def __init__(
-        self,
-        *,
-        transformer_dim: int,
-        transformer: TwoWayTransformer,
-        num_multimask_outputs: int,
-        iou_head_depth: int,
-        iou_head_hidden_dim: int,
-        dynamic_multimask_via_stability: bool,
-        dynamic_multimask_stability_delta: float,
-        dynamic_multimask_stability_thresh: float,
-    ) -> None:
+    def __init__(self, *, transformer_dim: int, config: MaskDecoderConfig) -> None:
         super().__init__()
         dim = transformer_dim
-        self.num_mask_tokens = num_multimask_outputs + 1  # token 0 is the single-mask token
-        self.transformer = transformer
+        self.num_mask_tokens = config.num_multimask_outputs + 1  # token 0: the single mask
+        self.transformer = TwoWayTransformer(embedding_dim=dim, config=config)
         self.iou_token = nn.Embedding(1, dim)
         self.mask_tokens = nn.Embedding(self.num_mask_tokens, dim)
         self.obj_score_token = nn.Embedding(1, dim)
@@ -52,20 +42,16 @@ class MaskDecoder(nn.Module):
         self.conv_s0 = nn.Conv2d(dim, dim // 8, kernel_size=1)
         self.conv_s1 = nn.Conv2d(dim, dim // 4, kernel_size=1)
         self.output_hypernetworks_mlps = nn.ModuleList(
-            MLP(input_dim=dim, hidden_dim=dim, output_dim=dim // 8, num_layers=3)
-            for _ in range(self.num_mask_tokens)
+            MLP((dim, dim, dim, dim // 8)) for _ in range(self.num_mask_tokens)
         )
+        iou_hidden_widths = [config.iou_head_hidden_dim] * (config.iou_head_depth - 1)
         self.iou_prediction_head = MLP(
-            input_dim=dim,
-            hidden_dim=iou_head_hidden_dim,
-            output_dim=self.num_mask_tokens,
-            num_layers=iou_head_depth,
-            sigmoid_output=True,
+            (dim, *iou_hidden_widths, self.num_mask_tokens), sigmoid_output=True
         )
-        self.pred_obj_score_head = MLP(input_dim=dim, hidden_dim=dim, output_dim=1, num_layers=3)
-        self.dynamic_multimask_via_stability = dynamic_multimask_via_stability
-        self.stability_delta = dynamic_multimask_stability_delta
-        self.stability_thresh = dynamic_multimask_stability_thresh
+        self.pred_obj_score_head = MLP((dim, dim, dim, 1))
+        self.dynamic_multimask_via_stability = config.dynamic_multimask_via_stability
+        self.stability_delta = config.dynamic_multimask_stability_delta
+        self.stability_thresh = config.dynamic_multimask_stability_thresh
 
     def forward(
         self,
@@ -128,28 +114,34 @@ class MaskDecoder(nn.Module):
         return MaskPrediction(single_mask, single_iou, mask_tokens[:, :1], object_score_logits)
 
     def _upscale(self, image: Tensor, high_res_features: tuple[Tensor, Tensor]) -> Tensor:
-        """(B, C, h, w) -> (B, C/8, 4h, 4w), adding the high-resolution skips at each step."""
-        upconv_1, norm_1, activation_1, upconv_2, activation_2 = self.output_upscaling
-        feat_s0, feat_s1 = high_res_features
-        upscaled = activation_1(norm_1(upconv_1(image) + feat_s1))
-        return activation_2(upconv_2(upscaled) + feat_s0)
+        """(B, C, h, w) -> (B, C/8, 4h, 4w): two transposed convolutions doubling the grid,
+        each followed by adding the high-resolution feature map of its size."""
+        to_half_res, norm, activation, to_full_res, _ = self.output_upscaling
+        full_res_skip, half_res_skip = high_res_features  # (B, C/8, 4h, 4w), (B, C/4, 2h, 2w)
+        half_res = activation(norm(to_half_res(image) + half_res_skip))  # (B, C/4, 2h, 2w)
+        return activation(to_full_res(half_res) + full_res_skip)
 
     def _stable_single_mask(self, masks: Tensor, iou: Tensor) -> tuple[Tensor, Tensor]:
-        """The single-mask output (B, 1, H, W) and its IoU (B, 1) where it is stable, else the
-        multimask output with the highest predicted IoU."""
-        rows = torch.arange(masks.shape[0], device=masks.device)
-        best = iou[:, 1:].argmax(dim=-1) + 1
-        best_mask, best_iou = masks[rows, best].unsqueeze(1), iou[rows, best].unsqueeze(1)
+        """masks (B, num_mask_tokens, H, W) and iou (B, num_mask_tokens) -> the single-mask
+        output (B, 1, H, W) and its IoU (B, 1) where it is stable, else the multimask output with
+        the highest predicted IoU."""
+        most_confident = iou[:, 1:].argmax(dim=1, keepdim=True) + 1  # (B, 1) token index
+        fallback_iou = iou.gather(1, most_confident)
+        fallback_mask = masks.gather(
+            1, most_confident[..., None, None].expand(-1, -1, *masks.shape[-2:])
+        )
         single_mask, single_iou = masks[:, :1], iou[:, :1]
         stable = self._stability_score(single_mask) >= self.stability_thresh  # (B, 1)
         return (
-            torch.where(stable[..., None, None], single_mask, best_mask),
-            torch.where(stable, single_iou, best_iou),
+            torch.where(stable[..., None, None], single_mask, fallback_mask),
+            torch.where(stable, single_iou, fallback_iou),
         )
 
     def _stability_score(self, mask_logits: Tensor) -> Tensor:
-        """(B, M, H, W) -> (B, M): IoU of the masks thresholded at +delta and -delta."""
-        mask_logits = mask_logits.flatten(-2)
-        intersection = torch.sum(mask_logits > self.stability_delta, dim=-1).float()
-        union = torch.sum(mask_logits > -self.stability_delta, dim=-1).float()
-        return torch.where(union > 0, intersection / union, 1.0)
+        """(B, M, H, W) -> (B, M): how little each mask changes when its threshold moves from
+        -delta to +delta, as the area above +delta over the area above -delta (1 when both are
+        empty)."""
+        pixels = (-2, -1)
+        core_area = (mask_logits > self.stability_delta).sum(dim=pixels, dtype=torch.float32)
+        extent_area = (mask_logits > -self.stability_delta).sum(dim=pixels, dtype=torch.float32)
+        return torch.where(extent_area > 0, core_area / extent_area, 1.0)

@@ -44,7 +44,7 @@ class ImageFeatures:
 @dataclass(frozen=True)
 class DecoderOutput:
     """The SAM heads' prediction for one frame. Absent objects (object score <= 0) have every
-    mask logit set to NO_OBJECT_SCORE."""
+    mask logit set to NO_OBJECT_MASK_LOGIT."""
 
     low_res_masks: Tensor  # (B, 1, 4h, 4w) logits of the chosen mask
     high_res_masks: Tensor  # (B, 1, S, S) the same upsampled to the input size

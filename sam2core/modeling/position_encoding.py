@@ -6,25 +6,30 @@ import torch
 from torch import Tensor, nn
 
 
-def sine_wavelengths(num_feats: int, temperature: float, device: torch.device) -> Tensor:
-    """(num_feats,) wavelengths temperature ** (2 * (i // 2) / num_feats): each one twice."""
-    index = torch.arange(num_feats, dtype=torch.float32, device=device)
-    return temperature ** (2 * (index // 2) / num_feats)
+def paired_wavelengths(num_channels: int, temperature: float, device: torch.device) -> Tensor:
+    """(ceil(num_channels / 2),) wavelengths temperature ** (2k / num_channels), k = 0, 1, ...:
+    the transformer sine encoding gives each of them to two consecutive channels."""
+    even_channels = torch.arange(0, num_channels, 2, dtype=torch.float32, device=device)
+    return temperature ** (even_channels / num_channels)
 
 
 def sine_encoding_1d(positions: Tensor, dim: int, temperature: float = 10000.0) -> Tensor:
     """Transformer sine encoding of scalar positions: (...,) -> (..., dim).
 
-    The first dim/2 channels are sin(position / wavelength), the last dim/2 the cosines.
+    Channels 0 .. dim/2 - 1 are sin(position / wavelength), channels dim/2 .. dim - 1 the
+    cosines of the same angles; channels 2k and 2k + 1 of each half share a wavelength.
     """
-    angles = positions.unsqueeze(-1) / sine_wavelengths(dim // 2, temperature, positions.device)
+    half = dim // 2
+    wavelengths = paired_wavelengths(half, temperature, positions.device)
+    angles = positions.unsqueeze(-1) / wavelengths.repeat_interleave(2)[:half]  # (..., dim / 2)
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
 class SinePositionEncoding2d(nn.Module):
     """Normalised 2-D sine encoding of a feature map's grid (DETR style).
 
-    Channels: num_pos_feats/2 for y, then num_pos_feats/2 for x, each alternating sin and cos.
+    Channels: num_pos_feats/2 for y, then num_pos_feats/2 for x; within each, channel 2k is
+    sin(angle_k) and channel 2k + 1 cos(angle_k).
     """
 
     def __init__(self, *, num_pos_feats: int, temperature: float = 10000.0) -> None:
@@ -35,17 +40,18 @@ class SinePositionEncoding2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) feature map -> (B, num_pos_feats, H, W) encoding of its grid."""
         batch, _, height, width = x.shape
-        pos_y = self._encode_axis(height, x.device)[:, None].expand(-1, width, -1)  # (H, W, F)
-        pos_x = self._encode_axis(width, x.device)[None].expand(height, -1, -1)  # (H, W, F)
-        grid = torch.cat((pos_y, pos_x), dim=-1).permute(2, 0, 1)  # (2F, H, W)
+        rows = self._encode_axis(height, x.device)[:, None].expand(-1, width, -1)  # (H, W, F)
+        columns = self._encode_axis(width, x.device)[None].expand(height, -1, -1)  # (H, W, F)
+        grid = torch.cat((rows, columns), dim=-1).permute(2, 0, 1)  # (2F, H, W)
         return grid.to(x.dtype).expand(batch, -1, -1, -1)
 
     def _encode_axis(self, length: int, device: torch.device) -> Tensor:
         """(length, F): positions 1..length scaled to (0, 2*pi], sin and cos interleaved."""
         position = torch.arange(1, length + 1, dtype=torch.float32, device=device)
-        position = position / (position[-1:] + 1e-6) * (2 * math.pi)
-        angles = position[:, None] / sine_wavelengths(self.num_feats, self.temperature, device)
-        return torch.stack((angles[:, 0::2].sin(), angles[:, 1::2].cos()), dim=2).flatten(1)
+        position = position / (position[-1] + 1e-6) * (2 * math.pi)
+        wavelengths = paired_wavelengths(self.num_feats, self.temperature, device)
+        angles = position[:, None] / wavelengths  # (length, F / 2)
+        return torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(1)
 
 
 class RandomFourierPositionEncoding(nn.Module):
@@ -59,9 +65,9 @@ class RandomFourierPositionEncoding(nn.Module):
 
     def encode(self, coords: Tensor) -> Tensor:
         """(..., 2) xy normalised to [0, 1] -> (..., 2 * num_pos_feats): sines then cosines."""
-        angles = (2 * coords - 1) @ self.positional_encoding_gaussian_matrix
-        angles = 2 * math.pi * angles
-        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+        centred = 2 * coords - 1  # (..., 2) in [-1, 1]
+        angles = 2 * math.pi * (centred @ self.positional_encoding_gaussian_matrix)
+        return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
     def encode_grid(self, size: int) -> Tensor:
         """(2 * num_pos_feats, size, size) encoding of the pixel centres of a square grid."""
@@ -81,10 +87,11 @@ class AxialRotaryEncoding(nn.Module):
 
     def __init__(self, *, head_dim: int, side: int, theta: float) -> None:
         super().__init__()
-        exponents = torch.arange(0, head_dim, 4)[: head_dim // 4].float() / head_dim
+        num_pairs_per_axis = head_dim // 4
+        exponents = torch.arange(num_pairs_per_axis, dtype=torch.float32) * 4 / head_dim
         frequencies = 1.0 / (theta**exponents)  # (head_dim / 4,)
-        index = torch.arange(side * side, dtype=torch.float32)
-        x, y = index % side, torch.div(index, side, rounding_mode="floor")
+        coordinates = torch.arange(side, dtype=torch.float32)
+        y, x = (grid.flatten() for grid in torch.meshgrid(coordinates, coordinates, indexing="ij"))
         angles = torch.cat([torch.outer(x, frequencies), torch.outer(y, frequencies)], dim=-1)
         # cos for both channels of each pair (N, head_dim), sin once per pair (N, head_dim / 2).
         self.register_buffer("cos", angles.cos().repeat_interleave(2, -1), persistent=False)

@@ -24,7 +24,7 @@ from sam2core.modeling.preprocess import preprocess_image
 from sam2core.modeling.prompt_encoder import PADDING_LABEL, PromptEncoder
 
 # Mask logit of every pixel of an object predicted to be absent.
-NO_OBJECT_SCORE = -1024.0
+NO_OBJECT_MASK_LOGIT = -1024.0
 # A mask prompt used as output becomes logits of -10 / +10 (sigmoid(-10) = 4.5e-5).
 MASK_AS_OUTPUT_SCALE = 20.0
 MASK_AS_OUTPUT_BIAS = -10.0
@@ -61,9 +61,7 @@ class SAM2Model(nn.Module):
         )
         self.sam_prompt_encoder = prompt_encoder
         self.sam_mask_decoder = mask_decoder
-        self.obj_ptr_proj = MLP(
-            input_dim=hidden_dim, hidden_dim=hidden_dim, output_dim=hidden_dim, num_layers=3
-        )
+        self.obj_ptr_proj = MLP((hidden_dim,) * 4)
         self.obj_ptr_tpos_proj = (
             nn.Linear(hidden_dim, memory_dim)
             if config.proj_tpos_enc_in_obj_ptrs
@@ -282,7 +280,7 @@ class SAM2Model(nn.Module):
         """Fill absent objects' masks, pick the mask with the best predicted IoU, upsample it
         and make the object pointer from its token."""
         visible = prediction.object_score_logits > 0  # (B, 1)
-        masks = torch.where(visible[..., None, None], prediction.masks, NO_OBJECT_SCORE)
+        masks = torch.where(visible[..., None, None], prediction.masks, NO_OBJECT_MASK_LOGIT)
         masks = masks.float()  # (B, M, 4h, 4w)
         rows = torch.arange(masks.shape[0], device=masks.device)
         best = prediction.iou.argmax(dim=-1)  # (B,)

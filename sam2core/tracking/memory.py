@@ -16,7 +16,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from sam2core.config import SAM2Config
 from sam2core.modeling.outputs import DecoderOutput, MemoryContext
+from sam2core.modeling.sam2 import SAM2Model
+
+# One object's memory tokens and their position encodings, each (N, Cm).
+TokensAndPositions = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -53,8 +58,8 @@ class ObjectMemory:
         self.tracked: dict[int, MemoryEntry] = {}
 
     @classmethod
-    def for_model(cls, config, *, max_conditioning: int) -> ObjectMemory:
-        """A memory with SAM 2's windows for a model `config` (a SAM2Config): num_maskmem - 1
+    def for_model(cls, config: SAM2Config, *, max_conditioning: int) -> ObjectMemory:
+        """A memory with SAM 2's windows for a model `config`: num_maskmem - 1
         recent frames and max_obj_ptrs_in_encoder - 1 tracked pointers."""
         return cls(
             num_recent=config.num_maskmem - 1,
@@ -136,7 +141,7 @@ def remember(
         )
 
 
-def memory_context(model, memories: list[ObjectMemory], frame_index: int, memory_pos: torch.Tensor) -> MemoryContext:
+def memory_context(model: SAM2Model, memories: list[ObjectMemory], frame_index: int, memory_pos: torch.Tensor) -> MemoryContext:
     """The memory tokens a batch of objects attends to on `frame_index`.
 
     memory_pos: (1, Cm, h, w) the memory encoder's position encoding (the same for every frame).
@@ -168,7 +173,9 @@ def memory_context(model, memories: list[ObjectMemory], frame_index: int, memory
     )
 
 
-def _spatial_tokens(model, chosen: list[tuple[int, MemoryEntry]], memory_pos: torch.Tensor):
+def _spatial_tokens(
+    model: SAM2Model, chosen: list[tuple[int, MemoryEntry]], memory_pos: torch.Tensor
+) -> TokensAndPositions | None:
     """(tokens (n*hw, Cm), pos (n*hw, Cm)) of one object's n spatial memories, or None."""
     if not chosen:
         return None
@@ -181,7 +188,7 @@ def _spatial_tokens(model, chosen: list[tuple[int, MemoryEntry]], memory_pos: to
     return torch.cat(tokens), torch.cat(positions)
 
 
-def _pointer_tokens(model, chosen: list[tuple[int, MemoryEntry]]):
+def _pointer_tokens(model: SAM2Model, chosen: list[tuple[int, MemoryEntry]]) -> TokensAndPositions | None:
     """(tokens (P*C/Cm, Cm), pos) of one object's P object pointers, or None."""
     if not chosen:
         return None
@@ -191,7 +198,9 @@ def _pointer_tokens(model, chosen: list[tuple[int, MemoryEntry]]):
     return tokens[:, 0], positions[:, 0]
 
 
-def _padded(part, length: int, like: torch.Tensor):
+def _padded(
+    part: TokensAndPositions | None, length: int, like: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(tokens, pos, valid) of `length` rows: `part` followed by zero rows marked invalid.
     `like` (1, Cm, h, w) gives the width, dtype and device."""
     if part is None:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
+from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking.prompt import ModelPrompt
 
 # Largest magnitude of previous mask logits fed back to the decoder on a correction.
@@ -16,7 +17,7 @@ PREVIOUS_MASK_LIMIT = 32.0
 
 
 def decode_prompted(
-    model,
+    model: SAM2Model,
     features: ImageFeatures,
     prompt: ModelPrompt,
     *,
@@ -44,7 +45,7 @@ def decode_prompted(
     )
 
 
-def decode_tracked(model, features: ImageFeatures, memory: MemoryContext) -> DecoderOutput:
+def decode_tracked(model: SAM2Model, features: ImageFeatures, memory: MemoryContext) -> DecoderOutput:
     """Objects followed from their memory alone."""
     return model.decode_masks(
         features,
@@ -53,7 +54,9 @@ def decode_tracked(model, features: ImageFeatures, memory: MemoryContext) -> Dec
     )
 
 
-def encode_memory(model, features: ImageFeatures, output: DecoderOutput, *, prompted: bool):
+def encode_memory(
+    model: SAM2Model, features: ImageFeatures, output: DecoderOutput, *, prompted: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(memory features (B, Cm, h, w), memory position encoding (B, Cm, h, w)) of this frame.
 
     A prompted frame is remembered from the low-resolution mask the user sees (upsampled, and

@@ -56,7 +56,7 @@ class TrackerOptions:
     # Storage of memory features: "bfloat16" rounds as SAM 2's video predictor does.
     memory_dtype: str = "bfloat16"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("precision", "memory_dtype"):
             if getattr(self, name) not in DTYPES:
                 raise ValueError(f"{name} must be one of {sorted(DTYPES)}, got {getattr(self, name)!r}")
@@ -115,7 +115,7 @@ class StreamingTracker:
         del self._objects[object_id]
 
     @torch.inference_mode()
-    def track(self, image, prompts: dict[int, Prompt] | None = None) -> FrameResult:
+    def track(self, image: np.ndarray | torch.Tensor, prompts: dict[int, Prompt] | None = None) -> FrameResult:
         """Track every object on a new frame, after applying `prompts` (object id -> Prompt).
 
         image: (H, W, 3) uint8 RGB, numpy or a torch tensor (e.g. already on the model's device).
@@ -216,7 +216,7 @@ class StreamingTracker:
 
     # ----------------------------------------------------------------- helpers
 
-    def _encode(self, image) -> ImageFeatures:
+    def _encode(self, image: np.ndarray | torch.Tensor) -> ImageFeatures:
         if isinstance(image, np.ndarray):
             image = torch.from_numpy(np.ascontiguousarray(image))
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != torch.uint8:
@@ -247,7 +247,7 @@ class StreamingTracker:
         span = f"frames {held[0]}..{held[-1]}" if held else "no frame yet"
         raise PromptError(f"frame {frame_index} is not held; the tracker holds {span}")
 
-    def _autocast(self):
+    def _autocast(self) -> torch.autocast:
         dtype = DTYPES[self.options.precision]
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
 
