@@ -10,7 +10,7 @@ faster than the background, being nearer), a hand reaching in over a target and 
 a larger figure crossing in front. One target may leave the frame and come back.
 
 The ground truth and visibility rule are the first family's (:class:`~sam2core.data.Sequence`,
-``synthetic.MIN_VISIBLE_PIXELS`` and ``MIN_VISIBLE_FRACTION``), so one evaluation scores both.
+``synthetic.annotated_sequence``), so one evaluation scores both.
 """
 
 from __future__ import annotations
@@ -22,14 +22,7 @@ import cv2
 import numpy as np
 
 from sam2core.data import procedural
-from sam2core.data.synthetic import (
-    FIRST_FRAME_MIN_VISIBLE,
-    MIN_VISIBLE_FRACTION,
-    MIN_VISIBLE_PIXELS,
-    Sequence,
-    Split,
-    hidden_intervals,
-)
+from sam2core.data.synthetic import FIRST_FRAME_MIN_VISIBLE, Sequence, Split, annotated_sequence
 
 MAX_ATTEMPTS = 8  # plans whose frame 0 hides a target are redrawn from the next sub-seed
 MOTIONS = ("bounce", "orbit", "stop_and_go")
@@ -116,18 +109,11 @@ def generate_geometric_sequence(*, seed: int, config: GeometricConfig = GEOMETRI
         if np.all(first_masks[0].sum(axis=(1, 2)) >= FIRST_FRAME_MIN_VISIBLE * area[0]):
             break
     frames, masks, full_masks = _render(np.random.default_rng(seed), config, background, figures, num_frames=config.num_frames)
-    threshold = np.maximum(MIN_VISIBLE_PIXELS, MIN_VISIBLE_FRACTION * area)
-    visibility = masks.sum(axis=(2, 3)) >= threshold
-    masks &= visibility[:, :, None, None]
-    object_ids = tuple(figure.object_id for figure in targets)
-    in_view = full_masks.sum(axis=(2, 3)) >= threshold
-    return Sequence(
+    return annotated_sequence(
         frames=frames,
         masks=masks,
         full_masks=full_masks,
-        visibility=visibility,
-        object_ids=object_ids,
-        hidden=hidden_intervals(visibility=visibility, in_view=in_view, object_ids=object_ids),
+        unoccluded_area=area,
         seed=seed,
         split=GEOMETRIC_HELD_OUT.name,
         photos=(),
