@@ -218,15 +218,19 @@ def test_command_writes_report_plot_and_video(prompt, tmp_path, capsys):
     assert "cutouts scenes" in printed and "geometric scenes" in printed and "J&F sam2" in printed
 
 
-def test_bundled_model_beats_the_baselines_on_held_out_sequences_of_both_families(tmp_path):
-    """The evaluation command on the bundled model, 4 held-out sequences of each family.
+# Family -> (J&F margin over "still", over "empty") the bundled model must beat on 4 sequences.
+# About half of what it measured (commit 0ba23b5's bundled model with the default mask clean-up,
+# `python -m sam2core.evaluation --checkpoint default --sequences 20 --threads 1`, first 4 of 20):
+# cutouts J&F 0.219 against 0.097 still and 0.161 empty (all 20: 0.282, 0.101, 0.179);
+# geometric 0.279 against 0.175 and 0.130 (all 20: 0.288, 0.163, 0.115). Raise them with the model.
+MARGINS = {"cutouts": (0.06, 0.03), "geometric": (0.05, 0.07)}
 
-    MARGINS come from this run with the bundled model of commit 0ba23b5 (4 sequences, mask prompt):
-    cutouts J&F 0.247 against 0.079 still and 0.213 empty; geometric J&F TRACKER_GEOMETRIC
-    against STILL_GEOMETRIC still and EMPTY_GEOMETRIC empty. Update them with the model.
-    """
+
+def test_bundled_model_beats_the_baselines_on_held_out_sequences_of_both_families(tmp_path):
+    """The evaluation command on the bundled model, 4 held-out sequences of each family."""
     assert command.main(["--checkpoint", "default", "--sequences", "4", "--out", str(tmp_path)]) == 0
     reports = json.loads((tmp_path / "evaluation.json").read_text())
+    assert sorted(reports) == sorted(MARGINS)
     for name, (over_still, over_empty) in MARGINS.items():
         tracker = reports[name]["tracker"]["jf"]
         baselines = {method["name"]: method["jf"] for method in reports[name]["baselines"]}
