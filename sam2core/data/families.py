@@ -41,7 +41,7 @@ FAMILIES: tuple[SceneFamily, ...] = (
     ),
     SceneFamily(
         name="geometric",
-        description="procedural figures, bouncing / orbiting / stop-and-go, pillar / hand / figure occluding (never trained on)",
+        description="procedural figures bouncing, orbiting, stopping; pillar, hand or disc in front (never trained on)",
         seeds=GEOMETRIC_HELD_OUT.seeds,
         generate=lambda seed, frames: generate_geometric_sequence(
             seed=seed, config=replace(GEOMETRIC_BENCHMARK, num_frames=frames)

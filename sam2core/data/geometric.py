@@ -108,7 +108,8 @@ def generate_geometric_sequence(*, seed: int, config: GeometricConfig = GEOMETRI
         _, first_masks, _ = _render(np.random.default_rng(seed), config, background, figures, num_frames=1)
         if np.all(first_masks[0].sum(axis=(1, 2)) >= FIRST_FRAME_MIN_VISIBLE * area[0]):
             break
-    frames, masks, full_masks = _render(np.random.default_rng(seed), config, background, figures, num_frames=config.num_frames)
+    noise = np.random.default_rng(seed)
+    frames, masks, full_masks = _render(noise, config, background, figures, num_frames=config.num_frames)
     return annotated_sequence(
         frames=frames,
         masks=masks,
@@ -165,7 +166,7 @@ def _background(rng: np.random.Generator, config: GeometricConfig, *, panning: b
         procedural.texture(
             rng, kind=procedural.TEXTURES[int(rng.integers(len(procedural.TEXTURES)))], height=height, width=width,
             period=rng.uniform(0.05, 0.3) * config.side,
-            colours=(procedural.vivid_colour(rng, saturation=(0.0, 0.6)), procedural.vivid_colour(rng, saturation=(0.0, 0.6))),
+            colours=tuple(procedural.vivid_colour(rng, saturation=(0.0, 0.6)) for _ in range(2)),
         )
         for _ in range(2)
     ]  # fmt: skip
@@ -202,7 +203,8 @@ def _target(
                              colours=colours)  # fmt: skip
     pulse = rng.uniform(0.0, config.pulse)
     times = np.arange(config.num_frames)
-    scale = (1.0 + pulse * np.sin(2 * np.pi * times / rng.uniform(12, 40) + rng.uniform(0, 2 * np.pi))) / (1.0 + config.pulse)
+    phase = 2 * np.pi * times / rng.uniform(12, 40) + rng.uniform(0, 2 * np.pi)
+    scale = (1.0 + pulse * np.sin(phase)) / (1.0 + config.pulse)
     radius = largest * scale  # (T,) the figure always lies within this distance of its centre
     centre = _path(rng, config, start=start, radius=float(radius.max()))
     if leave_window is not None:
@@ -292,7 +294,8 @@ def _occluder(
         for middle in (rng.uniform(*window, size=3) * config.num_frames).astype(int):
             hold = int(rng.integers(2, longest + 1))
             frames = np.arange(middle - hold // 2, middle - hold // 2 + hold)
-            inside = np.all((target.centre[frames] >= radius[frames, None]) & (target.centre[frames] <= config.size - radius[frames, None]))
+            centres, margins = target.centre[frames], radius[frames, None]
+            inside = np.all((centres >= margins) & (centres <= config.size - margins))
             if frames[0] < 2 or frames[-1] >= config.num_frames - 1 or not inside:
                 continue
             occluder = _OCCLUDER_MAKERS[kind](rng, config, target=target, frames=frames, radius=radius, pan=pan)
@@ -322,7 +325,7 @@ class _Cover:
 
     def figure(self, rng: np.random.Generator) -> Figure:
         alpha = _COVER_SHAPES[self.kind](rng, half_width=self.half_width, length=self.length)
-        colours = (procedural.vivid_colour(rng, saturation=(0.2, 0.9)), procedural.vivid_colour(rng, saturation=(0.2, 0.9)))
+        colours = tuple(procedural.vivid_colour(rng, saturation=(0.2, 0.9)) for _ in range(2))
         texture = "noise" if self.kind == "hand" else procedural.TEXTURES[int(rng.integers(len(procedural.TEXTURES)))]
         rgb = procedural.texture(rng, kind=texture, height=alpha.shape[0], width=alpha.shape[1],
                                  period=rng.uniform(0.3, 1.0) * self.half_width, colours=colours)  # fmt: skip
@@ -437,7 +440,12 @@ _COVER_SHAPES = {"pillar": _bar_alpha, "hand": _hand_alpha, "crossing": _disc_al
 
 
 def _render(
-    rng: np.random.Generator, config: GeometricConfig, background: _Background, figures: list[Figure], *, num_frames: int
+    rng: np.random.Generator,
+    config: GeometricConfig,
+    background: _Background,
+    figures: list[Figure],
+    *,
+    num_frames: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw the first ``num_frames`` frames: the figures (back to front) over the panning
     background, with a brightness flicker and sensor noise. Returns frames (T, H, W, 3) uint8 RGB
