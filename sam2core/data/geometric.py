@@ -21,11 +21,10 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from sam2core.data import procedural
+from sam2core.data import figure_paths, procedural
 from sam2core.data.synthetic import FIRST_FRAME_MIN_VISIBLE, Sequence, Split, annotated_sequence
 
 MAX_ATTEMPTS = 8  # plans whose frame 0 hides a target are redrawn from the next sub-seed
-MOTIONS = ("bounce", "orbit", "stop_and_go")
 OCCLUDERS = ("pillar", "hand", "crossing")
 MAX_OCCLUDER_HALF_WIDTH = 0.3  # of the frame's shorter side
 
@@ -206,70 +205,14 @@ def _target(
     phase = 2 * np.pi * times / rng.uniform(12, 40) + rng.uniform(0, 2 * np.pi)
     scale = (1.0 + pulse * np.sin(phase)) / (1.0 + config.pulse)
     radius = largest * scale  # (T,) the figure always lies within this distance of its centre
-    centre = _path(rng, config, start=start, radius=float(radius.max()))
+    centre = figure_paths.wander(rng, config, start=start, radius=float(radius.max()))
     if leave_window is not None:
-        centre = _leave_and_return(rng, config, path=centre, radius=float(radius.max()), window=leave_window)
+        centre = figure_paths.leave_and_return(
+            rng, config, path=centre, radius=float(radius.max()), window=leave_window
+        )
     angle = rng.uniform(0, 360) + rng.uniform(-config.spin, config.spin) * times
     sprite = np.concatenate([rgb * alpha[..., None], alpha[..., None]], axis=2)
     return Figure(role="target", object_id=object_id, sprite=sprite, centre=centre, angle=angle, scale=scale)
-
-
-def _path(rng: np.random.Generator, config: GeometricConfig, *, start: np.ndarray, radius: float) -> np.ndarray:
-    """(T, 2) xy of a centre that stays ``radius`` inside the frame, moving by a random model."""
-    low, high = np.full(2, radius), np.maximum(config.size - radius, radius + 1.0)
-    start = np.clip(start, low, high)
-    speed = rng.uniform(*config.speed) * config.side
-    times = np.arange(config.num_frames)
-    motion = MOTIONS[int(rng.integers(len(MOTIONS)))]
-    if motion == "orbit":
-        span = float(np.min(np.minimum(start - low, high - start)))
-        orbit = max(min(rng.uniform(0.15, 0.3) * config.side, span / 2.0), 1.0)
-        phase = rng.uniform(0, 2 * np.pi)
-        pivot = start - orbit * np.array([np.cos(phase), np.sin(phase)])
-        turn = phase + np.sign(rng.uniform(-1, 1)) * min(speed / orbit, 0.3) * times
-        return np.clip(pivot + orbit * np.stack([np.cos(turn), np.sin(turn)], axis=1), low, high)
-    heading = rng.uniform(0, 2 * np.pi)
-    steps = np.tile(speed * np.array([np.cos(heading), np.sin(heading)]), (config.num_frames, 1))
-    if motion == "stop_and_go":  # runs of 4-10 frames, each still or in a new direction
-        frame = 0
-        while frame < config.num_frames:
-            run = int(rng.integers(4, 11))
-            heading = rng.uniform(0, 2 * np.pi)
-            still = rng.random() < 0.5
-            steps[frame : frame + run] = 0.0 if still else speed * np.array([np.cos(heading), np.sin(heading)])
-            frame += run
-    travelled = start + np.concatenate([np.zeros((1, 2)), np.cumsum(steps[:-1], axis=0)])
-    return _reflect(travelled, low=low, high=high)
-
-
-def _reflect(points: np.ndarray, *, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """(N, 2) ``points`` folded into the box [low, high] as a ball bounces off its walls."""
-    span = high - low
-    folded = np.mod(points - low, 2 * span)
-    return low + np.where(folded > span, 2 * span - folded, folded)
-
-
-def _leave_and_return(
-    rng: np.random.Generator, config: GeometricConfig, *, path: np.ndarray, radius: float, window: tuple[float, float]
-) -> np.ndarray:
-    """``path`` interrupted by a trip out of the frame: from a frame in ``window`` the centre
-    goes straight out past the nearest edge, waits 2-6 frames wholly outside, comes back the
-    same way and then goes on with ``path`` where it left it."""
-    leave = int(rng.uniform(*window) * config.num_frames)
-    point = path[leave]
-    gaps = np.concatenate([point, config.size - point])  # to the left, top, right, bottom edges
-    edge = int(np.argmin(gaps))
-    direction = np.array([[-1.0, 0.0], [0.0, -1.0], [1.0, 0.0], [0.0, 1.0]])[edge]
-    distance = gaps[edge] + radius + 2.0
-    speed = max(rng.uniform(*config.speed) * config.side * 1.5, distance / 8.0)  # out within 8 frames
-    out = np.minimum(np.arange(1, int(np.ceil(distance / speed)) + 1) * speed, distance)
-    away = np.concatenate([out, np.full(int(rng.integers(2, 7)), distance), out[::-1][1:], [0.0]])
-    if leave + len(away) + 2 > config.num_frames:  # too late to be back: leave earlier, if there is time
-        if leave < 2:
-            return path
-        return _leave_and_return(rng, config, path=path, radius=radius, window=(window[0] / 2, window[0]))
-    trip = point + away[:, None] * direction
-    return np.concatenate([path[:leave], trip, path[leave + 1 :]])[: config.num_frames]
 
 
 # ---------------------------------------------------------------------------- occluders
@@ -399,41 +342,8 @@ def _crossing(rng, config, *, target: Figure, frames: np.ndarray, radius: np.nda
     return _Cover("crossing", centre=centre, angle=0.0, half_width=float(reach.max()) + 1.0, length=0.0)
 
 
-def _bar_alpha(rng, *, half_width: float, length: float) -> np.ndarray:
-    """(L, 2w + 3) alpha of an upright bar, soft-edged by a pixel."""
-    columns = np.arange(2 * int(np.ceil(half_width)) + 3) - (2 * int(np.ceil(half_width)) + 2) / 2.0
-    profile = np.clip(half_width + 0.5 - np.abs(columns), 0.0, 1.0).astype(np.float32)
-    return np.tile(profile, (int(length), 1))
-
-
-def _hand_alpha(rng, *, half_width: float, length: float) -> np.ndarray:
-    """Alpha of a hand pointing along +x from the sprite's centre: a palm of radius
-    ``half_width``, four fingers fanned ahead of it and a thumb, and an arm ``length`` long behind."""
-    palm = half_width * procedural.SUPERSAMPLE
-    side = 2 * int(np.ceil(length * procedural.SUPERSAMPLE + 2.5 * palm))
-    canvas = np.zeros((side, side), np.uint8)
-    centre = (side // 2, side // 2)
-    cv2.circle(canvas, centre, int(palm), 255, -1)
-    cv2.rectangle(canvas, (0, int(side / 2 - 0.75 * palm)), (side // 2, int(side / 2 + 0.75 * palm)), 255, -1)
-    finger = rng.uniform(0.7, 1.0) * palm
-    for degrees in (*np.linspace(-36, 36, 4) + rng.uniform(-6, 6, 4), rng.choice([-80.0, 80.0])):
-        turn = np.radians(degrees)
-        root = np.array(centre) + 0.8 * palm * np.array([np.cos(turn), np.sin(turn)])
-        tip = root + finger * np.array([np.cos(turn), np.sin(turn)])
-        cv2.line(canvas, tuple(np.round(root).astype(int)), tuple(np.round(tip).astype(int)), 255, int(0.32 * palm))
-    small = side // procedural.SUPERSAMPLE
-    return cv2.resize(canvas, (small, small), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-
-
-def _disc_alpha(rng, *, half_width: float, length: float) -> np.ndarray:
-    """Alpha of a disc of radius ``half_width``."""
-    side = 2 * int(np.ceil(half_width)) + 3
-    ys, xs = np.mgrid[0:side, 0:side] - (side - 1) / 2.0
-    return np.clip(half_width + 0.5 - np.hypot(xs, ys), 0.0, 1.0).astype(np.float32)
-
-
 _OCCLUDER_MAKERS = {"pillar": _pillar, "hand": _hand, "crossing": _crossing}
-_COVER_SHAPES = {"pillar": _bar_alpha, "hand": _hand_alpha, "crossing": _disc_alpha}
+_COVER_SHAPES = {"pillar": procedural.bar_alpha, "hand": procedural.hand_alpha, "crossing": procedural.disc_alpha}
 
 
 # ---------------------------------------------------------------------------- drawing

@@ -98,6 +98,43 @@ _DRAWERS: dict[str, Callable[[np.random.Generator, np.ndarray, np.ndarray, float
 }
 
 
+# Occluders' shapes: (rows, columns) alpha, centred, the long axis upright or along +x.
+
+
+def bar_alpha(rng: np.random.Generator, *, half_width: float, length: float) -> np.ndarray:
+    """(L, 2w + 3) alpha of an upright bar, soft-edged by a pixel."""
+    columns = np.arange(2 * int(np.ceil(half_width)) + 3) - (2 * int(np.ceil(half_width)) + 2) / 2.0
+    profile = np.clip(half_width + 0.5 - np.abs(columns), 0.0, 1.0).astype(np.float32)
+    return np.tile(profile, (int(length), 1))
+
+
+def hand_alpha(rng: np.random.Generator, *, half_width: float, length: float) -> np.ndarray:
+    """Alpha of a hand pointing along +x from the sprite's centre: a palm of radius
+    ``half_width``, four fingers fanned ahead of it and a thumb, and an arm ``length`` long behind."""
+    palm = half_width * SUPERSAMPLE
+    side = 2 * int(np.ceil(length * SUPERSAMPLE + 2.5 * palm))
+    canvas = np.zeros((side, side), np.uint8)
+    centre = (side // 2, side // 2)
+    cv2.circle(canvas, centre, int(palm), 255, -1)
+    cv2.rectangle(canvas, (0, int(side / 2 - 0.75 * palm)), (side // 2, int(side / 2 + 0.75 * palm)), 255, -1)
+    finger = rng.uniform(0.7, 1.0) * palm
+    for degrees in (*np.linspace(-36, 36, 4) + rng.uniform(-6, 6, 4), rng.choice([-80.0, 80.0])):
+        turn = np.radians(degrees)
+        root = np.array(centre) + 0.8 * palm * np.array([np.cos(turn), np.sin(turn)])
+        tip = root + finger * np.array([np.cos(turn), np.sin(turn)])
+        cv2.line(canvas, tuple(np.round(root).astype(int)), tuple(np.round(tip).astype(int)), 255, int(0.32 * palm))
+    small = side // SUPERSAMPLE
+    return cv2.resize(canvas, (small, small), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def disc_alpha(rng: np.random.Generator, *, half_width: float, length: float) -> np.ndarray:
+    """Alpha of a disc of radius ``half_width``."""
+    side = 2 * int(np.ceil(half_width)) + 3
+    ys, xs = np.mgrid[0:side, 0:side] - (side - 1) / 2.0
+    return np.clip(half_width + 0.5 - np.hypot(xs, ys), 0.0, 1.0).astype(np.float32)
+
+
+
 def vivid_colour(rng: np.random.Generator, *, saturation: tuple[float, float] = (0.5, 1.0)) -> np.ndarray:
     """(3,) float32 RGB in [0, 1] of a random hue."""
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(*saturation) * 255, rng.uniform(0.35, 1.0) * 255]]])
