@@ -5,12 +5,19 @@ size. Each scenario is a script of stream events; the reference replays it with 
 flow (prompts added on a frame, then propagation from that frame), which SAM 2 defines as
 equal. Per frame and object: mask logits, object score and object pointer within
 oracle.TOLERANCE, and the binary masks identical wherever the logit is farther than that from 0.
+
+Our tracker runs with its default mask clean-up. Meta's hole filling (fill_hole_area) needs its
+CUDA connected-components kernel and is skipped on the CPU, and its video predictor removes no
+specks; so, like for like, the reference fills holes with the tracker's default through its own
+code, with the kernel replaced by OpenCV's (`reference_postprocessing`), and then removes
+specks as our tracker does.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -18,7 +25,8 @@ from PIL import Image
 
 import oracle
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
-from sam2core.tracking import Prompt, StreamingTracker
+from sam2core.tracking import Prompt, StreamingTracker, TrackerOptions
+from sam2core.tracking.postprocess import clean_mask_logits
 
 NAME, SIZE = "sam2.1_hiera_t", 256
 LONG, SHORT = 24, 14  # frames: the one-object stream is long enough to fill the pointer window
@@ -40,6 +48,33 @@ def clicks(*points_and_labels) -> Prompt:
     return Prompt(points=points, labels=np.array([p[2] for p in points_and_labels]))
 
 
+def cpu_connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Meta's CUDA kernel's contract on the CPU: (N, 1, H, W) binary masks in; each pixel's
+    8-connected component label (0 off the mask) and that component's area (0 off the mask)."""
+    labels, areas = torch.zeros(mask.shape, dtype=torch.int32), torch.zeros(mask.shape, dtype=torch.int32)
+    for index, plane in enumerate(mask[:, 0].to(torch.uint8).numpy()):
+        _, plane_labels, stats, _ = cv2.connectedComponentsWithStats(plane, connectivity=8)
+        plane_areas = np.where(plane_labels > 0, stats[plane_labels, cv2.CC_STAT_AREA], 0)
+        labels[index, 0], areas[index, 0] = torch.from_numpy(plane_labels), torch.from_numpy(plane_areas)
+    return labels, areas
+
+
+@pytest.fixture(autouse=True)
+def reference_postprocessing(monkeypatch):
+    """Meta's hole filling run on the CPU, followed by our speck removal (see the module's doc)."""
+    from sam2 import sam2_video_predictor
+    from sam2.utils import misc
+
+    monkeypatch.setattr(misc, "get_connected_components", cpu_connected_components)
+    options = TrackerOptions()
+
+    def fill_holes_then_remove_specks(mask: torch.Tensor, max_area: int) -> torch.Tensor:
+        filled = misc.fill_holes_in_mask_scores(mask, max_area)
+        return clean_mask_logits(filled, fill_hole_area=0, min_region_area=options.min_region_area)
+
+    monkeypatch.setattr(sam2_video_predictor, "fill_holes_in_mask_scores", fill_holes_then_remove_specks)
+
+
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
     """(LONG, S, S, 3) uint8 frames of a held-out synthetic sequence."""
@@ -55,6 +90,7 @@ class ReferenceStream:
         # Our corrections become conditioning frames (the issue's semantics); the reference's
         # predictor does so when this flag is set.
         predictor.add_all_frames_to_correct_as_cond = True
+        predictor.fill_hole_area = TrackerOptions().fill_hole_area  # Meta's builder sets 8 too
         self.predictor = predictor
         self.state = predictor.init_state(str(tmp_path))
         self.state["images"] = torch.cat([ours.preprocess(frame) for frame in frames])

@@ -1,5 +1,12 @@
 """Training and evaluation data: seeded synthetic videos with ground truth."""
 
+from sam2core.data.families import FAMILIES, SceneFamily, family
+from sam2core.data.geometric import (
+    GEOMETRIC_BENCHMARK,
+    GEOMETRIC_HELD_OUT,
+    GeometricConfig,
+    generate_geometric_sequence,
+)
 from sam2core.data.scene import SceneConfig
 from sam2core.data.synthetic import (
     BENCHMARK,
@@ -17,6 +24,11 @@ from sam2core.data.synthetic import (
 
 __all__ = [
     "BENCHMARK",
+    "FAMILIES",
+    "GEOMETRIC_BENCHMARK",
+    "GEOMETRIC_HELD_OUT",
+    "GeometricConfig",
+    "SceneFamily",
     "HELD_OUT",
     "TRAIN",
     "TRAINING",
@@ -24,6 +36,8 @@ __all__ = [
     "SceneConfig",
     "Sequence",
     "Split",
+    "family",
+    "generate_geometric_sequence",
     "generate_sequence",
     "held_out_sequences",
     "split_of",

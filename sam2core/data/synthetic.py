@@ -114,7 +114,30 @@ def generate_sequence(*, seed: int, config: SceneConfig) -> Sequence:
     """Draw the sequence of ``seed``: the same seed and config always give identical arrays."""
     split = split_of(seed)
     plan, frames, masks, full_masks = _draw_promptable_scene(seed=seed, config=config, photos=split.photos)
-    unoccluded_area = _unoccluded_area(plan)
+    return annotated_sequence(
+        frames=frames,
+        masks=masks,
+        full_masks=full_masks,
+        unoccluded_area=_unoccluded_area(plan),
+        seed=seed,
+        split=split.name,
+        photos=plan.photos,
+    )
+
+
+def annotated_sequence(
+    *,
+    frames: np.ndarray,
+    masks: np.ndarray,
+    full_masks: np.ndarray,
+    unoccluded_area: np.ndarray,
+    seed: int,
+    split: str,
+    photos: tuple[str, ...],
+) -> Sequence:
+    """The Sequence of a drawn video with targets 1..K: its visibility by the rule of the module
+    docstring from (T, K) ``unoccluded_area``, ``masks`` emptied where a target is not visible
+    (in place), and the hidden intervals."""
     threshold = np.maximum(MIN_VISIBLE_PIXELS, MIN_VISIBLE_FRACTION * unoccluded_area)
     visibility = masks.sum(axis=(2, 3)) >= threshold
     in_view = full_masks.sum(axis=(2, 3)) >= threshold
@@ -128,8 +151,8 @@ def generate_sequence(*, seed: int, config: SceneConfig) -> Sequence:
         object_ids=object_ids,
         hidden=hidden_intervals(visibility=visibility, in_view=in_view, object_ids=object_ids),
         seed=seed,
-        split=split.name,
-        photos=plan.photos,
+        split=split,
+        photos=photos,
     )
 
 

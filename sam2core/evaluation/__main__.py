@@ -1,12 +1,16 @@
-"""Command line of the benchmark: a table, evaluation.json, a J&F bar plot and overlay videos.
+"""Command line of the benchmark, on each scene family: tables, evaluation.json, a J&F bar plot
+and overlay videos.
 
     python -m sam2core.evaluation --model sam2.1_hiera_demo --checkpoint PATH|default \
-        --sequences 4 --prompt mask --out DIR [--video N]
+        --sequences 4 --prompt mask --out DIR [--families cutouts geometric] [--video N]
+
+evaluation.json holds one report per family, keyed by the family's name.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +20,7 @@ import torch
 
 from sam2core.build import CheckpointError, build_model
 from sam2core.config import MODEL_NAMES
-from sam2core.data import BENCHMARK, HELD_OUT, Sequence, held_out_sequences
+from sam2core.data import FAMILIES, Sequence, family
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
 from sam2core.visualization import VideoWriter, overlay
@@ -31,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.sequences < 1 or args.video < 0 or (args.threads is not None and args.threads < 1):
         parser.error("--sequences and --threads must be at least 1, --video at least 0")
+    if args.frames is not None and args.frames < 1:
+        parser.error("--frames must be at least 1")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # random weights, when no checkpoint is given, are the same every run
@@ -40,21 +46,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     description = f"{args.model} ({args.checkpoint or 'random weights'})"
     args.out.mkdir(parents=True, exist_ok=True)
+    reports = {}
+    for name in args.families:
+        scenes = family(name)
+        videos = set(scenes.seeds[: args.video])  # held_out(N) runs through these first
 
-    def write_video(sequence: Sequence, prediction: Prediction) -> None:
-        if sequence.seed in HELD_OUT.seeds[: args.video]:  # held_out_sequences(N) runs through these
-            write_comparison_video(args.out / f"sequence_{sequence.seed}.mp4", sequence=sequence, prediction=prediction)
+        def write_video(sequence: Sequence, prediction: Prediction) -> None:
+            if sequence.seed in videos:
+                path = args.out / f"sequence_{scenes.name}_{sequence.seed}.mp4"
+                write_comparison_video(path, sequence=sequence, prediction=prediction)
 
-    report = evaluate(
-        model,
-        held_out_sequences(args.sequences, config=BENCHMARK),
-        prompt=args.prompt,
-        description=description,
-        on_sequence=write_video if args.video else None,
-    )
-    print(format_table(report))
-    (args.out / "evaluation.json").write_text(report.to_json() + "\n")
-    plot_jf_per_sequence(report, args.out / "jf_per_sequence.png")
+        reports[name] = evaluate(
+            model,
+            scenes.held_out(args.sequences, num_frames=args.frames),
+            prompt=args.prompt,
+            description=description,
+            on_sequence=write_video if args.video else None,
+        )
+        print(f"\n{name} scenes: {scenes.description}\n{format_table(reports[name])}")
+    by_family = {name: json.loads(report.to_json()) for name, report in reports.items()}
+    (args.out / "evaluation.json").write_text(json.dumps(by_family, indent=2) + "\n")
+    plot_jf_per_sequence(reports, args.out / "jf_per_sequence.png")
     print(f"wrote {args.out / 'evaluation.json'} and {args.out / 'jf_per_sequence.png'}")
     return 0
 
@@ -65,7 +77,12 @@ def command_line() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     parser.add_argument("--model", choices=MODEL_NAMES, default="sam2.1_hiera_demo", help="registered model name")
     parser.add_argument("--checkpoint", help="checkpoint file in Meta's format, or 'default'; none: random weights")
-    parser.add_argument("--sequences", type=int, default=4, help="held-out benchmark sequences to run (48 frames each)")
+    parser.add_argument("--sequences", type=int, default=4, help="held-out benchmark sequences to run per family")
+    parser.add_argument(
+        "--families", nargs="+", choices=[f.name for f in FAMILIES], default=[f.name for f in FAMILIES],
+        help="scene families to run",
+    )  # fmt: skip
+    parser.add_argument("--frames", type=int, help="frames per sequence; none: the benchmark's, 48")
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask", help="how targets are prompted on frame 0")
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json, the plot and videos")
     parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
@@ -124,27 +141,32 @@ def _aligned(rows: list[list[str]], *, rules: tuple[int, ...]) -> list[str]:
     return lines
 
 
-def plot_jf_per_sequence(report: Report, path: Path) -> None:
-    """Bar plot of J&F per sequence and on average, the tracker next to the baselines, as a PNG."""
+def plot_jf_per_sequence(reports: dict[str, Report], path: Path) -> None:
+    """Bar plots of J&F per sequence and on average, the tracker next to the baselines, one panel
+    per family of ``reports`` (family name -> Report), as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [str(score.seed) for score in report.tracker.sequences] + ["mean"]
-    positions = np.arange(len(labels))
-    figure, axes = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) + 2.0), 4.0))
-    width = 0.8 / len(report.methods)
-    for index, method in enumerate(report.methods):
-        values = [score.jf for score in method.sequences] + [method.jf]
-        offset = (index - (len(report.methods) - 1) / 2) * width
-        axes.bar(positions + offset, values, width=width, label=f"{method.name}: {method.description}")
-    axes.set_xticks(positions, labels, rotation=30, ha="right")
-    axes.set_ylim(0.0, 1.0)
-    axes.set_xlabel("held-out sequence (seed)")
-    axes.set_ylabel("J&F")
-    axes.set_title(f"J&F per sequence, {report.prompt} prompt on frame 0")
-    axes.legend(loc="upper right", fontsize="small")
+    longest = max(len(report.tracker.sequences) for report in reports.values()) + 1
+    figure, panels = plt.subplots(
+        len(reports), 1, figsize=(max(6.0, 0.9 * longest + 2.0), 4.0 * len(reports)), squeeze=False
+    )
+    for axes, (name, report) in zip(panels[:, 0], reports.items()):
+        labels = [str(score.seed) for score in report.tracker.sequences] + ["mean"]
+        positions = np.arange(len(labels))
+        width = 0.8 / len(report.methods)
+        for index, method in enumerate(report.methods):
+            values = [score.jf for score in method.sequences] + [method.jf]
+            offset = (index - (len(report.methods) - 1) / 2) * width
+            axes.bar(positions + offset, values, width=width, label=f"{method.name}: {method.description}")
+        axes.set_xticks(positions, labels, rotation=30, ha="right")
+        axes.set_ylim(0.0, 1.0)
+        axes.set_xlabel(f"held-out {name} sequence (seed)")
+        axes.set_ylabel("J&F")
+        axes.set_title(f"{name} scenes: J&F per sequence, {report.prompt} prompt on frame 0")
+        axes.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

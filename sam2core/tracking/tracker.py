@@ -17,6 +17,7 @@ Semantics follow SAM 2's video predictor, frame by frame and with bounded state:
 from __future__ import annotations
 
 from collections import deque
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContex
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
+from sam2core.tracking.postprocess import clean_mask_logits
 from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
 from sam2core.tracking.results import FrameResult, ObjectResult, mask_geometry
 
@@ -55,6 +57,14 @@ class TrackerOptions:
     precision: str = "float32"
     # Storage of memory features: "bfloat16" rounds as SAM 2's video predictor does.
     memory_dtype: str = "bfloat16"
+    # Mask clean-up, in pixels of the model's low-resolution mask (a quarter of its input side;
+    # one such pixel is 16 input pixels); 0 turns it off. Holes of at most `fill_hole_area`
+    # pixels are filled: SAM 2's video predictor default. Regions of fewer than
+    # `min_region_area` pixels are removed, but never an object's largest: stray specks that
+    # would stretch its box across the image. 8 is the hole size turned round: about 128 input
+    # pixels (11 x 11) at 1024 px, far below an object worth tracking. See README.
+    fill_hole_area: int = 8
+    min_region_area: int = 8
 
     def __post_init__(self) -> None:
         for name in ("precision", "memory_dtype"):
@@ -63,6 +73,9 @@ class TrackerOptions:
         for name in ("max_objects", "frame_history", "max_conditioning_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("fill_hole_area", "min_region_area"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
 
 
 @dataclass
@@ -174,6 +187,7 @@ class StreamingTracker:
                 memory=None if initial else self._memory_context([memory], frame.frame_index),
                 previous_mask_logits=None if initial else memory.entry(frame.frame_index).mask_logits[None],
             )
+            output = self._clean(output)
             memory_features = self._encode_memory(frame.features, output, prompted=True)
         remember([memory], frame.frame_index, output, memory_features, is_conditioning=True)
         return output
@@ -183,10 +197,22 @@ class StreamingTracker:
         features = frame.features.expand(len(object_ids))
         memories = [self._objects[obj] for obj in object_ids]
         with self._autocast():
-            output = step.decode_tracked(self.model, features, self._memory_context(memories, frame.frame_index))
+            output = self._clean(step.decode_tracked(self.model, features, self._memory_context(memories, frame.frame_index)))
             memory_features = self._encode_memory(features, output, prompted=False)
         remember(memories, frame.frame_index, output, memory_features, is_conditioning=False)
         return [output.select(i) for i in range(len(object_ids))]
+
+    def _clean(self, output: DecoderOutput) -> DecoderOutput:
+        """`output` with its low-resolution mask cleaned (postprocess.clean_mask_logits), as SAM 2's
+        video predictor does before storing it: what is published, what a correction starts from,
+        and (upsampled) what a prompted frame is remembered by. A tracked frame is remembered by
+        the decoder's high-resolution mask, not cleaned, as in the reference."""
+        low_res_masks = clean_mask_logits(
+            output.low_res_masks,
+            fill_hole_area=self.options.fill_hole_area,
+            min_region_area=self.options.min_region_area,
+        )
+        return dataclasses.replace(output, low_res_masks=low_res_masks)
 
     def _encode_memory(self, features: ImageFeatures, output: DecoderOutput, *, prompted: bool) -> torch.Tensor:
         """(B, Cm, h, w) memory features rounded to the storage dtype. Caches the memory's position

@@ -1,0 +1,59 @@
+"""The scene families the benchmark runs on, each with its own held-out sequences.
+
+"cutouts" is the family training draws from (its held-out split: other seeds, other
+photographs); "geometric" is written independently and never trained on, so a model that only
+learnt its training generator shows it there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from sam2core.data.geometric import GEOMETRIC_BENCHMARK, GEOMETRIC_HELD_OUT, generate_geometric_sequence
+from sam2core.data.synthetic import BENCHMARK, HELD_OUT, Sequence, generate_sequence
+
+
+@dataclass(frozen=True)
+class SceneFamily:
+    """A generator of held-out benchmark sequences: ``generate(seed, num_frames)``, its seeds."""
+
+    name: str
+    description: str
+    seeds: range
+    generate: Callable[[int, int], Sequence]
+    num_frames: int  # of a benchmark sequence
+
+    def held_out(self, n: int, *, num_frames: int | None = None) -> Iterator[Sequence]:
+        """Its first ``n`` held-out sequences (``num_frames`` long, default the benchmark's),
+        always the same ones, generated lazily."""
+        for seed in self.seeds[:n]:
+            yield self.generate(seed, num_frames or self.num_frames)
+
+
+FAMILIES: tuple[SceneFamily, ...] = (
+    SceneFamily(
+        name="cutouts",
+        description="objects cut from photographs, smooth paths, panels and poles occluding (the training family)",
+        seeds=HELD_OUT.seeds,
+        generate=lambda seed, frames: generate_sequence(seed=seed, config=replace(BENCHMARK, num_frames=frames)),
+        num_frames=BENCHMARK.num_frames,
+    ),
+    SceneFamily(
+        name="geometric",
+        description="procedural figures bouncing, orbiting, stopping; pillar, hand or disc in front (never trained on)",
+        seeds=GEOMETRIC_HELD_OUT.seeds,
+        generate=lambda seed, frames: generate_geometric_sequence(
+            seed=seed, config=replace(GEOMETRIC_BENCHMARK, num_frames=frames)
+        ),
+        num_frames=GEOMETRIC_BENCHMARK.num_frames,
+    ),
+)
+
+
+def family(name: str) -> SceneFamily:
+    """The family called ``name``."""
+    for candidate in FAMILIES:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"unknown scene family {name!r}; known: {', '.join(f.name for f in FAMILIES)}")
