@@ -20,7 +20,6 @@ from sam2core import get_config
 ROOT = Path(__file__).resolve().parents[1]
 YAML_FILE = ROOT / "config" / "sam2_tracker.yaml"
 LAUNCH_FILE = ROOT / "launch" / "sam2_tracker.launch.py"
-SERVICES = ("add_prompt", "remove_object", "reset")
 
 
 def yaml_parameters() -> dict:
@@ -198,9 +197,3 @@ def test_model_parameter_files_are_valid_and_match_their_checkpoint(path):
     for name, value in values.items():
         limits = parameters.FIELDS[name].metadata["limits"]
         assert limits is None or limits[0] <= value <= limits[1], name
-
-
-def test_executable_is_installed_for_ros2_run():
-    executable = ROOT / "install" / "sam2_ros" / "lib" / "sam2_ros" / "sam2_tracker"
-    assert executable.is_file() and os.access(executable, os.X_OK)
-    assert "install(PROGRAMS sam2_ros/tracker_node.py" in (ROOT / "CMakeLists.txt").read_text()
