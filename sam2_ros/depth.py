@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import array
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -25,8 +26,10 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from sam2_ros.conversions import stamp_to_ns
 from sam2_ros.msg import TrackedObject
 from sam2core.geometry import PinholeCamera
+from sam2core.tracking import ObjectResult
 from sam2core.visualization import object_colour
 
 DEPTH_ENCODINGS = {"16UC1": np.uint16, "mono16": np.uint16, "32FC1": np.float32}  # 16-bit: millimetres
@@ -120,6 +123,28 @@ class DepthMatcher:
                 return None
             self.matched += 1
             return self._buffer[nearest]
+
+
+def depth_image(depth: np.ndarray, header: Header) -> Image:
+    """A sensor_msgs/Image of an (H, W) depth array: uint16 millimetres as 16UC1, float32 metres as 32FC1."""
+    encodings = {np.dtype(np.uint16): "16UC1", np.dtype(np.float32): "32FC1"}
+    if depth.ndim != 2 or depth.dtype not in encodings:
+        raise DepthError(f"expected an (H, W) uint16 or float32 depth array, got {depth.shape} {depth.dtype}")
+    depth = np.ascontiguousarray(depth, depth.dtype.newbyteorder("<"))
+    return Image(
+        header=header, height=depth.shape[0], width=depth.shape[1], encoding=encodings[depth.dtype],
+        is_bigendian=0, step=depth.strides[0], data=array.array("B", depth.tobytes()),
+    )  # fmt: skip
+
+
+def camera_info(camera: PinholeCamera, header: Header) -> CameraInfo:
+    """The CameraInfo of an undistorted pinhole camera (K, P; R the identity)."""
+    return CameraInfo(
+        header=header, width=camera.width, height=camera.height, distortion_model="plumb_bob", d=[0.0] * 5,
+        k=[camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0],
+        r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        p=[camera.fx, 0.0, camera.cx, 0.0, 0.0, camera.fy, camera.cy, 0.0, 0.0, 0.0, 1.0, 0.0],
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- objects in 3D
@@ -258,6 +283,64 @@ def decimate(points: np.ndarray, max_points: int) -> np.ndarray:
     if len(points) <= max_points:
         return points
     return points[:: -(-len(points) // max_points)]
+
+
+class DepthStage:
+    """Depth and CameraInfo in, each tracked image's objects in 3D out: what the node and the bag
+    runner run with use_depth. `add_depth` and `set_camera_info` may be called from any thread,
+    `locate` from one thread (the one tracking)."""
+
+    def __init__(self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None]):
+        self.matcher = DepthMatcher(max_offset_ns, buffer_size)
+        self.locator = ObjectLocator(settings)
+        self.markers = MarkerBook()
+        self.rejected = 0  # depth images or camera_info that could not be used
+        self._camera_info: CameraInfo | None = None
+        self._warn = warn
+
+    def add_depth(self, msg: Image) -> None:
+        self.matcher.add(stamp_to_ns(msg.header.stamp), msg)
+
+    def set_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def locate(self, stamp_ns: int, results: list[ObjectResult]) -> list[ObjectDepth]:
+        """Every result's object in 3D on the image stamped `stamp_ns`, ordered by object id;
+        without a usable depth image or camera_info the image is located without depth (NO_DEPTH)
+        and a warning says why."""
+        results = sorted(results, key=lambda result: result.object_id)
+        masks = {result.object_id: (result.mask & result.visible).cpu().numpy() for result in results}
+        depth = camera = None
+        if results:
+            height, width = masks[results[0].object_id].shape
+            depth, camera = self._depth_for(stamp_ns, height, width)
+        visible = {result.object_id: result.visible for result in results}
+        located = self.locator.locate(masks, visible, depth, camera)
+        return [located[result.object_id] for result in results]
+
+    def counts(self) -> dict[str, str]:
+        """Depth figures for the node's diagnostics."""
+        return {"depth_matched": str(self.matcher.matched), "depth_unmatched": str(self.matcher.unmatched),
+                "depth_rejected": str(self.rejected)}  # fmt: skip
+
+    def _depth_for(self, stamp_ns: int, height: int, width: int) -> tuple[np.ndarray | None, PinholeCamera | None]:
+        message = self.matcher.match(stamp_ns)
+        if message is None:
+            self._warn(f"no depth image within {self.matcher.max_offset_ns / 1e6:g} ms of the colour image: no 3D")
+            return None, None
+        info = self._camera_info
+        try:
+            if info is None:
+                raise DepthError("no camera_info received yet")
+            camera = camera_from_info(info, height, width)
+            depth, resized = fit_depth(depth_to_metres(message), height, width)
+        except DepthError as error:
+            self.rejected += 1
+            self._warn(f"depth not used: {error}")
+            return None, None
+        if resized:
+            self._warn(f"depth image {message.width}x{message.height} resized (nearest) to {width}x{height}")
+        return depth, camera
 
 
 # ----------------------------------------------------------------------------- outputs
