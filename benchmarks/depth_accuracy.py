@@ -24,8 +24,7 @@ from tqdm import tqdm
 from sam2_ros.depth import DepthScore, DepthSettings, ObjectLocator
 from sam2core import build_model
 from sam2core.data import held_out_sequences
-from sam2core.data.depth import synthetic_camera, visibility_causes
-from sam2core.data.depth import sensor_depth
+from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
 from sam2core.data.scene import SceneConfig
 from sam2core.evaluation.benchmark import track_sequence
 
@@ -53,7 +52,8 @@ def score_sequences(args: argparse.Namespace) -> DepthScore:
                 depth, camera,
             )  # fmt: skip
             for k, object_id in enumerate(sequence.object_ids):
-                score.add(sequence.positions[t, k], causes[t, k], located[object_id])
+                found = located[object_id]
+                score.add(sequence.positions[t, k], causes[t, k], found.reason, found.position)
     return score
 
 

@@ -309,7 +309,7 @@ class DepthStage:
         without a usable depth image or camera_info the image is located without depth (NO_DEPTH)
         and a warning says why."""
         results = sorted(results, key=lambda result: result.object_id)
-        masks = {result.object_id: (result.mask & result.visible).cpu().numpy() for result in results}
+        masks = {result.object_id: _visible_mask(result) for result in results}
         depth = camera = None
         if results:
             height, width = masks[results[0].object_id].shape
@@ -341,6 +341,12 @@ class DepthStage:
         if resized:
             self._warn(f"depth image {message.width}x{message.height} resized (nearest) to {width}x{height}")
         return depth, camera
+
+
+def _visible_mask(result: ObjectResult) -> np.ndarray:
+    """(H, W) bool: the object's mask, empty when it is not visible (as the node publishes it)."""
+    logits = result.mask_logits.detach().cpu().numpy()
+    return logits > 0 if result.visible else np.zeros(logits.shape, bool)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -454,17 +460,19 @@ class DepthScore:
     visible_unmeasured: int = 0
     confusion: dict[tuple[str, str], int] = field(default_factory=dict)  # (true, said) -> count
 
-    def add(self, true_position: np.ndarray, true_cause: str, located: ObjectDepth) -> None:
-        said = REASON_NAMES[located.reason]
+    def add(self, true_position: np.ndarray, true_cause: str, reason: int, position: np.ndarray | None) -> None:
+        """One object-frame: its true (3,) position (NaN when hidden) and cause, and what was
+        published: a TrackedObject.REASON_* and the (3,) position, None when not measured."""
+        said = REASON_NAMES[reason]
         self.confusion[true_cause, said] = self.confusion.get((true_cause, said), 0) + 1
         if true_cause != "visible":
             return
-        if located.position is None:
+        if position is None:
             self.visible_unmeasured += 1
             return
         true_z = float(true_position[2])
-        self.depth_errors.append(abs(float(located.position[2]) - true_z) / true_z)
-        self.position_errors.append(float(np.linalg.norm(located.position - true_position)) / true_z)
+        self.depth_errors.append(abs(float(position[2]) - true_z) / true_z)
+        self.position_errors.append(float(np.linalg.norm(position - true_position)) / true_z)
 
     def summary(self) -> dict[str, object]:
         depth, position = np.array(self.depth_errors), np.array(self.position_errors)
