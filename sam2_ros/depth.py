@@ -171,6 +171,7 @@ class _Measurement:
     points: np.ndarray  # (N, 3) inliers
     depth_points: int
     pixels: np.ndarray  # (M,) flat indices of the valid pixels the median was taken over
+    image_size: int  # H * W
 
 
 def measure(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings: DepthSettings) -> _Measurement | None:
@@ -193,7 +194,7 @@ def measure(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings
     v, u = np.divmod(pixels[inliers], depth.shape[1])
     points = camera.back_project(u, v, z[inliers])  # (N, 3)
     position = np.array([np.median(points[:, 0]), np.median(points[:, 1]), median], np.float32)
-    return _Measurement(position, points.min(axis=0), points.max(axis=0), points, int(pixels.size), pixels)
+    return _Measurement(position, points.min(axis=0), points.max(axis=0), points, int(pixels.size), pixels, depth.size)
 
 
 @dataclass
@@ -203,6 +204,7 @@ class _LastSeen:
     position: np.ndarray  # (3,)
     velocity: np.ndarray  # (3,) metres per image
     pixels: np.ndarray  # flat indices where its depth was read
+    image_size: int  # H * W of the image they index
     images_since: int = 0
 
 
@@ -257,12 +259,12 @@ class ObjectLocator:
         velocity = np.zeros(3, np.float32)
         if previous is not None:
             velocity = (found.position - previous.position) / max(previous.images_since, 1)
-        self._seen[object_id] = _LastSeen(found.position, velocity, found.pixels)
+        self._seen[object_id] = _LastSeen(found.position, velocity, found.pixels, found.image_size)
 
     def _hidden_reason(self, object_id: int, depth: np.ndarray, camera: PinholeCamera) -> int:
         """OCCLUDED, OUT_OF_VIEW or LOST for a hidden object (NO_DEPTH when it was never measured)."""
         seen = self._seen.get(object_id)
-        if seen is None:
+        if seen is None or seen.image_size != depth.size:  # never measured, or on images of another size
             return TrackedObject.REASON_NO_DEPTH
         settings = self.settings
         there = depth.reshape(-1)[seen.pixels]
@@ -310,10 +312,10 @@ class DepthStage:
         and a warning says why."""
         results = sorted(results, key=lambda result: result.object_id)
         masks = {result.object_id: _visible_mask(result) for result in results}
+        message = self.matcher.match(stamp_ns)  # every image counts as matched or not, objects or none
         depth = camera = None
         if results:
-            height, width = masks[results[0].object_id].shape
-            depth, camera = self._depth_for(stamp_ns, height, width)
+            depth, camera = self._usable_depth(message, *masks[results[0].object_id].shape)
         visible = {result.object_id: result.visible for result in results}
         located = self.locator.locate(masks, visible, depth, camera)
         return [located[result.object_id] for result in results]
@@ -323,8 +325,10 @@ class DepthStage:
         return {"depth_matched": str(self.matcher.matched), "depth_unmatched": str(self.matcher.unmatched),
                 "depth_rejected": str(self.rejected)}  # fmt: skip
 
-    def _depth_for(self, stamp_ns: int, height: int, width: int) -> tuple[np.ndarray | None, PinholeCamera | None]:
-        message = self.matcher.match(stamp_ns)
+    def _usable_depth(
+        self, message: Image | None, height: int, width: int
+    ) -> tuple[np.ndarray | None, PinholeCamera | None]:
+        """The matched depth in metres at the image's size and the camera; (None, None) with a warning."""
         if message is None:
             self._warn(f"no depth image within {self.matcher.max_offset_ns / 1e6:g} ms of the colour image: no 3D")
             return None, None

@@ -140,6 +140,8 @@ def test_visibility_reasons():
     in_front[20:60, 30:70] = 1.0  # a panel in front of where the object was
     assert locate_one(occluded, mask, False, in_front).reason == R.REASON_OCCLUDED
     assert locate_one(occluded, mask, False, None, None).reason == R.REASON_NO_DEPTH
+    other_size = np.zeros((40, 50), bool)  # a new stream: what was remembered indexes other pixels
+    assert locate_one(occluded, other_size, False, plane(1.0, 40, 50)).reason == R.REASON_NO_DEPTH
 
     lost = ObjectLocator(settings)
     locate_one(lost, mask, True, scene)
