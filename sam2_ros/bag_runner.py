@@ -155,7 +155,7 @@ class _BagRun:
             if connection.topic == self.args.prompt_topic:
                 self.prompt_message(deserialize_message(raw, PromptMsg))
             elif connection.topic == self.args.depth_topic:
-                self.depth.add_depth(deserialize_message(raw, Image))
+                self.depth.add_depth(raw)
             elif connection.topic == self.args.camera_info_topic:
                 self.depth.set_camera_info(deserialize_message(raw, CameraInfo))
             elif self.depth is None:

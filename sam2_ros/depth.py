@@ -9,12 +9,15 @@ replaces the first: newest wins; when the buffer is full the oldest stamp goes).
 takes the depth image with the nearest stamp within `max_offset`, looked up when the image is
 tracked, so depth that arrives after its colour image but before it is tracked still matches, and
 arrival order does not matter. A colour image without one is tracked without depth and counted
-as unmatched.
+as unmatched. Depth messages are kept serialised (the node subscribes raw): only the stamp is read
+on arrival (serialized_stamp_ns), and only a matched one is deserialised, so a 30 FPS depth stream
+costs the node's executor little more than copying bytes.
 """
 
 from __future__ import annotations
 
 import array
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,11 +25,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from geometry_msgs.msg import Point, TransformStamped, Vector3
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from sam2_ros.conversions import stamp_to_ns
 from sam2_ros.msg import TrackedObject
 from sam2core.geometry import PinholeCamera
 from sam2core.tracking import ObjectResult
@@ -73,11 +76,24 @@ def depth_to_metres(msg: Image) -> np.ndarray:
             "is malformed"
         )
     rows = np.frombuffer(msg.data, np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
-    values = np.ascontiguousarray(rows[:, :row_bytes]).view(dtype).astype(np.float32)
+    raw = np.ascontiguousarray(rows[:, :row_bytes]).view(dtype)
     if dtype.kind == "u":
-        values /= 1000.0
-    values[~np.isfinite(values) | (values <= 0)] = np.nan
-    return values
+        metres = raw * np.float32(0.001)
+        metres[raw == 0] = np.nan
+    else:
+        metres = raw.astype(np.float32)
+        metres[~(metres > 0) | (metres == np.inf)] = np.nan
+    return metres
+
+
+def serialized_stamp_ns(raw: bytes) -> int:
+    """header.stamp in nanoseconds of a CDR-serialised message that begins with a std_msgs/Header
+    (sensor_msgs/Image), read without deserialising it: after the 4-byte encapsulation header
+    (its second byte odd: little-endian) come stamp.sec (int32) and stamp.nanosec (uint32)."""
+    if len(raw) < 12:
+        raise DepthError(f"a serialised message of {len(raw)} bytes has no header")
+    seconds, nanoseconds = struct.unpack_from("<iI" if raw[1] & 1 else ">iI", raw, 4)
+    return seconds * 1_000_000_000 + nanoseconds
 
 
 def fit_depth(depth: np.ndarray, height: int, width: int) -> tuple[np.ndarray, bool]:
@@ -178,23 +194,28 @@ def measure(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings
     """An object's 3D position and extent from its (H, W) bool mask and (H, W) depth (NaN = none):
     the median of the valid depths over the mask eroded by `erosion` pixels (the whole mask when
     erosion leaves no valid depth); None without any valid depth under the mask."""
-    eroded = mask
+    left, top, width, height = cv2.boundingRect(mask.view(np.uint8))
+    if width == 0:
+        return None
+    crop = np.s_[top : top + height, left : left + width]  # the work is done on the mask's box only
+    inside, valid = mask[crop], np.isfinite(depth[crop])
+    eroded = inside
     if settings.erosion > 0:
         kernel = np.ones((2 * settings.erosion + 1,) * 2, np.uint8)
-        eroded = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
-    valid = np.isfinite(depth)
-    pixels = np.flatnonzero(eroded & valid)
-    if pixels.size == 0:
-        pixels = np.flatnonzero(mask & valid)
-    if pixels.size == 0:
+        eroded = cv2.erode(inside.astype(np.uint8), kernel, borderValue=0).astype(bool)
+    v, u = np.nonzero(eroded & valid)
+    if v.size == 0:
+        v, u = np.nonzero(inside & valid)
+    if v.size == 0:
         return None
-    z = depth.reshape(-1)[pixels]
+    v, u = v + top, u + left
+    z = depth[v, u]
     median = float(np.median(z))
     inliers = np.abs(z - median) <= settings.inlier_distance
-    v, u = np.divmod(pixels[inliers], depth.shape[1])
-    points = camera.back_project(u, v, z[inliers])  # (N, 3)
+    points = camera.back_project(u[inliers], v[inliers], z[inliers])  # (N, 3)
     position = np.array([np.median(points[:, 0]), np.median(points[:, 1]), median], np.float32)
-    return _Measurement(position, points.min(axis=0), points.max(axis=0), points, int(pixels.size), pixels, depth.size)
+    pixels = v * depth.shape[1] + u
+    return _Measurement(position, points.min(axis=0), points.max(axis=0), points, int(v.size), pixels, depth.size)
 
 
 @dataclass
@@ -300,8 +321,14 @@ class DepthStage:
         self._camera_info: CameraInfo | None = None
         self._warn = warn
 
-    def add_depth(self, msg: Image) -> None:
-        self.matcher.add(stamp_to_ns(msg.header.stamp), msg)
+    def add_depth(self, raw: bytes) -> None:
+        """A serialised sensor_msgs/Image (a raw subscription's or a bag's bytes); one too short
+        to hold a stamp is counted as rejected."""
+        try:
+            self.matcher.add(serialized_stamp_ns(raw), raw)
+        except DepthError as error:
+            self.rejected += 1
+            self._warn(f"depth not used: {error}")
 
     def set_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
@@ -312,10 +339,10 @@ class DepthStage:
         and a warning says why."""
         results = sorted(results, key=lambda result: result.object_id)
         masks = {result.object_id: _visible_mask(result) for result in results}
-        message = self.matcher.match(stamp_ns)  # every image counts as matched or not, objects or none
+        raw = self.matcher.match(stamp_ns)  # every image counts as matched or not, objects or none
         depth = camera = None
         if results:
-            depth, camera = self._usable_depth(message, *masks[results[0].object_id].shape)
+            depth, camera = self._usable_depth(raw, *masks[results[0].object_id].shape)
         visible = {result.object_id: result.visible for result in results}
         located = self.locator.locate(masks, visible, depth, camera)
         return [located[result.object_id] for result in results]
@@ -326,10 +353,10 @@ class DepthStage:
                 "depth_rejected": str(self.rejected)}  # fmt: skip
 
     def _usable_depth(
-        self, message: Image | None, height: int, width: int
+        self, raw: bytes | None, height: int, width: int
     ) -> tuple[np.ndarray | None, PinholeCamera | None]:
         """The matched depth in metres at the image's size and the camera; (None, None) with a warning."""
-        if message is None:
+        if raw is None:
             self._warn(f"no depth image within {self.matcher.max_offset_ns / 1e6:g} ms of the colour image: no 3D")
             return None, None
         info = self._camera_info
@@ -337,6 +364,7 @@ class DepthStage:
             if info is None:
                 raise DepthError("no camera_info received yet")
             camera = camera_from_info(info, height, width)
+            message = _deserialized_image(raw)
             depth, resized = fit_depth(depth_to_metres(message), height, width)
         except DepthError as error:
             self.rejected += 1
@@ -345,6 +373,13 @@ class DepthStage:
         if resized:
             self._warn(f"depth image {message.width}x{message.height} resized (nearest) to {width}x{height}")
         return depth, camera
+
+
+def _deserialized_image(raw: bytes) -> Image:
+    try:
+        return deserialize_message(raw, Image)
+    except Exception as error:  # bytes from the network: whatever rclpy raises for them is bad input
+        raise DepthError(f"the depth message cannot be deserialised as sensor_msgs/Image: {error}") from None
 
 
 def _visible_mask(result: ObjectResult) -> np.ndarray:

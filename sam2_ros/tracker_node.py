@@ -187,7 +187,7 @@ class TrackerNode(LifecycleNode):
         )
         qos = parameters.image_qos(settings)
         self._inputs += [
-            self.create_subscription(Image, settings.depth_topic, self._depth.add_depth, qos),
+            self.create_subscription(Image, settings.depth_topic, self._depth.add_depth, qos, raw=True),
             self.create_subscription(CameraInfo, settings.camera_info_topic, self._depth.set_camera_info, qos),
         ]
         if settings.publish_tf and self._tf_sender is None:

@@ -1,9 +1,12 @@
 """Objects in 3D without a graph: back-projection, depth images, the stamp matcher, positions,
 visibility reasons, and the cloud, markers and transforms the node publishes."""
 
+import struct
+
 import numpy as np
 import pytest
 import torch
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
@@ -24,6 +27,7 @@ from sam2_ros.depth import (
     measure,
     object_transforms,
     point_cloud,
+    serialized_stamp_ns,
 )
 from sam2_ros.msg import TrackedObject
 from sam2core.geometry import PinholeCamera
@@ -72,6 +76,27 @@ def test_depth_images_in_millimetres_and_metres():
         depth_to_metres(Image(height=1, width=1, encoding="rgb8", step=3, data=b"abc"))
     with pytest.raises(DepthError, match="malformed"):
         depth_to_metres(Image(height=2, width=2, encoding="16UC1", step=4, data=b"\0" * 4))
+
+
+def test_stamps_are_read_from_serialised_depth_without_deserialising_it():
+    header = Header()
+    header.stamp.sec, header.stamp.nanosec = 1_700_000_123, 456_789
+    raw = serialize_message(depth_image(plane(1.0, 2, 2), header))
+    assert serialized_stamp_ns(raw) == 1_700_000_123 * 10**9 + 456_789
+    big_endian = b"\x00\x00\x00\x00" + struct.pack(">iI", 7, 8) + raw[12:]
+    assert serialized_stamp_ns(big_endian) == 7 * 10**9 + 8
+    with pytest.raises(DepthError, match="has no header"):
+        serialized_stamp_ns(b"\x00\x01")
+
+
+def test_undeserialisable_depth_is_a_warning():
+    warnings = []
+    stage = DepthStage(DepthSettings(), max_offset_ns=0, buffer_size=4, warn=warnings.append)
+    stage.set_camera_info(camera_info(CAMERA, HEADER))
+    stage.add_depth(b"\x00\x01\x00\x00" + struct.pack("<iI", 0, 0) + b"not an image")
+    stage.add_depth(b"\x00")
+    assert stage.locate(0, [result(1, square_mask())])[0].position is None
+    assert stage.rejected == 2 and "cannot be deserialised" in warnings[-1]
 
 
 def test_matcher_late_missing_and_reordered_depth():
@@ -177,10 +202,10 @@ def test_bad_depth_gives_no_position_and_a_warning_never_a_crash(bad, warning):
     stage = DepthStage(DepthSettings(), max_offset_ns=0, buffer_size=4, warn=warnings.append)
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     good = plane(2.0)
-    stage.add_depth(depth_image(good, Header()))
+    stage.add_depth(serialize_message(depth_image(good, Header())))
     assert stage.locate(0, [result(1, square_mask())])[0].position is not None
     bad.header.stamp.sec = 1
-    stage.add_depth(bad)
+    stage.add_depth(serialize_message(bad))
     hidden_after = stage.locate(10**9, [result(1, square_mask(), visible=False), result(2, square_mask())])
     assert [each.position for each in hidden_after] == [None, None]
     assert hidden_after[1].reason == R.REASON_VISIBLE
@@ -194,7 +219,7 @@ def test_bad_depth_gives_no_position_and_a_warning_never_a_crash(bad, warning):
 def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no_depth():
     warnings = []
     stage = DepthStage(DepthSettings(), max_offset_ns=5, buffer_size=4, warn=warnings.append)
-    stage.add_depth(depth_image(plane(2.0, 41, 51), HEADER))
+    stage.add_depth(serialize_message(depth_image(plane(2.0, 41, 51), HEADER)))
     assert stage.locate(0, [result(1, square_mask())])[0].position is None
     assert "no camera_info" in warnings[-1]
     stage.set_camera_info(camera_info(CAMERA, HEADER))
@@ -208,7 +233,7 @@ def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no
 def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
     stage = DepthStage(DepthSettings(erosion=0, cloud_max_points=100), max_offset_ns=0, buffer_size=2, warn=print)
     stage.set_camera_info(camera_info(CAMERA, HEADER))
-    stage.add_depth(depth_image(plane(2.0), HEADER))
+    stage.add_depth(serialize_message(depth_image(plane(2.0), HEADER)))
     located = stage.locate(0, [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))])
     cloud = point_cloud(HEADER, located)
     assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("object_id", 12)]
