@@ -16,8 +16,9 @@ def diagnostic_array(
     """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model and device.
 
     Counts are totals since activation; rate and latencies are over the window since the previous
-    message; `extra` adds values (the depth stage's counts). Level: ERROR when the inference thread has died, WARN when no image came in this
-    window or images were rejected or failed in it, OK otherwise.
+    message. Level: ERROR when the inference thread has died, WARN when no image came in this
+    window or images were rejected or failed in it, OK otherwise. `extra`: more values (the depth
+    stage's counts).
     """
     window, total = stats.window, stats.total
     if not worker_alive:

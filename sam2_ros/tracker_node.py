@@ -24,6 +24,7 @@ from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile
 from rclpy.service import Service
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
@@ -186,8 +187,10 @@ class TrackerNode(LifecycleNode):
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
         )
         qos = parameters.image_qos(settings)
+        # depth queues as many as the matcher holds: a busy executor loses none of them
+        depth_qos = QoSProfile(depth=settings.depth_buffer_size, reliability=qos.reliability)
         self._inputs += [
-            self.create_subscription(Image, settings.depth_topic, self._depth.add_depth, qos, raw=True),
+            self.create_subscription(Image, settings.depth_topic, self._depth.add_depth, depth_qos, raw=True),
             self.create_subscription(CameraInfo, settings.camera_info_topic, self._depth.set_camera_info, qos),
         ]
         if settings.publish_tf and self._tf_sender is None:

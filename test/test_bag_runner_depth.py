@@ -52,7 +52,8 @@ def test_runner_writes_positions_clouds_and_markers_with_late_depth(tmp_path, ca
     (tmp_path / "prompts.yaml").write_text("prompts: [{object_id: 1, frame: 0, box: [8, 12, 24, 28]}]")
     checkpoint = harness.write_demo_checkpoint(tmp_path / "demo.pt")
     code = bag_runner.main([
-        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw", "--prompts", str(tmp_path / "prompts.yaml"),
+        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw",
+        "--prompts", str(tmp_path / "prompts.yaml"),
         "--out", str(tmp_path / "out"), "--depth-topic", "/camera/depth", "--camera-info-topic", "/camera/camera_info",
         "--model", harness.MODEL, "--checkpoint", str(checkpoint), "--device", "cpu",
     ])  # fmt: skip
