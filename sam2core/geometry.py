@@ -57,9 +57,3 @@ class PinholeCamera:
         points = np.asarray(points, dtype=np.float64)
         z = points[..., 2]
         return np.stack([self.fx * points[..., 0] / z + self.cx, self.fy * points[..., 1] / z + self.cy], axis=-1)
-
-    def pixel_grid(self) -> tuple[np.ndarray, np.ndarray]:
-        """(H, W) float32 u and v of every pixel centre."""
-        u = np.arange(self.width, dtype=np.float32)
-        v = np.arange(self.height, dtype=np.float32)
-        return np.broadcast_to(u, (self.height, self.width)), np.broadcast_to(v[:, None], (self.height, self.width))
