@@ -125,7 +125,7 @@ class _BagRun:
         if args.depth_topic:
             self.depth = DepthStage(
                 Settings().depth_settings(), max_offset_ns=round(args.depth_max_offset * 1e9), buffer_size=64,
-                warn=lambda text: self.problem(f"depth: {text}"),
+                warn=lambda text: self.problem(f"depth: {text}"), wait_for_depth=False,
             )  # fmt: skip
         typestore = sam2_typestore()
         self.output = writer.add_connection(args.output_topic, "sam2_ros/msg/TrackedObjectArray", typestore=typestore)

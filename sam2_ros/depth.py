@@ -7,9 +7,9 @@ Stamp matching (DepthMatcher), our own policy since message_filters cannot be in
 depth images wait in a small buffer keyed by their stamp (a second image with the same stamp
 replaces the first: newest wins; when the buffer is full the oldest stamp goes). A colour image
 takes the depth image with the nearest stamp within `max_offset`, looked up when the image is
-tracked, so depth that arrives after its colour image but before it is tracked still matches, and
-arrival order does not matter. A colour image without one is tracked without depth and counted
-as unmatched. Depth messages are kept serialised (the node subscribes raw): only the stamp is read
+tracked; in the node an image with objects waits up to `max_offset` for one still on its way. So
+depth that arrives after its colour image still matches, and arrival order does not matter. A
+colour image without one is tracked without depth and counted as unmatched. Depth messages are kept serialised (the node subscribes raw): only the stamp is read
 on arrival (serialized_stamp_ns), and only a matched one is deserialised, so a 30 FPS depth stream
 costs the node's executor little more than copying bytes.
 """
@@ -120,25 +120,32 @@ class DepthMatcher:
 
     def __init__(self, max_offset_ns: int, capacity: int = 8):
         self.max_offset_ns, self.capacity = max_offset_ns, capacity
-        self._lock = threading.Lock()
+        self._arrived = threading.Condition()
         self._buffer: dict[int, object] = {}
         self.matched = self.unmatched = 0
 
     def add(self, stamp_ns: int, message: object) -> None:
-        with self._lock:
+        with self._arrived:
             self._buffer[stamp_ns] = message
             while len(self._buffer) > self.capacity:
                 del self._buffer[min(self._buffer)]
+            self._arrived.notify_all()
 
-    def match(self, stamp_ns: int) -> object | None:
-        """The buffered message nearest to `stamp_ns` within max_offset, or None (counted)."""
-        with self._lock:
-            nearest = min(self._buffer, key=lambda stamp: abs(stamp - stamp_ns), default=None)
-            if nearest is None or abs(nearest - stamp_ns) > self.max_offset_ns:
+    def match(self, stamp_ns: int, wait: float = 0.0) -> object | None:
+        """The buffered message nearest to `stamp_ns` within max_offset, or None (counted); waits
+        up to `wait` seconds for one to arrive (a depth image still on its way)."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: self._nearest(stamp_ns) is not None, timeout=wait)
+            nearest = self._nearest(stamp_ns)
+            if nearest is None:
                 self.unmatched += 1
                 return None
             self.matched += 1
             return self._buffer[nearest]
+
+    def _nearest(self, stamp_ns: int) -> int | None:
+        nearest = min(self._buffer, key=lambda stamp: abs(stamp - stamp_ns), default=None)
+        return nearest if nearest is not None and abs(nearest - stamp_ns) <= self.max_offset_ns else None
 
 
 def depth_image(depth: np.ndarray, header: Header) -> Image:
@@ -313,7 +320,13 @@ class DepthStage:
     runner run with use_depth. `add_depth` and `set_camera_info` may be called from any thread,
     `locate` from one thread (the one tracking)."""
 
-    def __init__(self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None]):
+    def __init__(
+        self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None],
+        wait_for_depth: bool = True,
+    ):  # fmt: skip
+        """wait_for_depth: an image with objects waits up to max_offset for its depth (live streams;
+        off where every depth image that will come is already in, as in a bag)."""
+        self.wait_for_depth = wait_for_depth
         self.matcher = DepthMatcher(max_offset_ns, buffer_size)
         self.locator = ObjectLocator(settings)
         self.markers = MarkerBook()
@@ -339,7 +352,8 @@ class DepthStage:
         and a warning says why."""
         results = sorted(results, key=lambda result: result.object_id)
         masks = {result.object_id: _visible_mask(result) for result in results}
-        raw = self.matcher.match(stamp_ns)  # every image counts as matched or not, objects or none
+        wait = self.matcher.max_offset_ns / 1e9 if results and self.wait_for_depth else 0.0
+        raw = self.matcher.match(stamp_ns, wait)  # every image counts as matched or not, objects or none
         depth = camera = None
         if results:
             depth, camera = self._usable_depth(raw, *masks[results[0].object_id].shape)

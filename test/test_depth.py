@@ -2,6 +2,7 @@
 visibility reasons, and the cloud, markers and transforms the node publishes."""
 
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -104,6 +105,10 @@ def test_matcher_late_missing_and_reordered_depth():
     assert matcher.match(1_000_000_000) is None  # missing: nothing buffered
     matcher.add(1_030_000_000, "late")  # arrives after its colour image was received, before it is tracked
     assert matcher.match(1_033_000_000) == "late"
+    later = threading.Timer(0.05, lambda: matcher.add(1_060_000_000, "still on its way"))
+    later.start()  # arrives while the colour image is being located
+    assert matcher.match(1_060_000_000, wait=5.0) == "still on its way"
+    later.join()
     matcher.add(1_100_000_000, "newer")
     matcher.add(1_066_000_000, "older, arrived second")  # reordered stamps
     assert matcher.match(1_070_000_000) == "older, arrived second"
@@ -111,9 +116,9 @@ def test_matcher_late_missing_and_reordered_depth():
     assert matcher.match(1_200_000_000) is None  # 100 ms away from every buffered stamp
     matcher.add(1_100_000_000, "same stamp, newest wins")
     assert matcher.match(1_100_000_000) == "same stamp, newest wins"
-    matcher.add(1_130_000_000, "fourth")  # capacity 3: the oldest stamp (1.030 s) goes
-    assert matcher.match(1_030_000_000) is None
-    assert (matcher.matched, matcher.unmatched) == (4, 3)
+    matcher.add(1_130_000_000, "fourth")  # capacity 3: the oldest stamp (1.060 s) goes
+    assert matcher.match(1_040_000_000) is None
+    assert (matcher.matched, matcher.unmatched) == (5, 3)
 
 
 def plane(z: float, height: int = 81, width: int = 101) -> np.ndarray:
