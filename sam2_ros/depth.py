@@ -200,7 +200,8 @@ class _Measurement:
 def measure(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings: DepthSettings) -> _Measurement | None:
     """An object's 3D position and extent from its (H, W) bool mask and (H, W) depth (NaN = none):
     the median of the valid depths over the mask eroded by `erosion` pixels (the whole mask when
-    erosion leaves no valid depth); None without any valid depth under the mask."""
+    erosion leaves no valid depth; the lower of the middle two for an even count); None without
+    any valid depth under the mask."""
     left, top, width, height = cv2.boundingRect(mask.view(np.uint8))
     if width == 0:
         return None
@@ -217,7 +218,8 @@ def measure(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings
         return None
     v, u = v + top, u + left
     z = depth[v, u]
-    median = float(np.median(z))
+    middle = (z.size - 1) // 2  # the lower median: a measured depth, so at least one point is an inlier
+    median = float(np.partition(z, middle)[middle])
     inliers = np.abs(z - median) <= settings.inlier_distance
     points = camera.back_project(u[inliers], v[inliers], z[inliers])  # (N, 3)
     position = np.array([np.median(points[:, 0]), np.median(points[:, 1]), median], np.float32)

@@ -148,6 +148,14 @@ def test_position_is_the_median_over_the_eroded_mask_ignoring_invalid_depth():
     assert measure(mask, plane(np.nan), CAMERA, DepthSettings()) is None
 
 
+def test_a_mask_half_on_the_object_half_on_the_wall_has_a_measured_median():
+    mask = square_mask(size=20)
+    depth = plane(1.0)
+    depth[:, 50:] = 4.0  # no reading lies near the midpoint 2.5 m of the two middle ones
+    found = measure(mask, depth, CAMERA, DepthSettings(erosion=0, inlier_distance=0.15))
+    assert found.position[2] == 1.0 and found.extent_max[2] == 1.0 and len(found.points) == 200
+
+
 def test_tiny_masks_fall_back_to_every_pixel():
     mask = square_mask(size=3)
     found = measure(mask, plane(1.5), CAMERA, DepthSettings(erosion=3))
