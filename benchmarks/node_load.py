@@ -8,7 +8,9 @@ dropped (from its diagnostics) and its resident memory at the start and the end.
     . scripts/env.sh && python benchmarks/node_load.py --duration 30
 
 With no --checkpoint the model has random weights (a checkpoint is written to a temporary folder):
-the figures are about throughput, not mask quality.
+the figures are about throughput, not mask quality. With --depth every image comes with a 16UC1
+depth image (the disc at 1 m over a 3 m wall) and camera_info, and the node runs with use_depth
+(positions, cloud, markers): run it with and without to see what depth costs.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import Point32  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
+from sam2_ros.depth import camera_info  # noqa: E402
 from sam2_ros.msg import Prompt, TrackedObjectArray  # noqa: E402
+from sam2core.geometry import PinholeCamera  # noqa: E402
 from sam2_ros.srv import AddPrompt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +54,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=0, help="model input side; 0 = the model's own")
     parser.add_argument("--checkpoint", help="checkpoint file (default: random weights)")
     parser.add_argument("--overlay", action="store_true", help="let the node publish overlays too")
+    parser.add_argument("--depth", action="store_true", help="publish depth and camera_info; the node uses them")
     return parser.parse_args()
 
 
@@ -60,17 +65,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def camera_frames(width: int, height: int, count: int = 30) -> list[bytes]:
-    """`count` rgb8 frames of a disc moving over a gradient."""
+def camera_frames(width: int, height: int, count: int = 30) -> tuple[list[bytes], list[bytes]]:
+    """`count` rgb8 frames of a disc moving over a gradient, and their 16UC1 depth (the disc at
+    1 m, the rest at 3 m)."""
     yy, xx = np.mgrid[:height, :width]
-    frames = []
+    frames, depths = [], []
     for index in range(count):
         image = np.zeros((height, width, 3), np.uint8)
         image[..., 2] = (xx * 120 // width).astype(np.uint8)
         cx = width // 4 + index * width // (2 * count)
-        image[(yy - height // 2) ** 2 + (xx - cx) ** 2 < (height // 8) ** 2] = (220, 180, 40)
+        disc = (yy - height // 2) ** 2 + (xx - cx) ** 2 < (height // 8) ** 2
+        image[disc] = (220, 180, 40)
         frames.append(image.tobytes())
-    return frames
+        depths.append(np.where(disc, 1000, 3000).astype("<u2").tobytes())
+    return frames, depths
 
 
 class LoadClient(Node):
@@ -79,8 +87,11 @@ class LoadClient(Node):
     def __init__(self, args: argparse.Namespace):
         super().__init__("node_load")
         self.args = args
-        self.frames = camera_frames(args.width, args.height)
+        self.frames, self.depths = camera_frames(args.width, args.height)
         self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
+        self.depth_pub = self.create_publisher(Image, "depth", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self.camera = PinholeCamera.from_field_of_view(args.width, args.height, 60.0)
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.create_subscription(TrackedObjectArray, "tracked_objects", self.on_array, reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 10)
@@ -95,6 +106,11 @@ class LoadClient(Node):
         msg.header.frame_id = "camera"
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.data = self.frames[self.published % len(self.frames)]
+        if self.args.depth:
+            depth = Image(header=msg.header, height=msg.height, width=msg.width, encoding="16UC1", step=2 * msg.width)
+            depth.data = self.depths[self.published % len(self.depths)]
+            self.depth_pub.publish(depth)
+            self.info_pub.publish(camera_info(self.camera, msg.header))
         self.image_pub.publish(msg)
         self.published += 1
 
@@ -129,7 +145,7 @@ def start_node(args: argparse.Namespace, folder: Path) -> subprocess.Popen:
         checkpoint = folder / "random.pt"
         save_checkpoint(build_model(args.model), checkpoint)
     overrides = {"model": args.model, "checkpoint": checkpoint, "device": "cpu", "image_size": args.image_size,
-                 "publish_overlay": str(args.overlay).lower()}  # fmt: skip
+                 "publish_overlay": str(args.overlay).lower(), "use_depth": str(args.depth).lower()}  # fmt: skip
     command = [sys.executable, "-m", "sam2_ros.tracker_node", "--ros-args",
                "--params-file", str(ROOT / "config" / "sam2_tracker.yaml")]  # fmt: skip
     for name, value in overrides.items():
@@ -175,7 +191,8 @@ def report(args, client: LoadClient, elapsed: float, rss_start: float, rss_end: 
     received = int(client.diagnostics.get("frames_received", 0)) - received_before
     dropped = int(client.diagnostics.get("frames_dropped", 0)) - dropped_before
     print(f"node_load: {args.model} (input {args.image_size or 'default'}) on cpu, {args.width}x{args.height} rgb8 "
-          f"at {args.fps:g} FPS for {elapsed:.0f} s, one prompted object, overlay {'on' if args.overlay else 'off'}")
+          f"at {args.fps:g} FPS for {elapsed:.0f} s, one prompted object, overlay {'on' if args.overlay else 'off'}, "
+          f"depth {'on' if args.depth else 'off'}")
     print(f"  published   {client.published} images, {client.published / elapsed:.1f} Hz")
     print(f"  results     {len(latencies)} arrays, {len(latencies) / elapsed:.2f} Hz, "
           f"object in {sum(c > 0 for c in client.object_counts)} of them")
@@ -183,6 +200,10 @@ def report(args, client: LoadClient, elapsed: float, rss_start: float, rss_end: 
         print(f"  latency     mean {latencies.mean():.0f} ms, p95 {np.percentile(latencies, 95):.0f} ms "
               f"(result receipt - image stamp)")
     print(f"  dropped     {dropped} of {received} images the node received (node diagnostics)")
+    if args.depth:
+        counts = {name: client.diagnostics.get(f"depth_{name}", "?") for name in ("matched", "unmatched", "rejected")}
+        print(f"  depth       {counts['matched']} images matched, {counts['unmatched']} unmatched, "
+              f"{counts['rejected']} rejected (node diagnostics, since the start)")
     print(f"  node RSS    {rss_start:.0f} MB at the start, {rss_end:.0f} MB at the end")
 
 

@@ -10,13 +10,15 @@ from sam2_ros.frame_stats import StatsWindow
 
 
 def diagnostic_array(
-    stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, worker_alive: bool
+    stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, worker_alive: bool,
+    extra: dict[str, str] | None = None,
 ) -> DiagnosticArray:
     """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model and device.
 
     Counts are totals since activation; rate and latencies are over the window since the previous
     message. Level: ERROR when the inference thread has died, WARN when no image came in this
-    window or images were rejected or failed in it, OK otherwise.
+    window or images were rejected or failed in it, OK otherwise. `extra`: more values (the depth
+    stage's counts).
     """
     window, total = stats.window, stats.total
     if not worker_alive:
@@ -39,6 +41,7 @@ def diagnostic_array(
         "objects": str(stats.object_count),
         "model": model,
         "device": device,
+        **(extra or {}),
     }
     status = DiagnosticStatus(
         level=level,

@@ -22,6 +22,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from sam2_ros.conversions import MASK_ENCODINGS, MASK_MODES
+from sam2_ros.depth import DepthSettings
 from sam2core import MODEL_NAMES
 from sam2core.tracking.tracker import DTYPES
 
@@ -116,9 +117,45 @@ class Settings:
     )
     diagnostics_period: float = _parameter(1.0, "Seconds between /diagnostics messages.", limits=(0.1, 60.0))
 
+    # Depth: objects in 3D (sam2_ros/depth.py). Off by default; without depth nothing changes.
+    use_depth: bool = _parameter(False, "Read a registered depth image and camera_info; publish objects in 3D.")
+    depth_topic: str = _parameter("depth", "sensor_msgs/Image registered to the colour image: 16UC1 mm or 32FC1 m.")
+    camera_info_topic: str = _parameter("camera_info", "sensor_msgs/CameraInfo of the colour camera.")
+    depth_max_offset: float = _parameter(
+        0.02, "Largest |depth stamp - colour stamp| in seconds for a depth image to match.", limits=(0.0, 10.0)
+    )
+    depth_buffer_size: int = _parameter(8, "Depth images held for matching by stamp.", limits=(1, 1000))
+    depth_erosion: int = _parameter(3, "Pixels the mask is eroded by before its depths are read.", limits=(0, 100))
+    depth_inlier_distance: float = _parameter(
+        0.15, "Metres from the median depth within which a point belongs to the object.", limits=(0.001, 100.0)
+    )
+    occlusion_margin: float = _parameter(
+        0.1, "A hidden object is OCCLUDED when the depth where it was is nearer by more than this (metres).",
+        limits=(0.0, 100.0),
+    )
+    out_of_view_border: float = _parameter(
+        0.03, "A hidden object is OUT_OF_VIEW when its predicted position is this share of the image from an edge.",
+        limits=(0.0, 0.5),
+    )
+    depth_min: float = _parameter(0.1, "Nearest depth (metres) the camera measures.", limits=(0.0, 1000.0))
+    depth_max: float = _parameter(10.0, "Farthest depth (metres) the camera measures.", limits=(0.0, 1000.0))
+    cloud_max_points: int = _parameter(2000, "Most points per object in objects_cloud.", limits=(1, 1_000_000))
+    objects_cloud_topic: str = _parameter("objects_cloud", "sensor_msgs/PointCloud2: x, y, z, object_id.")
+    markers_topic: str = _parameter("markers", "visualization_msgs/MarkerArray: a box and an id per object.")
+    publish_tf: bool = _parameter(False, "Send a TF frame per object at its 3D position (needs tf2_ros).")
+    tf_prefix: str = _parameter("sam2_object_", "TF frame of object N: <tf_prefix>N.")
+
     def tracker_options(self) -> dict[str, str | int]:
         """Keyword arguments of sam2_ros.loading.load_tracker."""
         return {name: getattr(self, name) for name in TRACKER_OPTIONS}
+
+    def depth_settings(self) -> DepthSettings:
+        """How sam2_ros.depth measures objects and explains hidden ones."""
+        return DepthSettings(
+            erosion=self.depth_erosion, inlier_distance=self.depth_inlier_distance,
+            occlusion_margin=self.occlusion_margin, out_of_view_border=self.out_of_view_border,
+            depth_min=self.depth_min, depth_max=self.depth_max, cloud_max_points=self.cloud_max_points,
+        )  # fmt: skip
 
 
 # The Settings fields that make the tracker; the offline tools take them as flags.

@@ -23,9 +23,11 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile
 from rclpy.service import Service
 from rclpy.subscription import Subscription
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
 
 from sam2_ros import parameters
 from sam2_ros.conversions import (
@@ -39,6 +41,7 @@ from sam2_ros.conversions import (
     tracked_object,
     tracked_object_array,
 )
+from sam2_ros.depth import DepthStage, fill_tracked_object, object_transforms, point_cloud
 from sam2_ros.diagnostics import diagnostic_array
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import Prompt, TrackedObjectArray
@@ -63,9 +66,12 @@ class _Outputs:
     overlay: LifecyclePublisher
     labels: LifecyclePublisher
     diagnostics: LifecyclePublisher
+    cloud: LifecyclePublisher | None = None  # with use_depth
+    markers: LifecyclePublisher | None = None  # with use_depth
 
     def all(self) -> tuple[LifecyclePublisher, ...]:
-        return self.tracked, self.overlay, self.labels, self.diagnostics
+        everything = (self.tracked, self.overlay, self.labels, self.diagnostics, self.cloud, self.markers)
+        return tuple(publisher for publisher in everything if publisher is not None)
 
 
 class TrackerNode(LifecycleNode):
@@ -82,6 +88,8 @@ class TrackerNode(LifecycleNode):
         self._servers: list[Service] = []  # of the active state
         self._diagnostics_timer = None
         self._service_group = ReentrantCallbackGroup()
+        self._depth: DepthStage | None = None  # of the active state, with use_depth
+        self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
 
     def start(self) -> bool:
         """Configure and activate (what `autostart` does); False when either step fails."""
@@ -113,7 +121,11 @@ class TrackerNode(LifecycleNode):
             overlay=self.create_lifecycle_publisher(Image, settings.overlay_topic, reliable),
             labels=self.create_lifecycle_publisher(Image, settings.labels_topic, reliable),
             diagnostics=self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
-        )
+            cloud=self.create_lifecycle_publisher(PointCloud2, settings.objects_cloud_topic, reliable)
+            if settings.use_depth else None,
+            markers=self.create_lifecycle_publisher(MarkerArray, settings.markers_topic, reliable)
+            if settings.use_depth else None,
+        )  # fmt: skip
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -137,6 +149,8 @@ class TrackerNode(LifecycleNode):
             self.create_service(RemoveObject, "remove_object", self._on_remove_object, callback_group=services),
             self.create_service(Reset, "reset", self._on_reset, callback_group=services),
         ]
+        if settings.use_depth:
+            self._open_depth_inputs()
         self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"tracking images from {self._image_subscription_topic()}")
         return super().on_activate(state)
@@ -144,6 +158,7 @@ class TrackerNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._close_inputs()
         self._stop_worker()
+        self._depth = None
         self._tracker.reset()
         return super().on_deactivate(state)
 
@@ -165,6 +180,35 @@ class TrackerNode(LifecycleNode):
         message_type = CompressedImage if self.settings.image_transport == "compressed" else Image
         qos = parameters.image_qos(self.settings)
         return self.create_subscription(message_type, self._image_subscription_topic(), self._worker.submit_frame, qos)
+
+    def _open_depth_inputs(self) -> None:
+        """The depth stage, its depth and camera_info subscriptions, and the TF sender."""
+        settings = self.settings
+        self._depth = DepthStage(
+            settings.depth_settings(),
+            max_offset_ns=round(settings.depth_max_offset * 1e9),
+            buffer_size=settings.depth_buffer_size,
+            warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
+        )
+        qos = parameters.image_qos(settings)
+        # depth queues as many as the matcher holds: a busy executor loses none of them
+        depth_qos = QoSProfile(depth=settings.depth_buffer_size, reliability=qos.reliability)
+        self._inputs += [
+            self.create_subscription(Image, settings.depth_topic, self._depth.add_depth, depth_qos, raw=True),
+            self.create_subscription(CameraInfo, settings.camera_info_topic, self._depth.set_camera_info, qos),
+        ]
+        if settings.publish_tf and self._tf_sender is None:
+            self._tf_sender = self._transform_broadcaster()
+
+    def _transform_broadcaster(self):
+        """tf2_ros's TransformBroadcaster, or None (with a warning) where tf2_ros is not installed:
+        it comes with a robot's ROS installation, not with this package's Python requirements."""
+        try:
+            from tf2_ros import TransformBroadcaster
+        except ImportError:
+            self.get_logger().warning("publish_tf is true but tf2_ros is not installed: no TF frames are sent")
+            return None
+        return TransformBroadcaster(self)
 
     def _image_subscription_topic(self) -> str:
         """image_topic after remapping, or its /compressed sub-topic (as image_transport names it)."""
@@ -247,10 +291,14 @@ class TrackerNode(LifecycleNode):
 
     def _publish(self, outcome: FrameOutcome) -> None:
         header, results, settings = outcome.frame.header, list(outcome.objects.values()), self.settings
+        array = tracked_object_array(header, outcome.frame_index, results, settings.mask_encoding, settings.mask_mode)
+        located = self._depth.locate(outcome.frame.stamp_ns, results) if self._depth is not None else []
+        for msg, each in zip(array.objects, located):
+            fill_tracked_object(msg, each)
         try:
-            self._outputs.tracked.publish(
-                tracked_object_array(header, outcome.frame_index, results, settings.mask_encoding, settings.mask_mode)
-            )
+            self._outputs.tracked.publish(array)
+            if self._depth is not None:
+                self._publish_3d(header, located)
             if settings.publish_overlay:
                 self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
             if settings.publish_labels:
@@ -259,6 +307,12 @@ class TrackerNode(LifecycleNode):
             if self.context.ok():
                 raise
             # SIGINT/SIGTERM shut ROS down while the worker tracked this image: nowhere to publish.
+
+    def _publish_3d(self, header, located) -> None:
+        self._outputs.cloud.publish(point_cloud(header, located))
+        self._outputs.markers.publish(self._depth.markers.markers(header, located))
+        if self._tf_sender is not None:
+            self._tf_sender.sendTransform(object_transforms(header, located, self.settings.tf_prefix))
 
     def _publish_labels(self, results, image_size, header) -> None:
         try:
@@ -276,6 +330,7 @@ class TrackerNode(LifecycleNode):
                 model=self.settings.model,
                 device=str(self._tracker.device),
                 worker_alive=self._worker.alive,
+                extra=self._depth.counts() if self._depth is not None else None,
             )
         )
 

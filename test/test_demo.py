@@ -87,6 +87,10 @@ def test_demo_writes_a_scored_summary_and_a_video_of_every_frame(tmp_path):
     assert summary["still_baseline"]["jf"] == pytest.approx(still.jf) == sequences[0]["still_jf"]
     assert {name: overall[name] for name in ACCURACY} == {name: sequences[0][name] for name in ACCURACY}
     assert 0 < overall["tracker_fps"] and summary["runtime_s"] > 0
+    depth = summary["depth"]  # the node runs with the camera's depth; the weak model's masks decide the error
+    assert depth["reason_object_frames"] > 0 and 0.0 <= depth["reason_accuracy"] <= 1.0
+    assert depth["measured_visible"] > 0 and depth["depth_error_median_pct"] >= 0.0
+    assert "visibility reasons right on" in result.stdout
 
     frames = video_frames(out / "demo.mp4")
     assert len(frames) == summary["video_frames"] == FRAMES

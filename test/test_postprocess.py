@@ -11,7 +11,7 @@ from sam2_ros.conversions import tracked_object
 from sam2core import build_model
 from sam2core.tracking import Prompt, StreamingTracker
 from sam2core.tracking.postprocess import HOLE_LOGIT, SPECK_LOGIT, clean_mask_logits
-from sam2core.tracking.results import mask_box
+from sam2core.tracking.results import mask_geometry
 
 SIZE = 128  # the demo model's input: a 32 x 32 low-resolution mask, 4 x 4 pixels each
 
@@ -77,7 +77,7 @@ def test_tracker_output_is_filled_and_cleaned_and_so_is_the_node_message(model):
     result = StreamingTracker(model).track(image, {1: Prompt(mask=_prompt_mask())}).objects[1]
     mask = result.mask.numpy()
     assert mask[36:44, 36:44].all() and not mask[96:112, 96:112].any()
-    assert result.box == mask_box(result.mask) and result.box[2] < 70 and result.box[3] < 70
+    assert result.box == mask_geometry(result.mask).box and result.box[2] < 70 and result.box[3] < 70
     message = tracked_object(result, Header())
     assert message.box.x_offset + message.box.width < 70 and message.box.y_offset + message.box.height < 70
     assert message.mask_area == int(mask.sum()) and abs(message.centroid.x - 39.5) < 1.5

@@ -119,7 +119,7 @@ def test_masks_are_what_is_visible_in_front_of_an_occluder():
         role="occluder", object_id=0, colour=(0.0, 0.0, 1.0), half=16, centres=[(52, 32), (36, 32), (20, 32)]
     )
     plan = _black_plan([red_target, blue_occluder], config=config)
-    frames, masks, full_masks = synthetic.render(np.random.default_rng(0), plan=plan, config=config)
+    frames, masks, full_masks, _ = synthetic.render(np.random.default_rng(0), plan=plan, config=config)
     visible = masks[:, 0].sum(axis=(1, 2))
     assert visible[0] == full_masks[0, 0].sum() == pytest.approx(16 * 16, rel=0.15)
     assert 0 < visible[1] < 0.75 * visible[0] and visible[2] == 0

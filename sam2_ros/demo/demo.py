@@ -11,7 +11,8 @@ sequence's objects; the camera holds that image for `--hold` seconds meanwhile. 
 - demo.mp4: every camera image with the tracked masks, boxes and ids, the true contours, each
   object's visible/hidden state, latency, and the frames the node dropped;
 - summary.json, also printed: J&F and visibility accuracy per sequence and overall next to the
-  "still" baseline, frames processed of those published, latency and the tracker's rate;
+  "still" baseline, frames processed of those published, latency and the tracker's rate; the node
+  runs with depth (use_depth), and `depth` scores its 3D positions and visibility reasons;
 - logs/: the output of the node and the camera.
 
     python -m sam2_ros.demo.demo --out outputs/demo [--sequences 3] [--rate 8] [--checkpoint default] [--prompt box]
@@ -172,7 +173,9 @@ def observation(msg: TrackedObject) -> Observation:
     """An Observation of a TrackedObject (its pixel box made XYXY, None when the mask is empty)."""
     box = msg.box
     xyxy = (box.x_offset, box.y_offset, box.x_offset + box.width - 1, box.y_offset + box.height - 1)
-    return Observation(mono8_mask(msg.mask), msg.visible, msg.visibility, xyxy if box.width else None)
+    position = np.array([msg.position.x, msg.position.y, msg.position.z]) if msg.depth_points else None
+    return Observation(mono8_mask(msg.mask), msg.visible, msg.visibility, xyxy if box.width else None, position,
+                       msg.visibility_reason)  # fmt: skip
 
 
 def spin_until(node: Node, condition: Callable[[], bool], children: list[Child], timeout: float, what: str) -> None:
@@ -200,7 +203,7 @@ def start_children(args: argparse.Namespace, logs: Path) -> list[Child]:
     """The tracker node (the package's parameter file, the demo's model, no overlay topic) and
     the camera (waiting for its subscribers, playing every sequence once)."""
     params_file = Path(get_package_share_directory("sam2_ros")) / "config" / "sam2_tracker.yaml"
-    node = {**parameters.chosen(args), "publish_overlay": "false"}
+    node = {**parameters.chosen(args), "publish_overlay": "false", "use_depth": "true"}
     camera = {"sequences": args.sequences, "frames": args.frames, "rate": float(args.rate),
               "first_frame_hold": float(args.hold), "wait_for_subscribers": "true", "loop": "false"}  # fmt: skip
     return [

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sam2_ros.depth import DepthScore
 from sam2core.data import Sequence
+from sam2core.data.depth import visibility_causes
 from sam2core.evaluation import TRACKER, MethodScore, Prediction, SequenceScore, first_frame_baseline
 from sam2core.evaluation.benchmark import PromptKind, score_sequence, summarize
 
@@ -23,12 +25,15 @@ Box = tuple[int, int, int, int]  # XYXY pixels, x1 and y1 inclusive
 
 @dataclass(frozen=True)
 class Observation:
-    """One object in one of the node's answers: (H, W) bool mask, visible flag, visibility, box."""
+    """One object in one of the node's answers: (H, W) bool mask, visible flag, visibility, box,
+    and with depth its (3,) position (None when not measured) and visibility reason."""
 
     mask: np.ndarray
     visible: bool
     visibility: float
     box: Box | None
+    position: np.ndarray | None = None
+    reason: int = 0
 
 
 @dataclass
@@ -139,6 +144,23 @@ def prediction(sequence: Sequence, views: list[FrameView]) -> Prediction:
     return Prediction(masks=masks, visible=visible, seconds=None)
 
 
+def depth_score(scores: list[ClipScore]) -> dict[str, object]:
+    """3D position error and visibility-reason accuracy of the node's answers (frames 1.., those
+    it processed) against the camera's truth (sam2_ros.depth.DepthScore)."""
+    score = DepthScore()
+    for clip_score in scores:
+        sequence = clip_score.clip.sequence
+        causes = visibility_causes(sequence.visibility, sequence.hidden, sequence.object_ids)
+        for index, view in enumerate(clip_score.views[1:], start=1):
+            if view.latency is None:
+                continue
+            for k, object_id in enumerate(sequence.object_ids):
+                found = view.objects.get(object_id)
+                if found is not None:
+                    score.add(sequence.positions[index, k], causes[index, k], found.reason, found.position)
+    return score.summary()
+
+
 # ----------------------------------------------------------------------------- summary
 
 
@@ -159,6 +181,7 @@ def summary(scores: list[ClipScore], *, model: str, checkpoint: str, prompt: Pro
             "tracker_fps": tracker.frames_per_second,
         },
         "still_baseline": _accuracy(still),
+        "depth": depth_score(scores),
         "sequences": [
             {
                 "seed": score.tracker.seed,
@@ -216,7 +239,18 @@ def format_summary(figures: dict) -> str:
         "processed: images answered of those published; still: the frame-0 mask held still, always visible",
         f"tracker: {figures['overall']['tracker_fps']:.1f} results/s, "
         f"the camera at {figures['camera_rate_hz']:g} images/s",
+        _depth_line(figures["depth"]),
     ])  # fmt: skip
+
+
+def _depth_line(depth: dict) -> str:
+    if not depth["measured_visible"]:
+        return f"depth: no visible object measured; visibility reasons right on {depth['reason_accuracy']:.0%}"
+    return (
+        f"depth: 3D position of visible objects within 2% of the true depth on {depth['depth_within_2pct']:.0%} "
+        f"of {depth['measured_visible']} (depth error median {depth['depth_error_median_pct']:.1f}%); "
+        f"visibility reasons right on {depth['reason_accuracy']:.0%} of {depth['reason_object_frames']} object-frames"
+    )
 
 
 def _row(columns: str, name: str, objects: int, figures: dict, still_jf: float) -> str:

@@ -6,9 +6,11 @@ scenes, `frames` frames each) one after another at `rate` images per second:
 
 - `image` (sensor_msgs/Image rgb8, sensor-data QoS): each frame, stamped with the time it is
   published and `frame_id`.
+- `depth` (16UC1 millimetres, registered to `image`, same header and QoS) and `camera_info`: the
+  scene's depth as a depth camera would report it (sam2core.data.depth: noise, dropouts).
 - `ground_truth` (sam2_ros/TrackedObjectArray, reliable): the same header, `frame_index` the
-  frame's index in its sequence (0 starts a sequence), and every target with its true mask and
-  visibility, as a tracker that is always right would report it.
+  frame's index in its sequence (0 starts a sequence), and every target with its true mask,
+  visibility, 3D position and visibility reason, as a tracker that is always right would report it.
 
 `first_frame_hold` keeps each sequence's first frame the newest image for that many seconds,
 rounded up to whole frame periods (time for an operator to prompt it); `wait_for_subscribers`
@@ -29,19 +31,24 @@ from dataclasses import dataclass, replace
 import torch
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import Image
+import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from sam2_ros.conversions import rgb_to_image, tracked_object_array
-from sam2_ros.msg import TrackedObjectArray
+from sam2_ros.depth import camera_info, depth_image
+from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.parameters import declare, parameter, usage
 from sam2core.data import BENCHMARK, Sequence, held_out_sequences
+from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
 from sam2core.tracking import ObjectResult
 from sam2core.tracking.results import mask_geometry
 
 # Logit of a ground-truth pixel or object score: its sigmoid is 1 (or 0) to within 1e-8.
 CERTAIN_LOGIT = 20.0
+REASONS = {"visible": TrackedObject.REASON_VISIBLE, "occluded": TrackedObject.REASON_OCCLUDED,
+           "out_of_view": TrackedObject.REASON_OUT_OF_VIEW}  # fmt: skip
 GROUND_TRUTH_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 FINISHED = object()  # what the schedule gives after the last frame
 
@@ -66,7 +73,18 @@ def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> Tracke
                 geometry=mask_geometry(truth),
             )
         )
-    return tracked_object_array(header, frame, results)
+    array = tracked_object_array(header, frame, results)
+    causes = visibility_causes(sequence.visibility, sequence.hidden, sequence.object_ids)[frame]
+    for msg, cause, position in zip(array.objects, causes, sequence.positions[frame]):
+        msg.visibility_reason = REASONS[cause]
+        if msg.visible:
+            msg.position.x, msg.position.y, msg.position.z = (float(value) for value in position)
+    return array
+
+
+def camera_depth(sequence: Sequence, frame: int) -> np.ndarray:
+    """(H, W) uint16 millimetres: the depth camera's reading of `frame` (the same on every call)."""
+    return sensor_depth(sequence.depth[frame], np.random.default_rng([sequence.seed, frame]))
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,9 @@ class SyntheticCamera(Node):
         self.schedule = schedule(sequences, hold_ticks=hold_ticks, loop=settings.loop)
         self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
         self.truth_pub = self.create_publisher(TrackedObjectArray, "ground_truth", GROUND_TRUTH_QOS)
+        self.depth_pub = self.create_publisher(Image, "depth", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self.camera = synthetic_camera(BENCHMARK)  # camera_sequences() draws BENCHMARK's frame size
         self.timer = self.create_timer(1.0 / settings.rate, self._tick)
         self.get_logger().info(
             f"{len(sequences)} sequences of {settings.frames} frames at {settings.rate:g} images/s"
@@ -113,6 +134,8 @@ class SyntheticCamera(Node):
         elif item is not None:
             sequence, frame = item
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+            self.depth_pub.publish(depth_image(camera_depth(sequence, frame), header))
+            self.info_pub.publish(camera_info(self.camera, header))
             self.image_pub.publish(rgb_to_image(sequence.frames[frame], header))
             self.truth_pub.publish(ground_truth_array(sequence, frame, header))
 

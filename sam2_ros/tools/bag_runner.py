@@ -9,6 +9,10 @@ Prompts come from the bag's prompt topic (sam2_ros/Prompt, applied as the node a
 from a YAML file (sam2_ros/tools/prompt_file.py). The output bag (MCAP) gets one
 sam2_ros/TrackedObjectArray per image, at the image's receive time, and optionally overlays.
 Messages are read and written with rosbags and (de)serialised by rclpy, so no ROS graph is needed.
+With --depth-topic and --camera-info-topic the objects are located in 3D as the node does with
+use_depth (sam2_ros/depth.py; each image waits until the bag is `--depth-max-offset` past it, so
+depth recorded just after its image still matches), and the objects' point clouds and markers
+are written too.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from rosbags.interfaces import Connection
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from tqdm import tqdm
 
 from sam2_ros import parameters
@@ -40,6 +44,7 @@ from sam2_ros.conversions import (
     stamp_to_ns,
     tracked_object_array,
 )
+from sam2_ros.depth import DepthStage, fill_tracked_object, point_cloud
 from sam2_ros.loading import load_tracker
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.tools.prompt_file import ScheduledPrompt, read_prompt_file
@@ -111,6 +116,14 @@ class _BagRun:
         self.by_frame: dict[int, list[ScheduledPrompt]] = defaultdict(list)
         self.image_type, self.to_rgb = IMAGE_TYPES[self.images[0].msgtype]
         self.prompts = [c for c in reader.connections if c.topic == args.prompt_topic]
+        self.depth_inputs = [c for c in reader.connections if c.topic in (args.depth_topic, args.camera_info_topic)]
+        self.depth: DepthStage | None = None
+        self.waiting: list[tuple[Image | CompressedImage, int]] = []  # images waiting for their depth
+        if args.depth_topic:
+            self.depth = DepthStage(
+                parameters.Settings().depth_settings(), max_offset_ns=round(args.depth_max_offset * 1e9), buffer_size=64,
+                warn=lambda text: self.problem(f"depth: {text}"), wait_for_depth=False,
+            )  # fmt: skip
         typestore = sam2_typestore()
         self.output = writer.add_connection(args.output_topic, "sam2_ros/msg/TrackedObjectArray", typestore=typestore)
         self.overlay = (
@@ -118,6 +131,11 @@ class _BagRun:
             if args.overlay_topic
             else None
         )
+        if self.depth is not None:
+            self.cloud = writer.add_connection(args.cloud_topic, "sensor_msgs/msg/PointCloud2", typestore=typestore)
+            self.markers = writer.add_connection(
+                args.markers_topic, "visualization_msgs/msg/MarkerArray", typestore=typestore
+            )
 
     def schedule(self, entry: ScheduledPrompt) -> None:
         """A file prompt: by frame index, applied when that image comes; by stamp, handed over now."""
@@ -127,13 +145,27 @@ class _BagRun:
             self.by_frame[entry.frame].append(entry)
 
     def track(self) -> None:
-        connections = self.images + self.prompts
+        connections = self.images + self.prompts + self.depth_inputs
         messages = self.reader.messages(connections=connections)
         for connection, timestamp, raw in tqdm(messages, total=sum(c.msgcount for c in connections), unit="msg"):
+            self.track_waiting(timestamp)
             if connection.topic == self.args.prompt_topic:
                 self.prompt_message(deserialize_message(raw, PromptMsg))
-            else:
+            elif connection.topic == self.args.depth_topic:
+                self.depth.add_depth(raw)
+            elif connection.topic == self.args.camera_info_topic:
+                self.depth.set_camera_info(deserialize_message(raw, CameraInfo))
+            elif self.depth is None:
                 self.image(deserialize_message(raw, self.image_type), timestamp)
+            else:
+                self.waiting.append((deserialize_message(raw, self.image_type), timestamp))
+        self.track_waiting(None)
+
+    def track_waiting(self, now: int | None) -> None:
+        """Track the images waiting for depth that the bag has passed by more than the offset (all: None)."""
+        offset = round(self.args.depth_max_offset * 1e9)
+        while self.waiting and (now is None or self.waiting[0][1] + offset < now):
+            self.image(*self.waiting.pop(0))
 
     def prompt_message(self, msg: PromptMsg) -> None:
         try:
@@ -156,6 +188,13 @@ class _BagRun:
             return
         results = list(outcome.objects.values())
         array = tracked_object_array(msg.header, outcome.frame_index, results, self.args.mask_encoding)
+        if self.depth is not None:
+            located = self.depth.locate(stamp_ns, results)
+            for obj, each in zip(array.objects, located):
+                fill_tracked_object(obj, each)
+            self.writer.write(self.cloud, timestamp, serialize_message(point_cloud(msg.header, located)))
+            markers = self.depth.markers.markers(msg.header, located)
+            self.writer.write(self.markers, timestamp, serialize_message(markers))
         self.writer.write(self.output, timestamp, serialize_message(array))
         if self.overlay is not None:
             overlay = overlay_image(outcome.frame.image, results, msg.header)
@@ -201,12 +240,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prompt-topic", default="/prompts", help="sam2_ros/Prompt topic of the input bag")
     parser.add_argument("--output-topic", default="/tracked_objects", help="TrackedObjectArray topic to write")
     parser.add_argument("--overlay-topic", default="", help="also write overlay images on this topic; '' for none")
-    parameters.add_arguments(parser, ("mask_encoding", *parameters.TRACKER_OPTIONS))
+    parser.add_argument("--depth-topic", default="", help="registered depth images (16UC1 mm / 32FC1 m): 3D outputs")
+    parser.add_argument("--camera-info-topic", default="", help="CameraInfo of the colour camera (with --depth-topic)")
+    parser.add_argument("--cloud-topic", default="/objects_cloud", help="PointCloud2 topic to write, with depth")
+    parser.add_argument("--markers-topic", default="/markers", help="MarkerArray topic to write, with depth")
+    parameters.add_arguments(parser, ("mask_encoding", "depth_max_offset", *parameters.TRACKER_OPTIONS))
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if bool(args.depth_topic) != bool(args.camera_info_topic):
+        print("bag_runner: --depth-topic and --camera-info-topic go together", file=sys.stderr)
+        return 2
     try:
         summary = run(args)
     except (ValueError, KeyError, OSError) as error:  # bad checkpoint, model, prompt file or bag

@@ -16,12 +16,13 @@ cover unoccluded and uncut by the frame border. Where it is not visible its mask
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
 import numpy as np
 
+from sam2core.data.depth import compose_depth, layer_depths, synthetic_camera, target_positions
 from sam2core.data.scene import Layer, SceneConfig, ScenePlan, Shadow, plan_scene
 
 MIN_VISIBLE_PIXELS = 16
@@ -97,6 +98,10 @@ class Sequence:
         seed: the seed it was drawn from.
         split: name of its split.
         photos: the photographs its textures were cut from.
+        depth: (T, H, W) float32 true depth in metres (sam2core.data.depth), None for scenes
+            drawn without it.
+        positions: (T, K, 3) float32 true position of each target's visible part in the camera's
+            optical frame (metres; NaN where not visible), None without depth.
     """
 
     frames: np.ndarray
@@ -108,13 +113,15 @@ class Sequence:
     seed: int
     split: str
     photos: tuple[str, ...]
+    depth: np.ndarray | None = None
+    positions: np.ndarray | None = None
 
 
 def generate_sequence(*, seed: int, config: SceneConfig) -> Sequence:
     """Draw the sequence of ``seed``: the same seed and config always give identical arrays."""
     split = split_of(seed)
-    plan, frames, masks, full_masks = _draw_promptable_scene(seed=seed, config=config, photos=split.photos)
-    return annotated_sequence(
+    plan, frames, masks, full_masks, depth = _draw_promptable_scene(seed=seed, config=config, photos=split.photos)
+    sequence = annotated_sequence(
         frames=frames,
         masks=masks,
         full_masks=full_masks,
@@ -123,6 +130,8 @@ def generate_sequence(*, seed: int, config: SceneConfig) -> Sequence:
         split=split.name,
         photos=plan.photos,
     )
+    positions = target_positions(sequence.masks, depth, synthetic_camera(config))
+    return replace(sequence, depth=depth, positions=positions)
 
 
 def annotated_sequence(
@@ -158,17 +167,17 @@ def annotated_sequence(
 
 def _draw_promptable_scene(
     *, seed: int, config: SceneConfig, photos: tuple[str, ...]
-) -> tuple[ScenePlan, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[ScenePlan, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Plan and render scenes from the sub-seeds of ``seed`` until every target shows at least
     :data:`FIRST_FRAME_MIN_VISIBLE` of itself in frame 0 (the last try is kept if none does)."""
     for attempt in range(MAX_ATTEMPTS):
         rng = np.random.default_rng([seed, attempt])
         plan = plan_scene(rng, config=config, photos=photos)
-        frames, masks, full_masks = render(rng, plan=plan, config=config)
+        frames, masks, full_masks, depth = render(rng, plan=plan, config=config)
         shown = masks[0].sum(axis=(1, 2)) >= FIRST_FRAME_MIN_VISIBLE * _unoccluded_area(plan)[0]
         if shown.all():
             break
-    return plan, frames, masks, full_masks
+    return plan, frames, masks, full_masks, depth
 
 
 def held_out_sequences(n: int, *, config: SceneConfig = BENCHMARK) -> Iterator[Sequence]:
@@ -206,17 +215,20 @@ def _unoccluded_area(plan: ScenePlan) -> np.ndarray:
 
 def render(
     rng: np.random.Generator, *, plan: ScenePlan, config: SceneConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``plan``; ``rng`` draws the sensor noise.
 
     Returns:
         frames: (T, H, W, 3) uint8 RGB.
         masks: (T, K, H, W) bool, each target's pixels not covered by a nearer object.
         full_masks: (T, K, H, W) bool, each target's pixels inside the frame.
+        depth: (T, H, W) float32 true depth in metres (sam2core.data.depth).
     """
     shape = (config.num_frames, len(plan.targets), config.height, config.width)
     frames = np.empty((config.num_frames, config.height, config.width, 3), np.uint8)
     masks, full_masks = np.zeros(shape, bool), np.zeros(shape, bool)
+    depth = np.empty((config.num_frames, config.height, config.width), np.float32)
+    depths = layer_depths(plan)
     velocities = [layer.trajectory.velocity() * config.motion_blur for layer in plan.layers]
     noise = _NoiseField(rng, height=config.height, width=config.width, std=plan.noise_std)
     for t in range(config.num_frames):
@@ -226,10 +238,11 @@ def render(
             for layer, velocity in zip(plan.layers, velocities)
         ]
         _split_masks(plan.layers, layer_masks=layer_masks, masks=masks[t], full_masks=full_masks[t])
+        depth[t] = compose_depth(layer_masks, depths, (config.height, config.width))
         canvas *= plan.gain[t]
         canvas += plan.bias[t] + noise.sample(rng)
         frames[t] = np.clip(canvas * 255.0 + 0.5, 0.0, 255.0, out=canvas)
-    return frames, masks, full_masks
+    return frames, masks, full_masks, depth
 
 
 class _NoiseField:
