@@ -2,6 +2,7 @@
 
 from sam2core.build import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from sam2core.config import MODEL_NAMES, SAM2Config, get_config
+from sam2core.image_predictor import ImagePredictor, Segmentation
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking import (
@@ -20,12 +21,14 @@ __all__ = [
     "DecoderOutput",
     "FrameResult",
     "ImageFeatures",
+    "ImagePredictor",
     "MemoryContext",
     "ObjectResult",
     "Prompt",
     "PromptError",
     "SAM2Config",
     "SAM2Model",
+    "Segmentation",
     "StreamingTracker",
     "TrackerOptions",
     "UnknownObjectError",

@@ -1,0 +1,96 @@
+"""Stand-ins for the few torchvision pieces Meta's image predictor and mask generator import
+(torchvision has no build for the CPU torch used here). Test code only: `install()` puts them in
+sys.modules before Meta's modules are imported.
+
+Semantics are torchvision's: ToTensor scales HWC uint8 to CHW float in 0..1; Resize on tensors is
+bilinear with antialiasing; nms keeps boxes greedily in order of decreasing score (a stable
+sort), dropping every later box whose IoU with a kept one is above the threshold.
+"""
+
+import sys
+import types
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class ToTensor:
+    def __call__(self, image: np.ndarray) -> Tensor:
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+
+
+class Resize(nn.Module):
+    def __init__(self, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.size = [int(size[0]), int(size[1])]
+
+    def forward(self, image: Tensor) -> Tensor:
+        batched = image if image.dim() == 4 else image.unsqueeze(0)
+        resized = F.interpolate(
+            batched, size=self.size, mode="bilinear", align_corners=False, antialias=True
+        )
+        return resized if image.dim() == 4 else resized.squeeze(0)
+
+
+class Normalize(nn.Module):
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.mean = mean
+        self.std = std
+
+    def forward(self, image: Tensor) -> Tensor:
+        mean = torch.tensor(self.mean, dtype=image.dtype).reshape(-1, 1, 1)
+        std = torch.tensor(self.std, dtype=image.dtype).reshape(-1, 1, 1)
+        return (image - mean) / std
+
+
+def box_area(boxes: Tensor) -> Tensor:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+    return batched_nms(boxes, scores, torch.zeros(len(boxes)), iou_threshold=iou_threshold)
+
+
+def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
+    order = torch.sort(scores, descending=True, stable=True).indices.tolist()
+    kept: list[int] = []
+    for index in order:
+        same_class = [other for other in kept if idxs[other] == idxs[index]]
+        if all(_iou(boxes[index], boxes[other]) <= iou_threshold for other in same_class):
+            kept.append(index)
+    return torch.tensor(kept, dtype=torch.int64)
+
+
+def _iou(a: Tensor, b: Tensor) -> float:
+    width = (torch.minimum(a[2], b[2]) - torch.maximum(a[0], b[0])).clamp(min=0)
+    height = (torch.minimum(a[3], b[3]) - torch.maximum(a[1], b[1])).clamp(min=0)
+    intersection = float(width * height)
+    union = float(box_area(a[None])[0] + box_area(b[None])[0]) - intersection
+    return intersection / union if union > 0 else 0.0
+
+
+def install() -> None:
+    """Register the stand-ins as torchvision.transforms and torchvision.ops.boxes, unless a
+    working torchvision is importable."""
+    try:
+        import torchvision.ops  # noqa: F401
+        return
+    except Exception:  # a broken wheel fails at import with a RuntimeError
+        for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
+            del sys.modules[name]
+    root = types.ModuleType("torchvision")
+    transforms = types.ModuleType("torchvision.transforms")
+    transforms.ToTensor, transforms.Resize, transforms.Normalize = ToTensor, Resize, Normalize
+    ops = types.ModuleType("torchvision.ops")
+    boxes = types.ModuleType("torchvision.ops.boxes")
+    boxes.box_area, boxes.nms, boxes.batched_nms = box_area, nms, batched_nms
+    root.transforms, root.ops, ops.boxes = transforms, ops, boxes
+    sys.modules.update({
+        "torchvision": root,
+        "torchvision.transforms": transforms,
+        "torchvision.ops": ops,
+        "torchvision.ops.boxes": boxes,
+    })
