@@ -1,5 +1,6 @@
 """sam2core: SAM 2 in pure PyTorch (no ROS)."""
 
+from sam2core.automatic_mask_generator import AutomaticMaskGenerator, MaskCandidates
 from sam2core.build import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from sam2core.config import MODEL_NAMES, SAM2Config, get_config
 from sam2core.image_predictor import ImagePredictor, Segmentation
@@ -16,12 +17,14 @@ from sam2core.tracking import (
 )
 
 __all__ = [
+    "AutomaticMaskGenerator",
     "MODEL_NAMES",
     "CheckpointError",
     "DecoderOutput",
     "FrameResult",
     "ImageFeatures",
     "ImagePredictor",
+    "MaskCandidates",
     "MemoryContext",
     "ObjectResult",
     "Prompt",

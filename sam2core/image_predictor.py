@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sam2core.masks import fill_small_regions
 from sam2core.modeling.outputs import ImageFeatures
 from sam2core.modeling.preprocess import preprocess_image_bilinear
 from sam2core.modeling.sam2 import BOX_CORNER_LABELS, SAM2Model
@@ -43,9 +44,20 @@ class _EncodedImages:
 class ImagePredictor:
     """Predicts masks on one image (or a batch) from prompts in original-image pixels."""
 
-    def __init__(self, model: SAM2Model, mask_threshold: float = 0.0) -> None:
+    def __init__(
+        self,
+        model: SAM2Model,
+        mask_threshold: float = 0.0,
+        max_hole_area: float = 0.0,
+        max_sprinkle_area: float = 0.0,
+    ) -> None:
+        """mask_threshold: the logit above which a pixel is in the mask. max_hole_area,
+        max_sprinkle_area: holes and specks of at most this many low-res pixels are removed
+        from the masks (not from the low-res logits returned); 0 turns this off."""
         self.model = model
         self.mask_threshold = mask_threshold
+        self.max_hole_area = max_hole_area
+        self.max_sprinkle_area = max_sprinkle_area
         self._encoded: _EncodedImages | None = None
         self._is_batch = False
 
@@ -216,7 +228,10 @@ class ImagePredictor:
         )
         low_res = prediction.masks.float()  # (B, M, S/4, S/4)
         size = encoded.sizes[image_index]
-        masks = F.interpolate(low_res, size=size, mode="bilinear", align_corners=False)
+        filled = fill_small_regions(
+            low_res, self.mask_threshold, self.max_hole_area, self.max_sprinkle_area
+        )
+        masks = F.interpolate(filled, size=size, mode="bilinear", align_corners=False)
         clamped = low_res.clamp(-LOW_RES_LOGIT_LIMIT, LOW_RES_LOGIT_LIMIT)
         return masks, prediction.iou, clamped
 
