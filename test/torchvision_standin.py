@@ -4,7 +4,8 @@ sys.modules before Meta's modules are imported.
 
 Semantics are torchvision's: ToTensor scales HWC uint8 to CHW float in 0..1; Resize on tensors is
 bilinear with antialiasing; nms keeps boxes greedily in order of decreasing score (a stable
-sort), dropping every later box whose IoU with a kept one is above the threshold.
+sort), dropping every later box of the same class whose IoU with a kept one is above the
+threshold (an IoU of 0 / 0 drops nothing).
 """
 
 import sys
@@ -55,21 +56,21 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
 
 
 def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
-    order = torch.sort(scores, descending=True, stable=True).indices.tolist()
-    kept: list[int] = []
-    for index in order:
-        same_class = [other for other in kept if idxs[other] == idxs[index]]
-        if all(_iou(boxes[index], boxes[other]) <= iou_threshold for other in same_class):
-            kept.append(index)
-    return torch.tensor(kept, dtype=torch.int64)
-
-
-def _iou(a: Tensor, b: Tensor) -> float:
-    width = (torch.minimum(a[2], b[2]) - torch.maximum(a[0], b[0])).clamp(min=0)
-    height = (torch.minimum(a[3], b[3]) - torch.maximum(a[1], b[1])).clamp(min=0)
-    intersection = float(width * height)
-    union = float(box_area(a[None])[0] + box_area(b[None])[0]) - intersection
-    return intersection / union if union > 0 else 0.0
+    order = torch.sort(scores, descending=True, stable=True).indices
+    boxes, idxs = boxes[order].float(), idxs[order]
+    low = torch.max(boxes[:, None, :2], boxes[None, :, :2])  # (N, N, 2) x0, y0 of overlaps
+    high = torch.min(boxes[:, None, 2:], boxes[None, :, 2:])
+    intersection = (high - low).clamp(min=0).prod(dim=-1)
+    areas = box_area(boxes)
+    iou = intersection / (areas[:, None] + areas[None, :] - intersection)  # NaN for 0 / 0
+    suppresses = ((iou > iou_threshold) & (idxs[:, None] == idxs[None, :])).tolist()
+    removed = [False] * len(order)
+    kept = []
+    for rank in range(len(order)):
+        if not removed[rank]:
+            kept.append(rank)
+            removed = [r or s for r, s in zip(removed, suppresses[rank])]
+    return order[torch.tensor(kept, dtype=torch.int64)]
 
 
 def install() -> None:
