@@ -43,6 +43,7 @@ def main() -> None:
     from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
     from sam2.build_sam import build_sam2
 
+    torch.manual_seed(0)
     ours_model = build_model(args.size, image_size=args.image_size)
     state = ours_model.state_dict()
     for key in state:
