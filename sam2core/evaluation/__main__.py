@@ -17,6 +17,7 @@ import torch
 from sam2core.build import CheckpointError, build_model
 from sam2core.config import MODEL_NAMES
 from sam2core.data import BENCHMARK, HELD_OUT, Sequence, held_out_sequences
+from sam2core.data.davis import DatasetError, read_davis
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
 from sam2core.visualization import VideoWriter, overlay
@@ -45,13 +46,21 @@ def main(argv: list[str] | None = None) -> int:
         if sequence.seed in HELD_OUT.seeds[: args.video]:  # held_out_sequences(N) runs through these
             write_comparison_video(args.out / f"sequence_{sequence.seed}.mp4", sequence=sequence, prediction=prediction)
 
-    report = evaluate(
-        model,
-        held_out_sequences(args.sequences, config=BENCHMARK),
-        prompt=args.prompt,
-        description=description,
-        on_sequence=write_video if args.video else None,
-    )
+    if args.data is not None:
+        sequences = read_davis(args.data)
+    else:
+        sequences = held_out_sequences(args.sequences, config=BENCHMARK)
+    try:
+        report = evaluate(
+            model,
+            sequences,
+            prompt=args.prompt,
+            description=description,
+            on_sequence=write_video if args.video else None,
+        )
+    except DatasetError as error:
+        print(f"python -m sam2core.evaluation: {error}", file=sys.stderr)
+        return 2
     print(format_table(report))
     (args.out / "evaluation.json").write_text(report.to_json() + "\n")
     plot_jf_per_sequence(report, args.out / "jf_per_sequence.png")
@@ -69,6 +78,13 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json, the plot and videos")
     parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
     parser.add_argument("--device", default="cpu", help="torch device of the model")
+    parser.add_argument(
+        "--data", type=Path, help="your own videos instead of the synthetic benchmark (see --format)"
+    )
+    parser.add_argument(
+        "--format", choices=("davis",), default="davis",
+        help="layout of --data: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png (palette)",
+    )
     parser.add_argument(
         "--threads", type=int, help="CPU threads of torch (default: torch's choice; 1 is fastest on a busy machine)"
     )
