@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import torch
 
 from sam2core.build import build_model
 from sam2core.config import MODEL_NAMES
+from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
 from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
+from sam2core.train.own_data import DATA_FORMATS, OwnDataTrainer, read_data
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
 
 LOSS_RECIPES = {"scratch": LossWeights(), "balanced": BALANCED, "sam2": SAM2_FINE_TUNING}
@@ -53,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--data", type=Path, help="fine-tune on your own data instead of synthetic scenes")
+    parser.add_argument("--format", choices=DATA_FORMATS, default="davis",
+                        help="layout of --data (see sam2core.data.davis and sam2core.data.instance_masks)")
     args = parser.parse_args(argv)
 
     if args.threads:
@@ -76,6 +82,15 @@ def main(argv: list[str] | None = None) -> None:
         prompt_weights=tuple(args.prompt_weights),
         scene=dataclasses.replace(defaults.scene, height=side, width=side),
     )
+    if args.data is not None:
+        try:
+            sequences = read_data(args.data, args.format)
+        except DatasetError as error:
+            parser.error(str(error))
+        if args.stage != "images" and all(len(sequence.frames) == 1 for sequence in sequences):
+            parser.error(f"--format {args.format} has single images: only --stage images trains on it")
+        OwnDataTrainer(model, config, args.out, sequences, evaluate=quick_score).run()
+        return
     Trainer(model, config, args.out, evaluate=quick_score).run()
 
 
