@@ -91,11 +91,16 @@ def test_coco_polygons_and_both_rles(tmp_path):
 
 
 def test_sampled_clips_are_square_and_start_with_visible_objects(tmp_path, sequence):
-    write_davis_sequence(tmp_path, "clip", sequence.frames, instance_ids(sequence.masks.transpose(1, 0, 2, 3)))
+    labels = np.zeros(sequence.frames.shape[:3], np.uint16)
+    labels[:, 5:20, 5:20] = 1
+    labels[2:, 30:40, 30:40] = 2  # object 2 appears on frame 2
+    write_davis_sequence(tmp_path, "clip", sequence.frames, labels)
     sequences = read_data(tmp_path, "davis")
-    clip = sample_clip(sequences, np.random.default_rng(0), length=3, side=64)
-    assert clip.frames.shape == (3, 64, 64, 3) and clip.masks.shape[2:] == (64, 64)
-    assert clip.visibility[0].all() and clip.masks.shape[1] >= 1
+    rng = np.random.default_rng(0)
+    clips = [sample_clip(sequences, rng, length=2, side=64) for _ in range(12)]
+    assert all(clip.frames.shape == (2, 64, 64, 3) and clip.masks.shape[2:] == (64, 64) for clip in clips)
+    assert all(clip.visibility[0].all() for clip in clips)
+    assert {clip.object_ids for clip in clips} == {(1,), (1, 2)}
 
 
 @pytest.mark.parametrize("data_format, stage", [("masks", "images"), ("davis", "clips")])
