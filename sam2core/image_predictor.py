@@ -133,8 +133,8 @@ class ImagePredictor:
             already in 0..1 of the image's width and height.
         """
         result = self.segment(
-            point_coords, point_labels, box, mask_input, multimask_output, return_logits,
-            normalize_coords,
+            point_coords, point_labels, box, mask_input, multimask=multimask_output,
+            as_logits=return_logits, pixel_coords=normalize_coords,
         )
         # Meta's predictor returns thresholded masks as float32 0 / 1.
         return result.masks.astype(np.float32), result.iou_predictions, result.low_res_logits
@@ -142,23 +142,27 @@ class ImagePredictor:
     @torch.no_grad()
     def segment(
         self,
-        point_coords: np.ndarray | None = None,
-        point_labels: np.ndarray | None = None,
+        points: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
         box: np.ndarray | None = None,
-        mask_input: np.ndarray | None = None,
-        multimask_output: bool = True,
-        return_logits: bool = False,
-        normalize_coords: bool = True,
+        mask_logits: np.ndarray | None = None,
+        *,
+        multimask: bool = True,
+        as_logits: bool = False,
+        pixel_coords: bool = True,
         image_index: int = 0,
     ) -> Segmentation:
-        """`predict` returning a Segmentation; image_index selects an image of a batch."""
+        """`predict` for new code, returning a Segmentation: points, labels, box and mask_logits
+        as predict's point_coords, point_labels, box and mask_input; multimask: three candidate
+        masks; as_logits: logits instead of bool masks; pixel_coords: coordinates in pixels of
+        the original image (False: in 0..1); image_index: the image of a batch."""
         points, labels, boxes, masks = self._prompts(
-            point_coords, point_labels, box, mask_input, normalize_coords, image_index
+            points, labels, box, mask_logits, pixel_coords, image_index
         )
         logits, iou, low_res = self.predict_tensors(
-            points, labels, boxes, masks, multimask_output, image_index=image_index
+            points, labels, boxes, masks, multimask, image_index=image_index
         )
-        if not return_logits:
+        if not as_logits:
             logits = logits > self.mask_threshold
         return Segmentation(
             masks=_to_numpy(logits.squeeze(0)),
@@ -186,7 +190,8 @@ class ImagePredictor:
                 None if point_labels_batch is None else point_labels_batch[index],
                 None if box_batch is None else box_batch[index],
                 None if mask_input_batch is None else mask_input_batch[index],
-                multimask_output, return_logits, normalize_coords, image_index=index,
+                multimask=multimask_output, as_logits=return_logits,
+                pixel_coords=normalize_coords, image_index=index,
             )
             for index in range(len(self._require_image().sizes))
         ]

@@ -135,7 +135,7 @@ def test_segmentation_result_and_errors():
     with pytest.raises(RuntimeError, match="set an image"):
         ours.predict(point_coords=np.array([[1, 1]]), point_labels=np.array([1]))
     ours.set_image(random_rgb(40, 40, seed=8))
-    result = ours.segment(point_coords=np.array([[20, 20]]), point_labels=np.array([1]))
+    result = ours.segment(points=np.array([[20, 20]]), labels=np.array([1]))
     assert isinstance(result, Segmentation) and result.masks.dtype == bool
     assert np.array_equal(result.best, result.masks[np.argmax(result.iou_predictions)])
     with pytest.raises(ValueError, match="together"):
