@@ -25,6 +25,7 @@ from sam2core.config import MODEL_NAMES
 from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
 from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
+from sam2core.train import distributed
 from sam2core.train.own_data import DATA_FORMATS, OwnDataTrainer, read_data
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
 
@@ -82,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         prompt_weights=tuple(args.prompt_weights),
         scene=dataclasses.replace(defaults.scene, height=side, width=side),
     )
+    rank = distributed.start(args.device) if distributed.world_size() > 1 else 0
+    out = Path(args.out) if rank == 0 else Path(args.out) / f"rank{rank}"
+    config = dataclasses.replace(config, seed=config.seed + rank)  # each rank its own batches
+    evaluate = quick_score if rank == 0 else None
     if args.data is not None:
         try:
             sequences = read_data(args.data, args.format)
@@ -89,9 +94,14 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(error))
         if args.stage != "images" and all(len(sequence.frames) == 1 for sequence in sequences):
             parser.error(f"--format {args.format} has single images: only --stage images trains on it")
-        OwnDataTrainer(model, config, args.out, sequences, evaluate=quick_score).run()
-        return
-    Trainer(model, config, args.out, evaluate=quick_score).run()
+        trainer = OwnDataTrainer(model, config, out, sequences, evaluate=evaluate)
+    else:
+        trainer = Trainer(model, config, out, evaluate=evaluate)
+    if distributed.world_size() > 1:
+        distributed.synchronise(trainer)
+    trainer.run()
+    if distributed.world_size() > 1:
+        distributed.stop()
 
 
 if __name__ == "__main__":
