@@ -4,6 +4,8 @@ Bad requests raise ValueError (ConversionError, PromptError) with the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -36,12 +38,15 @@ def segment(model: SAM2Model, frame: Frame, request: Segment.Request) -> Segment
 
 
 def segment_everything(
-    model: SAM2Model, frame: Frame, request: SegmentEverything.Request
+    model: SAM2Model,
+    frame: Frame,
+    request: SegmentEverything.Request,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[SegmentEverything.Response, list[np.ndarray]]:
     """The automatic masks of `frame` (success left to the caller), and the (H, W) bool masks
-    to track (none unless request.track)."""
+    to track (none unless request.track). should_stop: see generate_candidates."""
     generator = AutomaticMaskGenerator(model, **generator_options(request))
-    candidates = generator.generate_candidates(frame.image)
+    candidates = generator.generate_candidates(frame.image, should_stop)
     order = torch.argsort(candidates.iou, descending=True, stable=True)
     if request.max_masks > 0:
         order = order[: request.max_masks]

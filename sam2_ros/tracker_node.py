@@ -12,6 +12,8 @@ parameter `autostart` (default true) it configures and activates itself.
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,12 +47,13 @@ from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
 from sam2_ros.segmentation import segment, segment_everything
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
 from sam2_ros.worker import TrackingWorker
+from sam2core.automatic_mask_generator import GenerationStopped
 from sam2core.tracking import Prompt as TrackerPrompt
 from sam2core.tracking import StreamingTracker
 
 T = TypeVar("T")
 # What a service reports as a failure: bad requests, unknown ids, timeouts, deactivation.
-SERVICE_FAILURES = (ValueError, KeyError, TimeoutError, CancelledError)
+SERVICE_FAILURES = (ValueError, KeyError, TimeoutError, CancelledError, GenerationStopped)
 # What loading a model raises for a bad checkpoint, model, device or option.
 LOAD_FAILURES = (ValueError, KeyError, RuntimeError, OSError)
 
@@ -84,6 +87,7 @@ class TrackerNode(LifecycleNode):
         # Runs segment requests one at a time beside the tracking thread, so that they never
         # hold up the images.
         self._segmenter: ThreadPoolExecutor | None = None
+        self._segmenter_stopping = threading.Event()  # ends long segment_everything work
 
     def start(self) -> bool:
         """Configure and activate (what `autostart` does); False when either step fails."""
@@ -143,6 +147,7 @@ class TrackerNode(LifecycleNode):
             ),
         ]
         self._segmenter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2_segment")
+        self._segmenter_stopping = threading.Event()
         self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"tracking images from {self._image_subscription_topic()}")
         return super().on_activate(state)
@@ -250,7 +255,14 @@ class TrackerNode(LifecycleNode):
     ) -> SegmentEverything.Response:
         try:
             frame = self._held_frame(request.header.stamp)
-            work = self._running_segmenter().submit(segment_everything, self._tracker.model, frame, request)
+            deadline = time.monotonic() + self.settings.service_timeout
+            stopping = self._segmenter_stopping
+
+            def should_stop() -> bool:  # past the deadline (the caller has its answer) or closing
+                return stopping.is_set() or time.monotonic() > deadline
+
+            model = self._tracker.model
+            work = self._running_segmenter().submit(segment_everything, model, frame, request, should_stop)
             response, to_track = self._wait(work)
             response.object_ids = self._track_masks(to_track, frame.stamp_ns)
         except SERVICE_FAILURES as error:
@@ -327,6 +339,7 @@ class TrackerNode(LifecycleNode):
 
     def _stop_worker(self) -> None:
         if self._segmenter is not None:
+            self._segmenter_stopping.set()
             self._segmenter.shutdown(wait=True, cancel_futures=True)
             self._segmenter = None
         if self._worker is not None:

@@ -9,6 +9,7 @@ touch a crop's inner edge. Duplicates are removed by box NMS within each crop, t
 mask pixels) are removed from every decoded mask first, as in Meta's predictor.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,10 @@ from sam2core.masks import (
 from sam2core.modeling.sam2 import SAM2Model
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
+
+
+class GenerationStopped(RuntimeError):
+    """generate_candidates was asked to stop before it finished."""
 
 
 @dataclass(frozen=True)
@@ -168,15 +173,18 @@ class AutomaticMaskGenerator:
         return [self._annotation(candidates, index) for index in range(len(candidates))]
 
     @torch.no_grad()
-    def generate_candidates(self, image: np.ndarray) -> MaskCandidates:
-        """The masks of an (H, W, 3) uint8 RGB image as MaskCandidates."""
+    def generate_candidates(
+        self, image: np.ndarray, should_stop: Callable[[], bool] | None = None
+    ) -> MaskCandidates:
+        """The masks of an (H, W, 3) uint8 RGB image as MaskCandidates. should_stop: asked
+        before each batch of clicks; when it answers True, GenerationStopped is raised."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} "
                              f"{image.dtype}")
         image_size = image.shape[:2]
         crops = image_crops(image_size, self.crop_n_layers, self.crop_overlap_ratio)
         candidates = MaskCandidates.concatenate(
-            [self._segment_crop(image, crop, image_size) for crop in crops]
+            [self._segment_crop(image, crop, image_size, should_stop) for crop in crops]
         )
         if len(crops) > 1:
             smaller_crop_first = 1.0 / box_areas(candidates.crop_boxes).float()
@@ -186,16 +194,26 @@ class AutomaticMaskGenerator:
         return candidates
 
     def _segment_crop(
-        self, image: np.ndarray, crop: Crop, image_size: tuple[int, int]
+        self,
+        image: np.ndarray,
+        crop: Crop,
+        image_size: tuple[int, int],
+        should_stop: Callable[[], bool] | None,
     ) -> MaskCandidates:
         x0, y0, x1, y1 = crop.box
         self.predictor.set_image(image[y0:y1, x0:x1])
         points = self.point_grids[crop.layer] * np.array([x1 - x0, y1 - y0])
-        starts = range(0, len(points), self.points_per_batch)
-        batches = [
-            self._segment_points(points[start : start + self.points_per_batch], crop, image_size)
-            for start in tqdm(starts, desc=f"crop {crop.box}", disable=not self.progress)
-        ]
+        batches = []
+        for start in tqdm(
+            range(0, len(points), self.points_per_batch),
+            desc=f"crop {crop.box}",
+            disable=not self.progress,
+        ):
+            if should_stop is not None and should_stop():
+                self.predictor.reset_predictor()
+                raise GenerationStopped(f"stopped after {start} of {len(points)} clicks of a crop")
+            batch = points[start : start + self.points_per_batch]
+            batches.append(self._segment_points(batch, crop, image_size))
         self.predictor.reset_predictor()
         candidates = MaskCandidates.concatenate(batches)
         candidates = candidates.select(
