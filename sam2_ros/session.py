@@ -80,11 +80,13 @@ class FrameOutcome:
 
 
 @dataclass(frozen=True)
-class _HeldFrameStamp:
-    """The ROS stamp and header of a frame the tracker holds (see StreamingTracker.held_frames)."""
+class _HeldFrame:
+    """A frame the tracker holds (see StreamingTracker.held_frames): its ROS stamp and header, and
+    its image."""
 
     stamp_ns: int
     header: Any
+    image: np.ndarray  # (H, W, 3) uint8 RGB, for the segment services
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class TrackingSession:
 
     def __init__(self, tracker: StreamingTracker):
         self.tracker = tracker
-        self._held: dict[int, _HeldFrameStamp] = {}  # frame index -> its stamp, in stream order
+        self._held: dict[int, _HeldFrame] = {}  # frame index -> its stamp, in stream order
         self._waiting: list[_Waiting] = []
         self._size: tuple[int, int] | None = None  # (H, W) of the stream's images
 
@@ -128,6 +130,18 @@ class TrackingSession:
             self._waiting.append(_Waiting(request, future))
         else:
             _settle(future, lambda: self._add_prompt(request, target))
+
+    def held_frame(self, stamp_ns: int) -> Frame:
+        """The held image a request stamped `stamp_ns` names (as for prompts; 0: the newest),
+        or PromptRejected when it is not held (yet or any more)."""
+        target = self._target_frame(stamp_ns)
+        if target is None:
+            raise PromptRejected(
+                "no image has been processed yet" if not self._held
+                else f"no image stamped {_seconds(stamp_ns)} or later has been processed yet"
+            )
+        held = self._held[target]
+        return Frame(held.image, held.stamp_ns, held.header)
 
     def process(self, frame: Frame) -> FrameOutcome:
         """Track every object on `frame`, after applying the prompts waiting for it."""
@@ -186,7 +200,7 @@ class TrackingSession:
                 later = [*first.values(), *later]
             first = {}
             result = self.tracker.track(frame.image)
-        self._held[result.frame_index] = _HeldFrameStamp(frame.stamp_ns, frame.header)
+        self._held[result.frame_index] = _HeldFrame(frame.stamp_ns, frame.header, frame.image)
         objects = dict(result.objects)
         for obj, waiting in first.items():
             waiting.future.set_result(PromptOutcome(result.frame_index, frame.stamp_ns, frame.header, objects[obj]))

@@ -12,8 +12,10 @@ parameter `autostart` (default true) it configures and activates itself.
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -47,13 +49,16 @@ from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
-from sam2_ros.srv import AddPrompt, RemoveObject, Reset
+from sam2_ros.segmentation import segment, segment_everything
+from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
 from sam2_ros.worker import TrackingWorker
+from sam2core.automatic_mask_generator import GenerationStopped
+from sam2core.tracking import Prompt as TrackerPrompt
 from sam2core.tracking import StreamingTracker
 
 T = TypeVar("T")
 # What a service reports as a failure: bad requests, unknown ids, timeouts, deactivation.
-SERVICE_FAILURES = (ValueError, KeyError, TimeoutError, CancelledError)
+SERVICE_FAILURES = (ValueError, KeyError, TimeoutError, CancelledError, GenerationStopped)
 # What loading a model raises for a bad checkpoint, model, device or option.
 LOAD_FAILURES = (ValueError, KeyError, RuntimeError, OSError)
 
@@ -90,6 +95,10 @@ class TrackerNode(LifecycleNode):
         self._service_group = ReentrantCallbackGroup()
         self._depth: DepthStage | None = None  # of the active state, with use_depth
         self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
+        # Runs segment requests one at a time beside the tracking thread, so that they never
+        # hold up the images.
+        self._segmenter: ThreadPoolExecutor | None = None
+        self._segmenter_stopping = threading.Event()  # ends long segment_everything work
 
     def start(self) -> bool:
         """Configure and activate (what `autostart` does); False when either step fails."""
@@ -148,9 +157,15 @@ class TrackerNode(LifecycleNode):
             self.create_service(AddPrompt, "add_prompt", self._on_add_prompt, callback_group=services),
             self.create_service(RemoveObject, "remove_object", self._on_remove_object, callback_group=services),
             self.create_service(Reset, "reset", self._on_reset, callback_group=services),
+            self.create_service(Segment, "segment", self._on_segment, callback_group=services),
+            self.create_service(
+                SegmentEverything, "segment_everything", self._on_segment_everything, callback_group=services
+            ),
         ]
         if settings.use_depth:
             self._open_depth_inputs()
+        self._segmenter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2_segment")
+        self._segmenter_stopping = threading.Event()
         self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"tracking images from {self._image_subscription_topic()}")
         return super().on_activate(state)
@@ -274,6 +289,54 @@ class TrackerNode(LifecycleNode):
         response.success, response.message = True, "every object forgotten; the next image is frame 0"
         return response
 
+    def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
+        try:
+            frame = self._held_frame(request.prompt.header.stamp)
+            response = self._wait(self._running_segmenter().submit(segment, self._tracker.model, frame, request))
+        except SERVICE_FAILURES as error:
+            return _failure(response, error)
+        response.success, response.message = True, f"{len(response.masks)} candidate masks"
+        return response
+
+    def _on_segment_everything(
+        self, request: SegmentEverything.Request, response: SegmentEverything.Response
+    ) -> SegmentEverything.Response:
+        try:
+            frame = self._held_frame(request.header.stamp)
+            deadline = time.monotonic() + self.settings.service_timeout
+            stopping = self._segmenter_stopping
+
+            def should_stop() -> bool:  # past the deadline (the caller has its answer) or closing
+                return stopping.is_set() or time.monotonic() > deadline
+
+            model = self._tracker.model
+            work = self._running_segmenter().submit(segment_everything, model, frame, request, should_stop)
+            response, to_track = self._wait(work)
+            response.object_ids = self._track_masks(to_track, frame.stamp_ns)
+        except SERVICE_FAILURES as error:
+            return _failure(response, error)
+        response.success = True
+        response.message = f"{len(response.masks)} masks, {len(response.object_ids)} tracked"
+        return response
+
+    def _held_frame(self, stamp) -> Frame:
+        return self._wait(self._running_worker().call(lambda session: session.held_frame(stamp_to_ns(stamp))))
+
+    def _track_masks(self, masks: list, stamp_ns: int) -> list[int]:
+        """Start tracking each mask as a new object (ids after the highest tracked one)."""
+        worker = self._running_worker()
+        first_id = max(self._wait(worker.call(lambda session: session.object_ids)), default=-1) + 1
+        object_ids = list(range(first_id, first_id + len(masks)))
+        for object_id, mask in zip(object_ids, masks):
+            self._wait(worker.submit_prompt(object_id, TrackerPrompt(mask=mask), stamp_ns))
+        return object_ids
+
+    def _running_segmenter(self) -> ThreadPoolExecutor:
+        segmenter = self._segmenter
+        if segmenter is None:
+            raise CancelledError("the node is not active")
+        return segmenter
+
     def _wait(self, future: Future[T]) -> T:
         """The future's result within service_timeout; on timeout the work is cancelled if not started."""
         try:
@@ -347,6 +410,10 @@ class TrackerNode(LifecycleNode):
             self._diagnostics_timer = None
 
     def _stop_worker(self) -> None:
+        if self._segmenter is not None:
+            self._segmenter_stopping.set()
+            self._segmenter.shutdown(wait=True, cancel_futures=True)
+            self._segmenter = None
         if self._worker is not None:
             self._worker.stop()
             self._worker = None

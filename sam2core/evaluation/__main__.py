@@ -21,6 +21,7 @@ import torch
 from sam2core.build import CheckpointError, build_model
 from sam2core.config import MODEL_NAMES
 from sam2core.data import FAMILIES, Sequence, family
+from sam2core.data.davis import DatasetError, read_davis
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
 from sam2core.visualization import VideoWriter, overlay
@@ -46,24 +47,31 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     description = f"{args.model} ({args.checkpoint or 'random weights'})"
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.data is not None:  # your own videos: one report named after the folder
+        sources = [(args.data.name, f"{args.data} ({args.format} layout)", lambda: read_davis(args.data), ())]
+    else:  # held_out(N) runs through the first N seeds, whose videos --video asks for
+        families = [family(name) for name in args.families]
+        sources = [
+            (f.name, f.description, lambda f=f: f.held_out(args.sequences, num_frames=args.frames), f.seeds[: args.video])
+            for f in families
+        ]  # fmt: skip
     reports = {}
-    for name in args.families:
-        scenes = family(name)
-        videos = set(scenes.seeds[: args.video])  # held_out(N) runs through these first
+    for name, about, sequences, videos in sources:
 
         def write_video(sequence: Sequence, prediction: Prediction) -> None:
             if sequence.seed in videos:
-                path = args.out / f"sequence_{scenes.name}_{sequence.seed}.mp4"
+                path = args.out / f"sequence_{name}_{sequence.seed}.mp4"
                 write_comparison_video(path, sequence=sequence, prediction=prediction)
 
-        reports[name] = evaluate(
-            model,
-            scenes.held_out(args.sequences, num_frames=args.frames),
-            prompt=args.prompt,
-            description=description,
-            on_sequence=write_video if args.video else None,
-        )
-        print(f"\n{name} scenes: {scenes.description}\n{format_table(reports[name])}")
+        try:
+            reports[name] = evaluate(
+                model, sequences(), prompt=args.prompt, description=description,
+                on_sequence=write_video if args.video else None,
+            )  # fmt: skip
+        except DatasetError as error:
+            print(f"python -m sam2core.evaluation: {error}", file=sys.stderr)
+            return 2
+        print(f"\n{name} scenes: {about}\n{format_table(reports[name])}")
     by_family = {name: json.loads(report.to_json()) for name, report in reports.items()}
     (args.out / "evaluation.json").write_text(json.dumps(by_family, indent=2) + "\n")
     plot_jf_per_sequence(reports, args.out / "jf_per_sequence.png")
@@ -87,6 +95,13 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json, the plot and videos")
     parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
     parser.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--data", type=Path, help="your own videos instead of the synthetic benchmark (see --format)"
+    )
+    parser.add_argument(
+        "--format", choices=("davis",), default="davis",
+        help="layout of --data: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png (palette)",
+    )
     parser.add_argument(
         "--threads", type=int, help="CPU threads of torch; none: torch's choice (1 is fastest on a busy machine)"
     )

@@ -46,13 +46,19 @@ class PromptEncoder(nn.Module):
         return self.pe_layer.encode_grid(self.image_embedding_size)[None]
 
     def forward(
-        self, points: Tensor, labels: Tensor, mask: Tensor | None
+        self, points: Tensor | None, labels: Tensor | None, mask: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         """Points (B, N, 2) xy in input pixels, labels (B, N) and an optional mask (B, 1, 4h, 4w)
         of logits -> sparse tokens (B, N + 1, C) and dense embedding (B, C, h, w).
 
         One padding point is always appended: SAM 2 passes boxes as labelled corner points.
+        Without points (a mask prompt alone) there are no sparse tokens: (B, 0, C).
         """
+        if points is None:
+            batch = 1 if mask is None else mask.shape[0]
+            embed_dim = self.no_mask_embed.embedding_dim
+            sparse = self.no_mask_embed.weight.new_zeros(batch, 0, embed_dim)
+            return sparse, self._embed_mask(mask, batch)
         batch = points.shape[0]
         points = points + 0.5  # pixel centres
         padding = torch.full((batch, 1), PADDING_LABEL, dtype=labels.dtype, device=labels.device)

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import torch
 
 from sam2core.build import build_model
 from sam2core.config import MODEL_NAMES
+from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
 from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
+from sam2core.train import distributed
+from sam2core.train.own_data import DATA_FORMATS, OwnDataTrainer, read_data
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
 
 LOSS_RECIPES = {"scratch": LossWeights(), "balanced": BALANCED, "sam2": SAM2_FINE_TUNING}
@@ -67,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the clips, prompts and weights")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, help="torch CPU threads; none: torch's choice")
+    parser.add_argument("--data", type=Path, help="fine-tune on your own data instead of synthetic scenes")
+    parser.add_argument("--format", choices=DATA_FORMATS, default="davis",
+                        help="layout of --data (see sam2core.data.davis and sam2core.data.instance_masks)")
     args = parser.parse_args(argv)
 
     if args.threads:
@@ -93,10 +100,27 @@ def main(argv: list[str] | None = None) -> None:
             defaults.scene, height=side, width=side, occlusion_prob=args.occlusion_prob, leave_prob=args.leave_prob
         ),
     )
-    trainer = Trainer(model, config, args.out, evaluate=quick_score)
+    rank = distributed.start(args.device) if distributed.world_size() > 1 else 0
+    out = Path(args.out) if rank == 0 else Path(args.out) / f"rank{rank}"
+    config = dataclasses.replace(config, seed=config.seed + rank)  # each rank its own batches
+    evaluate = quick_score if rank == 0 else None
+    if args.data is not None:
+        try:
+            sequences = read_data(args.data, args.format)
+        except DatasetError as error:
+            parser.error(str(error))
+        if args.stage != "images" and all(len(sequence.frames) == 1 for sequence in sequences):
+            parser.error(f"--format {args.format} has single images: only --stage images trains on it")
+        trainer = OwnDataTrainer(model, config, out, sequences, evaluate=evaluate)
+    else:
+        trainer = Trainer(model, config, out, evaluate=evaluate)
     if args.resume:
         trainer.resume()
+    if distributed.world_size() > 1:
+        distributed.synchronise(trainer)
     trainer.run()
+    if distributed.world_size() > 1:
+        distributed.stop()
 
 
 if __name__ == "__main__":

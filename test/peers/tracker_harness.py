@@ -24,7 +24,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from sam2_ros.msg import Prompt, TrackedObjectArray
-from sam2_ros.srv import AddPrompt, RemoveObject, Reset
+from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS_FILE = ROOT / "config" / "sam2_tracker.yaml"
@@ -119,6 +119,8 @@ class TrackerClient:
         self.add_client = node.create_client(AddPrompt, "add_prompt")
         self.remove_client = node.create_client(RemoveObject, "remove_object")
         self.reset_client = node.create_client(Reset, "reset")
+        self.segment_client = node.create_client(Segment, "segment")
+        self.everything_client = node.create_client(SegmentEverything, "segment_everything")
 
     def _on_array(self, msg: TrackedObjectArray) -> None:
         self.arrays.setdefault(stamp_ns(msg.header), msg)
@@ -165,6 +167,12 @@ class TrackerClient:
 
     def reset(self) -> Reset.Response:
         return ros_graph.call_service(self.node, self.reset_client, Reset.Request(), 60.0, (self.process,))
+
+    def segment(self, request: Segment.Request) -> Segment.Response:
+        return ros_graph.call_service(self.node, self.segment_client, request, 120.0, (self.process,))
+
+    def segment_everything(self, request: SegmentEverything.Request) -> SegmentEverything.Response:
+        return ros_graph.call_service(self.node, self.everything_client, request, 300.0, (self.process,))
 
     def diagnostic_values(self) -> list[dict[str, str]]:
         """The key/value pairs of every diagnostics message of our tracker received so far."""
