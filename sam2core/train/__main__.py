@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps of linear learning-rate warm-up")
     parser.add_argument("--evaluate-every", type=int, default=defaults.evaluate_every,
                         help="steps between held-out quick scores")
+    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
+                        help="steps between checkpoints (checkpoint.pt and the resumable train_state.pt)")
     parser.add_argument("--prompt-weights", type=float, nargs=3, default=defaults.prompt_weights,
                         metavar=("CLICK", "BOX", "MASK"), help="how often each kind of first prompt is drawn")
     parser.add_argument("--losses", default="scratch", choices=LOSS_RECIPES,
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         grad_clip=args.grad_clip,
         warmup_steps=args.warmup_steps,
         evaluate_every=args.evaluate_every,
+        checkpoint_every=args.checkpoint_every,
         seed=args.seed,
         loss=LOSS_RECIPES[args.losses],
         prompt_weights=tuple(args.prompt_weights),
