@@ -18,10 +18,9 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from sam2_ros.conversions import MASK_ENCODINGS
 from sam2core import MODEL_NAMES
-from sam2core.tracking.tracker import DTYPES
+from sam2core.precision import PRECISIONS
 
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
-PRECISIONS = tuple(DTYPES)
 
 
 def _parameter(
@@ -54,8 +53,12 @@ class Settings:
         "auto", "Torch device: 'auto' (the GPU if there is one, else the CPU), 'cpu', 'cuda', 'cuda:N'."
     )
     precision: str = _parameter(
-        "float32", "Arithmetic of the model: float32, or autocast to bfloat16 / float16.",
+        "auto", "Arithmetic of the model: auto (bfloat16 where the device runs it natively, else float32), "
+        "float32, or autocast to bfloat16 / float16.",
         choices=PRECISIONS,
+    )
+    compile: bool = _parameter(
+        False, "torch.compile the model: faster frames after a one-time compilation on the first ones."
     )
     image_size: int = _parameter(
         0, "Side of the model's square input in pixels; 0 keeps the model's own.", limits=(0, 4096)
@@ -99,7 +102,7 @@ class Settings:
     def tracker_options(self) -> dict[str, str | int]:
         """Keyword arguments of sam2_ros.loading.load_tracker."""
         names = ("model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history",
-                 "max_conditioning_frames")  # fmt: skip
+                 "max_conditioning_frames", "compile")  # fmt: skip
         return {name: getattr(self, name) for name in names}
 
 

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402
+from sam2core.precision import choose_precision  # noqa: E402
 from tracker_harness import HEIGHT, POINTER_LENGTH, WIDTH, click_prompt, image_msg  # noqa: E402
 
 INDICES = itertools.count()  # image indices, so stamps only grow through the module
@@ -175,6 +177,7 @@ def test_diagnostics_report_rates_and_counts(client):
     client.spin_until(lambda: client.diagnostic_values(), "a diagnostics message")
     values = client.diagnostic_values()[-1]
     assert (values["model"], values["device"]) == (harness.MODEL, "cpu")
+    assert values["precision"] == choose_precision("auto", torch.device("cpu")).name
     for key in ("frame_rate_hz", "latency_mean_ms", "latency_p95_ms", "frames_received", "frames_dropped"):
         assert float(values[key]) >= 0, key
     assert int(values["frames_processed"]) > 10

@@ -25,12 +25,11 @@ import torch.nn.functional as F
 
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
+from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, choose_precision
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
 from sam2core.tracking.results import FrameResult, ObjectResult, mask_box
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class UnknownObjectError(KeyError):
@@ -51,15 +50,17 @@ class TrackerOptions:
     # Conditioning (prompted) frames kept per object; beyond it the oldest is demoted to an
     # ordinary tracked frame. See README for the choice of 4.
     max_conditioning_frames: int = 4
-    # Arithmetic of the model: "float32", or autocast to "bfloat16" / "float16".
-    precision: str = "float32"
+    # Arithmetic of the model: "float32", autocast to "bfloat16" / "float16", or "auto"
+    # (bfloat16 where the device runs it natively, else float32; see sam2core.precision).
+    precision: str = "auto"
     # Storage of memory features: "bfloat16" rounds as SAM 2's video predictor does.
     memory_dtype: str = "bfloat16"
 
     def __post_init__(self):
-        for name in ("precision", "memory_dtype"):
-            if getattr(self, name) not in DTYPES:
-                raise ValueError(f"{name} must be one of {sorted(DTYPES)}, got {getattr(self, name)!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if self.memory_dtype not in DTYPES:
+            raise ValueError(f"memory_dtype must be one of {sorted(DTYPES)}, got {self.memory_dtype!r}")
         for name in ("max_objects", "frame_history", "max_conditioning_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -82,6 +83,7 @@ class StreamingTracker:
         self.options = TrackerOptions(**options)
         self.config = model.config
         self.device = next(model.parameters()).device
+        self.precision: PrecisionChoice = choose_precision(self.options.precision, self.device)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
         self._memory_pos: torch.Tensor | None = None  # (1, Cm, h, w), the same for every frame
         self.reset()
@@ -248,7 +250,7 @@ class StreamingTracker:
         raise PromptError(f"frame {frame_index} is not held; the tracker holds {span}")
 
     def _autocast(self):
-        dtype = DTYPES[self.options.precision]
+        dtype = self.precision.dtype
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
 
     def _result(self, object_id: int, output: DecoderOutput, image_size: tuple[int, int]) -> ObjectResult:
