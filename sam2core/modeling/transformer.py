@@ -72,7 +72,7 @@ class RoPEAttention(Attention):
     ) -> Tensor:
         q, k, v = self._project_heads(q, k, v)
         num_k_rope = k.shape[-2] - num_k_exclude_rope
-        q = self.rotary(q)
+        q = self.rotary(q).expand(k.shape[0], -1, -1, -1)  # queries of batch 1 serve every key batch
         k = torch.cat([self.rotary(k[:, :, :num_k_rope]), k[:, :, num_k_rope:]], dim=2)
         return self._attend(q, k, v, key_valid)
 
