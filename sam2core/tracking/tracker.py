@@ -55,6 +55,8 @@ class TrackerOptions:
     precision: str = "auto"
     # Storage of memory features: "bfloat16" rounds as SAM 2's video predictor does.
     memory_dtype: str = "bfloat16"
+    # torch.compile the model's modules in place (see compile_model); the first frames pay for it.
+    compile: bool = False
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -64,6 +66,18 @@ class TrackerOptions:
         for name in ("max_objects", "frame_history", "max_conditioning_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def compile_model(model: SAM2Model) -> None:
+    """torch.compile the modules of `model` in place (its parameters and state dict unchanged).
+
+    The image encoder always sees one (1, 3, S, S) image: compiled for that static shape. The
+    other modules see batches of objects, prompt points and memory tokens whose counts change
+    over a stream: compiled with dynamic sizes, so those counts do not trigger recompiles.
+    """
+    model.image_encoder.compile(dynamic=False)
+    for module in (model.sam_prompt_encoder, model.sam_mask_decoder, model.memory_attention, model.memory_encoder):
+        module.compile(dynamic=True)
 
 
 @dataclass
@@ -84,6 +98,8 @@ class StreamingTracker:
         self.config = model.config
         self.device = next(model.parameters()).device
         self.precision: PrecisionChoice = choose_precision(self.options.precision, self.device)
+        if self.options.compile:
+            compile_model(model)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
         self._memory_pos: torch.Tensor | None = None  # (1, Cm, h, w), the same for every frame
         self.reset()
@@ -181,12 +197,12 @@ class StreamingTracker:
         return output
 
     def _tracking_step(self, frame: HeldFrame, object_ids: list[int]) -> list[DecoderOutput]:
-        """Track `object_ids` on `frame` from their memories, as one batch; one output each."""
-        features = frame.features.expand(len(object_ids))
+        """Track `object_ids` on `frame` from their memories, as one batch; one output each.
+        The frame's features stay a batch of one: what depends only on them is computed once."""
         memories = [self._objects[obj] for obj in object_ids]
         with self._autocast():
-            output = step.decode_tracked(self.model, features, self._memory_context(memories, frame.frame_index))
-            memory_features = self._encode_memory(features, output, prompted=False)
+            output = step.decode_tracked(self.model, frame.features, self._memory_context(memories, frame.frame_index))
+            memory_features = self._encode_memory(frame.features, output, prompted=False)
         remember(memories, frame.frame_index, output, memory_features, is_conditioning=False)
         return [output.select(i) for i in range(len(object_ids))]
 
