@@ -35,6 +35,8 @@ import torch
 from PIL import Image
 
 from sam2core import Prompt, StreamingTracker, build_model
+from sam2core.export import export
+from sam2core.runtime import BACKENDS, exported_model
 from sam2core.tracking.tracker import compile_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.precision import DTYPES, PRECISIONS, choose_precision
@@ -50,7 +52,7 @@ def main() -> None:
     parser.add_argument("--timed", type=int, default=8, help="frames timed per object count")
     parser.add_argument("--precision", nargs="+", default=["float32"], choices=PRECISIONS)
     parser.add_argument("--compile", nargs="+", default=["off"], choices=("off", "on"))
-    parser.add_argument("--backend", default="torch", choices=("torch",), help="only torch is implemented")
+    parser.add_argument("--backend", default="torch", choices=BACKENDS, help="not torch: ours exported first (float32)")
     parser.add_argument("--no-reference", action="store_true", help="time ours only")
     parser.add_argument("--memory-frames", type=int, nargs="*", default=[100, 1000], help="none: skip")
     parser.add_argument("--memory-image-size", type=int, default=256)
@@ -90,6 +92,10 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
             torch._dynamo.reset()
             torch._dynamo.utils.counters.clear()
             model = ours
+            if args.backend != "torch":
+                folder = Path(tempfile.mkdtemp(prefix="sam2_export_"))
+                export(ours, folder)
+                model = exported_model(ours, folder, args.backend)
             if compiled == "on":
                 model = copy.deepcopy(ours)
                 compile_model(model)

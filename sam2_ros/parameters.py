@@ -60,6 +60,11 @@ class Settings:
     compile: bool = _parameter(
         False, "torch.compile the model: faster frames after a one-time compilation on the first ones."
     )
+    backend: str = _parameter(
+        "torch", "Where the model runs: torch, or onnxruntime / openvino on the graphs in export_dir (CPU, float32).",
+        choices=("torch", "onnxruntime", "openvino"),
+    )
+    export_dir: str = _parameter("", "Folder written by python -m sam2core.export, for the onnxruntime / openvino backends.")
     image_size: int = _parameter(
         0, "Side of the model's square input in pixels; 0 keeps the model's own.", limits=(0, 4096)
     )
@@ -102,7 +107,7 @@ class Settings:
     def tracker_options(self) -> dict[str, str | int]:
         """Keyword arguments of sam2_ros.loading.load_tracker."""
         names = ("model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history",
-                 "max_conditioning_frames", "compile")  # fmt: skip
+                 "max_conditioning_frames", "compile", "backend", "export_dir")  # fmt: skip
         return {name: getattr(self, name) for name in names}
 
 

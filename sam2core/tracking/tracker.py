@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, choose_precision
+from sam2core.runtime import BACKENDS, exported_model
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
@@ -57,12 +58,20 @@ class TrackerOptions:
     memory_dtype: str = "bfloat16"
     # torch.compile the model's modules in place (see compile_model); the first frames pay for it.
     compile: bool = False
+    # Where the heavy graphs run: "torch", or "onnxruntime" / "openvino" on the graphs that
+    # `python -m sam2core.export` wrote to `export_dir` (see sam2core.runtime; float32 on the CPU).
+    backend: str = "torch"
+    export_dir: str = ""
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if self.memory_dtype not in DTYPES:
             raise ValueError(f"memory_dtype must be one of {sorted(DTYPES)}, got {self.memory_dtype!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.backend != "torch" and not self.export_dir:
+            raise ValueError(f"backend {self.backend!r} needs export_dir, the folder of python -m sam2core.export")
         for name in ("max_objects", "frame_history", "max_conditioning_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -93,8 +102,9 @@ class StreamingTracker:
     """Tracks any number of prompted objects through an endless stream of frames."""
 
     def __init__(self, model: SAM2Model, **options):
-        self.model = model.eval()
         self.options = TrackerOptions(**options)
+        model = exported_model(model, self.options.export_dir, self.options.backend)
+        self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
         self.precision: PrecisionChoice = choose_precision(self.options.precision, self.device)
