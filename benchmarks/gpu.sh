@@ -6,9 +6,9 @@
 # benchmarks/bench_tracker.py). Writes OUT/<model>.json per model and OUT/table.md.
 #
 # Set-up: uses the first Python that imports a CUDA build of torch ($PYTHON, then .venv, then
-# python3); the other packages it lacks are pip-installed into a virtual environment that sees
-# that Python's packages (.venv-gpu), so an installed CUDA torch is kept. Each model run has its
-# own time limit, so one slow model cannot take the whole budget.
+# python3; with none, a CUDA torch is pip-installed into .venv-gpu); the packages it lacks are
+# pip-installed into its environment, never another torch. Each model run has its own time
+# limit, so one slow model cannot take the whole budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-${OUT:-outputs/gpu}}
@@ -27,10 +27,12 @@ if [[ -z $PY ]]; then
     .venv-gpu/bin/python -m pip install -q torch
     PY=.venv-gpu/bin/python
 fi
+pip_install() {  # into that Python's own environment; a system Python may need --user
+    "$PY" -m pip install -q "$@" || "$PY" -m pip install -q --user --break-system-packages "$@"
+}
 if ! "$PY" -c 'import numpy, cv2, tqdm, skimage, PIL, hydra, iopath, sam2' 2>/dev/null; then
-    [[ $PY == .venv-gpu/bin/python ]] || { "$PY" -m venv --system-site-packages .venv-gpu && PY=.venv-gpu/bin/python; }
-    "$PY" -m pip install -q numpy opencv-python-headless tqdm scikit-image pillow hydra-core iopath
-    "$PY" -m pip install -q --no-deps sam2==1.1.0
+    pip_install numpy opencv-python-headless tqdm scikit-image pillow hydra-core iopath
+    pip_install --no-deps sam2==1.1.0
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 "$PY" -c 'import torch; print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")' | tee "$OUT/device.txt"
