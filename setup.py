@@ -25,5 +25,7 @@ setup(
     ],
     extras_require={
         "data": ["scikit-image>=0.22", "matplotlib>=3.7", "imageio>=2.30", "imageio-ffmpeg>=0.4"],
+        "onnx": ["onnx>=1.16", "onnxruntime>=1.18"],
+        "openvino": ["onnx>=1.16", "openvino>=2024.0"],
     },
 )

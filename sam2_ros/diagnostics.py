@@ -10,10 +10,10 @@ from sam2_ros.frame_stats import StatsWindow
 
 
 def diagnostic_array(
-    stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, worker_alive: bool,
+    stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, precision: str, worker_alive: bool,
     extra: dict[str, str] | None = None,
 ) -> DiagnosticArray:
-    """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model and device.
+    """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model, device and precision.
 
     Counts are totals since activation; rate and latencies are over the window since the previous
     message. Level: ERROR when the inference thread has died, WARN when no image came in this
@@ -41,6 +41,7 @@ def diagnostic_array(
         "objects": str(stats.object_count),
         "model": model,
         "device": device,
+        "precision": precision,
         **(extra or {}),
     }
     status = DiagnosticStatus(

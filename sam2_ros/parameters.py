@@ -24,10 +24,9 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sam2_ros.conversions import MASK_ENCODINGS, MASK_MODES
 from sam2_ros.depth import DepthSettings
 from sam2core import MODEL_NAMES
-from sam2core.tracking.tracker import DTYPES
+from sam2core.precision import PRECISIONS
 
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
-PRECISIONS = tuple(DTYPES)
 
 
 def _parameter(
@@ -64,9 +63,18 @@ class Settings:
         "auto", "Torch device: 'auto' (the GPU if there is one, else the CPU), 'cpu', 'cuda', 'cuda:N'."
     )
     precision: str = _parameter(
-        "float32", "Arithmetic of the model: float32, or autocast to bfloat16 / float16.",
+        "auto", "Arithmetic of the model: auto (bfloat16 where the device runs it natively, else float32), "
+        "float32, or autocast to bfloat16 / float16.",
         choices=PRECISIONS,
     )
+    compile: bool = _parameter(
+        False, "torch.compile the model: faster frames after a one-time compilation on the first ones."
+    )
+    backend: str = _parameter(
+        "torch", "Where the model runs: torch, or onnxruntime / openvino on the graphs in export_dir (CPU, float32).",
+        choices=("torch", "onnxruntime", "openvino"),
+    )
+    export_dir: str = _parameter("", "Folder written by python -m sam2core.export, for the onnxruntime / openvino backends.")
     image_size: int = _parameter(
         0, "Side of the model's square input in pixels; 0 keeps the model's own.", limits=(0, 4096)
     )
@@ -160,7 +168,8 @@ class Settings:
 
 # The Settings fields that make the tracker; the offline tools take them as flags.
 TRACKER_OPTIONS = (
-    "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames"
+    "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames",
+    "compile", "backend", "export_dir",
 )  # fmt: skip
 
 
@@ -274,13 +283,20 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] = TRAC
         )
 
 
+def _boolean(text: str) -> bool:
+    """A flag's boolean, spelt out (bool("false") would be True)."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text} is neither true nor false")
+    return text.lower() == "true"
+
+
 def _argument_type(spec: dataclasses.Field):
     """An argparse type that converts and checks the value as the node checks the parameter (range,
     device name), so a bad flag is a usage error."""
     kind, limits = type(spec.default), spec.metadata["limits"]
 
     def convert(text: str):
-        value = kind(text)
+        value = _boolean(text) if kind is bool else kind(text)
         if limits is not None and not limits[0] <= value <= limits[1]:
             raise argparse.ArgumentTypeError(f"{text} is outside {limits[0]}..{limits[1]}")
         checked = validate([Parameter(spec.name, value=value)])

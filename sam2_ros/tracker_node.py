@@ -122,7 +122,8 @@ class TrackerNode(LifecycleNode):
         except LOAD_FAILURES as error:
             self.get_logger().error(f"cannot load the model: {error}")
             return TransitionCallbackReturn.FAILURE
-        self.get_logger().info(f"model {options['model']} ready on {self._tracker.device}")
+        precision = self._tracker.precision
+        self.get_logger().info(f"model {options['model']} ready on {self._tracker.device}, {precision.name} ({precision.reason})")
         settings = self.settings
         reliable = parameters.reliable_qos(settings)
         self._outputs = _Outputs(
@@ -392,6 +393,7 @@ class TrackerNode(LifecycleNode):
                 stats,
                 model=self.settings.model,
                 device=str(self._tracker.device),
+                precision=self._tracker.precision.name,
                 worker_alive=self._worker.alive,
                 extra=self._depth.counts() if self._depth is not None else None,
             )

@@ -42,8 +42,10 @@ class MemoryAttentionLayer(nn.Module):
         num_pointer_tokens: int,
         memory_valid: Tensor | None = None,
     ) -> Tensor:
-        """x (B, HW, C); memory and memory_pos (B, M, Cm), the last `num_pointer_tokens` of
-        which are object pointers (not rotated); memory_valid (B, M) bool or None -> (B, HW, C)."""
+        """x (B or 1, HW, C); memory and memory_pos (B, M, Cm), the last `num_pointer_tokens` of
+        which are object pointers (not rotated); memory_valid (B, M) bool or None -> (B, HW, C).
+        With x of batch 1 (one frame for B objects) the self-attention and the cross-attention's
+        queries are computed once."""
         normed = self.norm1(x)
         x = x + self.dropout(self.self_attn(normed, normed, normed))
         x = x + self.dropout(
@@ -89,10 +91,10 @@ class MemoryAttention(nn.Module):
         num_obj_ptr_tokens: int = 0,
         memory_valid: Tensor | None = None,
     ) -> Tensor:
-        """curr and curr_pos (HW, B, C) current frame; memory and memory_pos (M, B, Cm), ending
+        """curr and curr_pos (HW, B or 1, C) current frame; memory and memory_pos (M, B, Cm), ending
         with `num_obj_ptr_tokens` object-pointer tokens; memory_valid (B, M) marks real memory
         tokens (None: all) -> conditioned features (HW, B, C)."""
-        x = (curr + 0.1 * curr_pos).transpose(0, 1)  # (B, HW, C)
+        x = (curr + 0.1 * curr_pos).transpose(0, 1)  # (B or 1, HW, C)
         memory, memory_pos = memory.transpose(0, 1), memory_pos.transpose(0, 1)  # (B, M, Cm)
         for layer in self.layers:
             x = layer(x, memory, memory_pos, num_obj_ptr_tokens, memory_valid)

@@ -164,20 +164,22 @@ class SAM2Model(nn.Module):
     def condition_on_memory(
         self, features: ImageFeatures, memory: MemoryContext | None = None
     ) -> Tensor:
-        """The frame's features (B, C, h, w) conditioned on the memory. Without memory (an
-        initial conditioning frame) they are the vision features plus `no_mem_embed`."""
+        """The frame's features (B, C, h, w) conditioned on the memory of B objects. Without
+        memory (an initial conditioning frame) they are the vision features plus `no_mem_embed`.
+        Features of one frame (batch 1) shared by B objects' memories are worked on once where
+        the arithmetic does not yet depend on the memory."""
         vision = features.vision_features
         if memory is None:
             return vision + self.no_mem_embed.reshape(1, -1, 1, 1)
         conditioned = self.memory_attention(
-            curr=vision.flatten(2).permute(2, 0, 1),  # (hw, B, C)
+            curr=vision.flatten(2).permute(2, 0, 1),  # (hw, 1 or B, C)
             memory=memory.tokens,
             curr_pos=features.vision_pos.flatten(2).permute(2, 0, 1),
             memory_pos=memory.pos,
             num_obj_ptr_tokens=memory.num_pointer_tokens,
             memory_valid=memory.valid,
         )  # (hw, B, C)
-        return conditioned.permute(1, 2, 0).reshape(vision.shape)
+        return conditioned.permute(1, 2, 0).reshape(conditioned.shape[1], *vision.shape[1:])
 
     def encode_memory(
         self,
@@ -189,7 +191,8 @@ class SAM2Model(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Encode a frame's prediction into memory (Meta's `_encode_new_memory`).
 
-        features: the frame's unconditioned features; high_res_masks: (B, 1, S, S) logits;
+        features: the frame's unconditioned features, batch B or 1 (one frame shared by the B
+        masks: its pixel path then runs once); high_res_masks: (B, 1, S, S) logits;
         object_score_logits: (B, 1); masks_from_points: the masks answer point or box prompts
         (binarised in eval when `binarize_mask_from_pts_for_mem_enc`).
         Returns memory features and their position encoding, each (B, Cm, h, w).

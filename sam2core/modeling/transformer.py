@@ -80,7 +80,8 @@ class RoPEAttention(Attention):
         q, k, v = self._heads(q, k, v)
         grid_keys, pointer_keys = k.split([k.shape[-2] - num_k_exclude_rope, num_k_exclude_rope], 2)
         k = torch.cat([self.rotary(grid_keys), pointer_keys], dim=2)
-        return self._attend(self.rotary(q), k, v, key_valid)
+        queries = self.rotary(q).expand(k.shape[0], -1, -1, -1)  # queries of batch 1 serve every key batch
+        return self._attend(queries, k, v, key_valid)
 
 
 class TwoWayAttentionBlock(nn.Module):

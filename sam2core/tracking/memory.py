@@ -164,12 +164,13 @@ def memory_context(model: SAM2Model, memories: list[ObjectMemory], frame_index: 
         tokens.append(torch.cat([part[0] for part in parts]))
         positions.append(torch.cat([part[1] for part in parts]))
         valid.append(torch.cat([part[2] for part in parts]))
-    valid = torch.stack(valid)  # (B, M)
+    # Known from the counts on the host: no device-to-host copy of `valid` in the frame loop.
+    padded = any(len(s) < frame_slots or len(p) < pointer_slots for s, p in zip(spatial, pointers))
     return MemoryContext(
         tokens=torch.stack(tokens, dim=1),  # (M, B, Cm)
         pos=torch.stack(positions, dim=1),  # (M, B, Cm)
         num_pointer_tokens=pointer_slots * tokens_per_pointer,
-        valid=None if bool(valid.all()) else valid,
+        valid=torch.stack(valid) if padded else None,  # (B, M)
     )
 
 

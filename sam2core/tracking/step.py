@@ -46,11 +46,15 @@ def decode_prompted(
 
 
 def decode_tracked(model: SAM2Model, features: ImageFeatures, memory: MemoryContext) -> DecoderOutput:
-    """Objects followed from their memory alone."""
+    """Objects followed from their memory alone. features: batch B, or 1 for one frame shared
+    by the B objects of `memory`."""
+    pixel_features = model.condition_on_memory(features, memory)  # (B, C, h, w)
+    if features.batch_size != pixel_features.shape[0]:
+        features = features.expand(pixel_features.shape[0])
     return model.decode_masks(
         features,
         multimask=model.use_multimask(0, is_initial_conditioning_frame=False),
-        pixel_features=model.condition_on_memory(features, memory),
+        pixel_features=pixel_features,
     )
 
 

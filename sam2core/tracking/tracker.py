@@ -26,13 +26,13 @@ import torch.nn.functional as F
 
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
+from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, choose_precision
+from sam2core.runtime import BACKENDS, exported_model
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.tracking.postprocess import clean_mask_logits
 from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
 from sam2core.tracking.results import FrameResult, ObjectResult, mask_geometry
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class UnknownObjectError(KeyError):
@@ -53,8 +53,9 @@ class TrackerOptions:
     # Conditioning (prompted) frames kept per object; beyond it the oldest is demoted to an
     # ordinary tracked frame. See README for the choice of 4.
     max_conditioning_frames: int = 4
-    # Arithmetic of the model: "float32", or autocast to "bfloat16" / "float16".
-    precision: str = "float32"
+    # Arithmetic of the model: "float32", autocast to "bfloat16" / "float16", or "auto"
+    # (bfloat16 where the device runs it natively, else float32; see sam2core.precision).
+    precision: str = "auto"
     # Storage of memory features: "bfloat16" rounds as SAM 2's video predictor does.
     memory_dtype: str = "bfloat16"
     # Mask clean-up, in pixels of the model's low-resolution mask (a quarter of its input side;
@@ -66,16 +67,40 @@ class TrackerOptions:
     fill_hole_area: int = 8
     min_region_area: int = 8
 
+    # torch.compile the model's modules in place (see compile_model); the first frames pay for it.
+    compile: bool = False
+    # Where the heavy graphs run: "torch", or "onnxruntime" / "openvino" on the graphs that
+    # `python -m sam2core.export` wrote to `export_dir` (see sam2core.runtime; float32 on the CPU).
+    backend: str = "torch"
+    export_dir: str = ""
+
     def __post_init__(self) -> None:
-        for name in ("precision", "memory_dtype"):
-            if getattr(self, name) not in DTYPES:
-                raise ValueError(f"{name} must be one of {sorted(DTYPES)}, got {getattr(self, name)!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if self.memory_dtype not in DTYPES:
+            raise ValueError(f"memory_dtype must be one of {sorted(DTYPES)}, got {self.memory_dtype!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.backend != "torch" and not self.export_dir:
+            raise ValueError(f"backend {self.backend!r} needs export_dir, the folder of python -m sam2core.export")
         for name in ("max_objects", "frame_history", "max_conditioning_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("fill_hole_area", "min_region_area"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
+
+
+def compile_model(model: SAM2Model) -> None:
+    """torch.compile the modules of `model` in place (its parameters and state dict unchanged).
+
+    The image encoder always sees one (1, 3, S, S) image: compiled for that static shape. The
+    other modules see batches of objects, prompt points and memory tokens whose counts change
+    over a stream: compiled with dynamic sizes, so those counts do not trigger recompiles.
+    """
+    model.image_encoder.compile(dynamic=False)
+    for module in (model.sam_prompt_encoder, model.sam_mask_decoder, model.memory_attention, model.memory_encoder):
+        module.compile(dynamic=True)
 
 
 @dataclass
@@ -91,10 +116,14 @@ class StreamingTracker:
     """Tracks any number of prompted objects through an endless stream of frames."""
 
     def __init__(self, model: SAM2Model, **options):
-        self.model = model.eval()
         self.options = TrackerOptions(**options)
+        model = exported_model(model, self.options.export_dir, self.options.backend)
+        self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
+        self.precision: PrecisionChoice = choose_precision(self.options.precision, self.device)
+        if self.options.compile:
+            compile_model(model)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
         self._memory_pos: torch.Tensor | None = None  # (1, Cm, h, w), the same for every frame
         self.reset()
@@ -193,12 +222,12 @@ class StreamingTracker:
         return output
 
     def _tracking_step(self, frame: HeldFrame, object_ids: list[int]) -> list[DecoderOutput]:
-        """Track `object_ids` on `frame` from their memories, as one batch; one output each."""
-        features = frame.features.expand(len(object_ids))
+        """Track `object_ids` on `frame` from their memories, as one batch; one output each.
+        The frame's features stay a batch of one: what depends only on them is computed once."""
         memories = [self._objects[obj] for obj in object_ids]
         with self._autocast():
-            output = self._clean(step.decode_tracked(self.model, features, self._memory_context(memories, frame.frame_index)))
-            memory_features = self._encode_memory(features, output, prompted=False)
+            output = self._clean(step.decode_tracked(self.model, frame.features, self._memory_context(memories, frame.frame_index)))
+            memory_features = self._encode_memory(frame.features, output, prompted=False)
         remember(memories, frame.frame_index, output, memory_features, is_conditioning=False)
         return [output.select(i) for i in range(len(object_ids))]
 
@@ -274,7 +303,7 @@ class StreamingTracker:
         raise PromptError(f"frame {frame_index} is not held; the tracker holds {span}")
 
     def _autocast(self) -> torch.autocast:
-        dtype = DTYPES[self.options.precision]
+        dtype = self.precision.dtype
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
 
     def _result(self, object_id: int, output: DecoderOutput, image_size: tuple[int, int]) -> ObjectResult:

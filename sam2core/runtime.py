@@ -1,0 +1,147 @@
+"""Running the tracker on exported graphs (sam2core.export) with ONNX Runtime or OpenVINO.
+
+`exported_model(model, folder, backend)` returns a copy of `model` whose image encoder, mask
+decoder, memory attention and memory encoder run the graphs in `folder`; everything else (the
+tracker's logic, prompt encoding, memory selection) is the same PyTorch code, so a
+StreamingTracker on it behaves as on the original. Float32 on the CPU. The runtimes are optional
+extras: `pip install onnxruntime` or `pip install openvino`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sam2core.export import EXPORT_JSON, MemoryLayout
+from sam2core.modeling.mask_decoder import MaskPrediction
+from sam2core.modeling.sam2 import SAM2Model
+
+BACKENDS = ("torch", "onnxruntime", "openvino")
+
+
+class Graph:
+    """One exported graph in a runtime: named float32 / bool tensors in, tensors out."""
+
+    def __init__(self, path: Path, backend: str) -> None:
+        self.backend = backend
+        if backend == "onnxruntime":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        elif backend == "openvino":
+            import openvino
+
+            self._session = openvino.Core().compile_model(str(path), "CPU")
+        else:
+            raise ValueError(f"backend must be onnxruntime or openvino for exported graphs, got {backend!r}")
+
+    def __call__(self, **inputs: Tensor) -> list[Tensor]:
+        arrays = {name: tensor.detach().cpu().contiguous().numpy() for name, tensor in inputs.items()}
+        if self.backend == "onnxruntime":
+            outputs = self._session.run(None, arrays)
+        else:
+            outputs = list(self._session(arrays).values())
+        return [torch.from_numpy(np.asarray(output)) for output in outputs]
+
+
+class ExportedImageEncoder(nn.Module):
+    def __init__(self, graph: Graph) -> None:
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, images: Tensor) -> tuple[list[Tensor], Tensor]:
+        *levels, vision_pos = self.graph(images=images.float())
+        return levels, vision_pos
+
+
+class ExportedMemoryEncoder(nn.Module):
+    def __init__(self, graph: Graph) -> None:
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, image_features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The graph takes one batch for both: a frame shared by B masks is expanded."""
+        image_features = image_features.float().expand(mask.shape[0], -1, -1, -1)
+        memory_features, memory_pos = self.graph(image_features=image_features, mask=mask.float())
+        return memory_features, memory_pos
+
+
+class ExportedMemoryAttention(nn.Module):
+    """Pads the tracker's memory (its frames, then its pointer tokens) to the graph's fixed
+    layout, masking the padding, and runs the one-object graph for each object."""
+
+    def __init__(self, graph: Graph, layout: MemoryLayout) -> None:
+        super().__init__()
+        self.graph = graph
+        self.layout = layout
+
+    def forward(self, curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=0, memory_valid=None) -> Tensor:
+        """As MemoryAttention: curr and curr_pos (hw, B or 1, C), memory and memory_pos (M, B, Cm)."""
+        layout = self.layout
+        batch = memory.shape[1]
+        valid = torch.ones(batch, memory.shape[0], dtype=torch.bool) if memory_valid is None else memory_valid.cpu()
+        spatial = memory.shape[0] - num_obj_ptr_tokens
+        if spatial > layout.spatial_tokens or num_obj_ptr_tokens > layout.pointer_tokens:
+            raise ValueError(
+                f"memory of {spatial} frame tokens and {num_obj_ptr_tokens} pointer tokens exceeds the exported "
+                f"{layout.spatial_tokens} and {layout.pointer_tokens}: export with more max_conditioning_frames"
+            )
+        pads = (layout.spatial_tokens - spatial, layout.pointer_tokens - num_obj_ptr_tokens)
+
+        def padded(tokens: Tensor) -> Tensor:  # (M, B, Cm) -> (M_max, B, Cm)
+            parts = (tokens[:spatial], tokens[spatial:])
+            return torch.cat([F.pad(part.float(), (0, 0, 0, 0, 0, pad)) for part, pad in zip(parts, pads)])
+
+        valid = torch.cat([F.pad(part, (0, pad)) for part, pad in zip((valid[:, :spatial], valid[:, spatial:]), pads)], 1)
+        memory, memory_pos = padded(memory), padded(memory_pos)
+        curr = curr.float().expand(-1, batch, -1)
+        conditioned = [
+            self.graph(
+                curr=curr[:, i : i + 1],
+                curr_pos=curr_pos[:, :1].float(),
+                memory=memory[:, i : i + 1],
+                memory_pos=memory_pos[:, i : i + 1],
+                memory_valid=valid[i : i + 1],
+            )[0]
+            for i in range(batch)
+        ]
+        return torch.cat(conditioned, dim=1)  # (hw, B, C)
+
+
+def exported_model(model: SAM2Model, folder: str | Path, backend: str = "onnxruntime") -> SAM2Model:
+    """A CPU copy of `model` running the graphs exported to `folder` with `backend`
+    ("torch" returns `model` itself)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend == "torch":
+        return model
+    folder = Path(folder)
+    description = json.loads((folder / EXPORT_JSON).read_text())
+    if description["model"]["image_size"] != model.config.image_size:
+        raise ValueError(
+            f"{folder} was exported at {description['model']['image_size']} px, the model runs at {model.config.image_size}"
+        )
+    graphs = {name: Graph(folder / graph["file"], backend) for name, graph in description["graphs"].items()}
+    runtime_model = copy.deepcopy(model).float().cpu().eval()
+    runtime_model.image_encoder = ExportedImageEncoder(graphs["image_encoder"])
+    runtime_model.memory_encoder = ExportedMemoryEncoder(graphs["memory_encoder"])
+    runtime_model.memory_attention = ExportedMemoryAttention(
+        graphs["memory_attention"], MemoryLayout(**description["memory_layout"])
+    )
+    decoder_graph = graphs["mask_decoder"]
+
+    def predict(tokens: Tensor, image: Tensor, image_pe: Tensor, high_res_features: tuple[Tensor, Tensor]):
+        feat_s0, feat_s1 = (level.float().expand(image.shape[0], -1, -1, -1) for level in high_res_features)
+        outputs = decoder_graph(tokens=tokens.float(), image=image.float(), image_pe=image_pe.float(), feat_s0=feat_s0, feat_s1=feat_s1)
+        return MaskPrediction(*outputs)
+
+    runtime_model.sam_mask_decoder._predict = predict  # the decoder's own mask choice stays in PyTorch
+    return runtime_model

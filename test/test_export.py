@@ -1,0 +1,67 @@
+"""ONNX export and the onnxruntime backend: the exported path tracks as the PyTorch path does.
+
+The bundled model is exported once; every stream scenario of the oracle test (prompts, a second
+object, removal, a correction on a past frame, a re-prompt) runs on a StreamingTracker over the
+PyTorch model and over the exported graphs, and every mask logit, score and pointer must agree
+within the oracle tolerance (1e-3).
+"""
+
+import json
+
+import pytest
+import torch
+
+from sam2core import StreamingTracker, build_model
+from sam2core.export import export
+from sam2core.runtime import exported_model
+from test_tracker_oracle import SCENARIOS, assert_same_stream, frames  # noqa: F401 (a fixture)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    model = build_model("sam2.1_hiera_demo", checkpoint="default")
+    folder = tmp_path_factory.mktemp("export")
+    export(model, folder)
+    return model, exported_model(model, folder, "onnxruntime"), folder
+
+
+def run_stream(model, events, frames, length) -> dict:
+    """Each frame's and correction's (mask logits, score, pointer) per object."""
+    tracker = StreamingTracker(model, precision="float32")
+    outputs = {}
+    for index, frame in enumerate(frames[:length]):
+        todo = [event for event in events if event.frame == index]
+        for event in todo:
+            if event.prompt is None:
+                tracker.remove_object(event.object_id)
+        now = {e.object_id: e.prompt for e in todo if e.prompt is not None and e.past_frame is None}
+        result = tracker.track(frame, now)
+        outputs[index] = {obj: _values(out) for obj, out in result.objects.items()}
+        for event in [e for e in todo if e.past_frame is not None]:
+            outputs[("corrected", event.past_frame)] = {
+                event.object_id: _values(tracker.add_prompt(event.object_id, event.prompt, event.past_frame))
+            }
+    return outputs
+
+
+def _values(result):
+    return result.mask_logits, torch.tensor([result.object_score]), result.object_pointer
+
+
+def test_export_writes_four_graphs_and_their_description(models):
+    _, _, folder = models
+    description = json.loads((folder / "export.json").read_text())
+    assert set(description["graphs"]) == {"image_encoder", "mask_decoder", "memory_attention", "memory_encoder"}
+    for graph in description["graphs"].values():
+        assert (folder / graph["file"]).stat().st_size > 0
+    assert description["graphs"]["memory_attention"]["inputs"]["memory"]["shape"][1] == "objects"
+    assert description["model"]["image_size"] == 128
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_onnxruntime_path_matches_the_torch_path(models, scenario, frames):  # noqa: F811
+    model, runtime_model, _ = models
+    events, length = SCENARIOS[scenario]
+    ours, exported = run_stream(model, events, frames, length), run_stream(runtime_model, events, frames, length)
+    assert set(ours) == set(exported)
+    assert_same_stream(exported, ours)
