@@ -153,11 +153,12 @@ def test_demo_model_runs_a_tracking_step_and_trains():
 
 
 @pytest.mark.parametrize(
-    "height, width, max_levels, max_fraction", [(480, 640, 1, 1e-3), (300, 200, 2, 0.3)]
+    "height, width, max_levels, max_fraction", [(480, 640, 1, 1e-3), (300, 200, 0, 0.0)]
 )
 def test_preprocess_matches_meta_frame_loader(tmp_path, height, width, max_levels, max_fraction):
     """Nearly the input tensor of Meta's JPEG-folder loader: PIL's resize differs by at most
-    `max_levels` grey levels on at most `max_fraction` of the values."""
+    `max_levels` grey levels on at most `max_fraction` of the values. Measured: 480x640 (shrunk)
+    differs by 1 level on 0.031% of the values, 300x200 (enlarged) by at most 1.5e-5 levels."""
     image_module = pytest.importorskip("PIL.Image")
     generator = np.random.default_rng(0)
     coarse = generator.integers(0, 256, (height // 10, width // 10, 3), dtype=np.uint8)
