@@ -21,7 +21,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-import rclpy
 from geometry_msgs.msg import Point32, PointStamped
 from rclpy.node import Node
 from rclpy.task import Future

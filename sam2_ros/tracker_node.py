@@ -58,7 +58,7 @@ from sam2core.tracking import StreamingTracker
 
 T = TypeVar("T")
 # What a service reports as a failure: bad requests, unknown ids, timeouts, deactivation.
-SERVICE_FAILURES = (ValueError, KeyError, TimeoutError, CancelledError, GenerationStopped)
+SERVICE_FAILURES = (ValueError, KeyError, TimeoutError, CancelledError)
 # What loading a model raises for a bad checkpoint, model, device or option.
 LOAD_FAILURES = (ValueError, KeyError, RuntimeError, OSError)
 
@@ -312,7 +312,13 @@ class TrackerNode(LifecycleNode):
 
             model = self._tracker.model
             work = self._running_segmenter().submit(segment_everything, model, frame, request, should_stop)
-            response, to_track = self._wait(work)
+            try:
+                response, to_track = self._wait(work)
+            except GenerationStopped as stopped:  # the deadline passed (or the node closes) mid-work
+                if stopping.is_set():
+                    raise CancelledError(f"the node is closing ({stopped})") from None
+                timeout = self.settings.service_timeout
+                raise TimeoutError(f"the tracker did not answer within {timeout:g} s ({stopped})") from None
             response.object_ids = self._track_masks(to_track, frame.stamp_ns)
         except SERVICE_FAILURES as error:
             return _failure(response, error)

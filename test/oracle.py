@@ -210,9 +210,9 @@ def assert_close(label: str, ours: Tensor, reference: Tensor, tolerance: float =
     assert difference <= tolerance, f"{label}: max abs diff {difference:.3e} > {tolerance}"
 
 
-def assert_masks_match(label: str, ours: Tensor, reference: Tensor) -> None:
+def assert_masks_match(label: str, ours: Tensor, reference: Tensor, tolerance: float = TOLERANCE) -> None:
     """Mask logits within tolerance, and the binary masks identical wherever the reference
     logit is farther than the tolerance from the threshold 0."""
-    assert_close(label, ours, reference)
-    decided = reference.abs() > TOLERANCE
+    assert_close(label, ours, reference, tolerance)
+    decided = reference.abs() > tolerance
     assert torch.equal((ours > 0)[decided], (reference > 0)[decided]), f"{label}: masks differ"

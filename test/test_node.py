@@ -127,7 +127,7 @@ def test_objects_are_added_and_removed_mid_stream(client):
         (dict(points=(), labels=()), "empty prompt"),
         (dict(points=((5, 5),), labels=(1, 0)), "1 points but 2 labels"),
         (dict(points=(), labels=(), has_box=True, box_x0=100.0, box_y0=60.0, box_x1=120.0, box_y1=90.0), "outside"),
-        (dict(labels=(7,)), "labels must be 1 (positive) or 0 (negative)"),
+        (dict(labels=(7,)), "click labels must be LABEL_POSITIVE (1) or LABEL_NEGATIVE (0)"),
     ],
 )
 def test_bad_prompts_are_refused_and_tracking_goes_on(client, fields, reason):

@@ -95,10 +95,6 @@ def track_with_mask_prompt(client, peer, index: int):
 
 
 def spin_for(client, seconds: float) -> None:
-    import time
-
-    import rclpy
-
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         rclpy.spin_once(client.node, timeout_sec=0.05)

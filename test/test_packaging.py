@@ -102,8 +102,9 @@ ROSDEP_KEYS = {
     "tqdm": "python3-tqdm",
     "yaml": "python3-yaml",
 }
-# Imported only after importlib.util.find_spec finds them, with a fallback: not dependencies.
-OPTIONAL_IMPORTS = {"imageio_ffmpeg"}  # sam2core.visualization writes H.264 with it, else OpenCV's codec
+# sam2core.visualization writes H.264 with imageio_ffmpeg, else OpenCV's codec; the exported-graph
+# runtimes (sam2core.runtime) are optional extras, imported only when a tracker asks for them.
+OPTIONAL_IMPORTS = {"imageio_ffmpeg", "onnxruntime", "openvino"}
 # Depends that are no import: what rosidl-generated interface packages need at run time.
 NOT_IMPORTED = {"rosidl_default_runtime"}
 

@@ -172,16 +172,16 @@ def run_scenario(events: list[Event], frames: np.ndarray, length: int, tmp_path,
     return our_outputs, reference.outputs
 
 
-def assert_same_stream(ours: dict, reference: dict) -> None:
+def assert_same_stream(ours: dict, reference: dict, tolerance: float = oracle.TOLERANCE) -> None:
     assert set(ours) <= set(reference), "frames missing on the reference side"
     for frame, objects in ours.items():
         assert set(objects) == set(reference[frame]), f"frame {frame}: objects {set(objects)} vs {set(reference[frame])}"
         for object_id, (logits, score, pointer) in objects.items():
             ref_logits, ref_score, ref_pointer = reference[frame][object_id]
             label = f"frame {frame} object {object_id}"
-            oracle.assert_masks_match(f"{label} mask", logits, ref_logits)
-            oracle.assert_close(f"{label} score", score, ref_score)
-            oracle.assert_close(f"{label} pointer", pointer, ref_pointer)
+            oracle.assert_masks_match(f"{label} mask", logits, ref_logits, tolerance)
+            oracle.assert_close(f"{label} score", score, ref_score, tolerance)
+            oracle.assert_close(f"{label} pointer", pointer, ref_pointer, tolerance)
 
 
 SCENARIOS = {  # name: (events, frames)

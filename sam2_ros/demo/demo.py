@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from ament_index_python.packages import get_package_share_directory
 from rclpy.executors import ExternalShutdownException
@@ -237,7 +238,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _overrides(parameters: dict[str, object]) -> list[str]:
-    return [item for name, value in parameters.items() for item in ("-p", f"{name}:={value}")]
+    # rcl reads each value as YAML: an empty string must be spelt '' to stay one.
+    return [item for name, value in parameters.items() for item in ("-p", f"{name}:={value if value != '' else repr('')}")]
 
 
 def command_line() -> argparse.ArgumentParser:
