@@ -84,6 +84,27 @@ class MaskCandidates:
         return np.stack([rle_to_mask(rle) for rle in self.rles]) if self.rles else np.zeros(0)
 
 
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """How an AutomaticMaskGenerator clicks, filters and returns masks: its constructor's
+    arguments (see there), the point grids aside."""
+
+    points_per_batch: int
+    pred_iou_thresh: float
+    stability_score_thresh: float
+    stability_score_offset: float
+    mask_threshold: float
+    box_nms_thresh: float
+    crop_n_layers: int
+    crop_nms_thresh: float
+    crop_overlap_ratio: float
+    min_mask_region_area: int
+    output_mode: str
+    use_m2m: bool
+    multimask_output: bool
+    progress: bool
+
+
 class AutomaticMaskGenerator:
     """Masks of everything in an image, from a grid of point prompts (see the module text).
 
@@ -100,27 +121,17 @@ class AutomaticMaskGenerator:
     candidates per click, else one.
     """
 
-    def __init__(
+    def __init__(  # Meta's SAM2AutomaticMaskGenerator's arguments, names and defaults
         self,
         model: SAM2Model,
-        points_per_side: int | None = 32,
-        points_per_batch: int = 64,
-        pred_iou_thresh: float = 0.8,
-        stability_score_thresh: float = 0.95,
-        stability_score_offset: float = 1.0,
-        mask_threshold: float = 0.0,
-        box_nms_thresh: float = 0.7,
-        crop_n_layers: int = 0,
-        crop_nms_thresh: float = 0.7,
-        crop_overlap_ratio: float = 512 / 1500,
-        crop_n_points_downscale_factor: int = 1,
-        point_grids: list[np.ndarray] | None = None,
-        min_mask_region_area: int = 0,
-        output_mode: str = "binary_mask",
-        use_m2m: bool = False,
-        multimask_output: bool = True,
-        progress: bool = False,
-    ) -> None:
+        points_per_side: int | None = 32, points_per_batch: int = 64,
+        pred_iou_thresh: float = 0.8, stability_score_thresh: float = 0.95, stability_score_offset: float = 1.0,
+        mask_threshold: float = 0.0, box_nms_thresh: float = 0.7,
+        crop_n_layers: int = 0, crop_nms_thresh: float = 0.7, crop_overlap_ratio: float = 512 / 1500,
+        crop_n_points_downscale_factor: int = 1, point_grids: list[np.ndarray] | None = None,
+        min_mask_region_area: int = 0, output_mode: str = "binary_mask", use_m2m: bool = False,
+        multimask_output: bool = True, progress: bool = False,
+    ) -> None:  # fmt: skip
         if (points_per_side is None) == (point_grids is None):
             raise ValueError("give exactly one of points_per_side and point_grids")
         if point_grids is None:
@@ -143,27 +154,17 @@ class AutomaticMaskGenerator:
                             ("crop_overlap_ratio", crop_overlap_ratio)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in 0..1, got {value}")
-        # Holes and specks are those of the logits at 0, whatever mask_threshold (as Meta's).
-        self.predictor = ImagePredictor(
-            model,
-            max_hole_area=min_mask_region_area,
-            max_sprinkle_area=min_mask_region_area,
-        )
+        self.options = GeneratorOptions(
+            points_per_batch=points_per_batch, pred_iou_thresh=pred_iou_thresh, stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset, mask_threshold=mask_threshold, box_nms_thresh=box_nms_thresh,
+            crop_n_layers=crop_n_layers, crop_nms_thresh=crop_nms_thresh, crop_overlap_ratio=crop_overlap_ratio,
+            min_mask_region_area=min_mask_region_area, output_mode=output_mode, use_m2m=use_m2m,
+            multimask_output=multimask_output, progress=progress,
+        )  # fmt: skip
         self.point_grids = point_grids
-        self.points_per_batch = points_per_batch
-        self.pred_iou_thresh = pred_iou_thresh
-        self.stability_score_thresh = stability_score_thresh
-        self.stability_score_offset = stability_score_offset
-        self.mask_threshold = mask_threshold
-        self.box_nms_thresh = box_nms_thresh
-        self.crop_n_layers = crop_n_layers
-        self.crop_nms_thresh = crop_nms_thresh
-        self.crop_overlap_ratio = crop_overlap_ratio
-        self.min_mask_region_area = min_mask_region_area
-        self.output_mode = output_mode
-        self.use_m2m = use_m2m
-        self.multimask_output = multimask_output
-        self.progress = progress
+        # Holes and specks are those of the logits at 0, whatever mask_threshold (as Meta's).
+        area = min_mask_region_area
+        self.predictor = ImagePredictor(model, max_hole_area=area, max_sprinkle_area=area)
 
     def generate(self, image: np.ndarray) -> list[dict]:
         """Masks of an (H, W, 3) uint8 RGB image, as Meta's generator returns them: one dict per
@@ -182,14 +183,14 @@ class AutomaticMaskGenerator:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} "
                              f"{image.dtype}")
         image_size = image.shape[:2]
-        crops = image_crops(image_size, self.crop_n_layers, self.crop_overlap_ratio)
+        crops = image_crops(image_size, self.options.crop_n_layers, self.options.crop_overlap_ratio)
         candidates = MaskCandidates.concatenate(
             [self._segment_crop(image, crop, image_size, should_stop) for crop in crops]
         )
         if len(crops) > 1:
             smaller_crop_first = 1.0 / box_areas(candidates.crop_boxes).float()
             candidates = candidates.select(
-                non_max_suppression(candidates.boxes, smaller_crop_first, self.crop_nms_thresh)
+                non_max_suppression(candidates.boxes, smaller_crop_first, self.options.crop_nms_thresh)
             )
         return candidates
 
@@ -205,19 +206,19 @@ class AutomaticMaskGenerator:
         points = self.point_grids[crop.layer] * np.array([x1 - x0, y1 - y0])
         batches = []
         for start in tqdm(
-            range(0, len(points), self.points_per_batch),
+            range(0, len(points), self.options.points_per_batch),
             desc=f"crop {crop.box}",
-            disable=not self.progress,
+            disable=not self.options.progress,
         ):
             if should_stop is not None and should_stop():
                 self.predictor.reset_predictor()
                 raise GenerationStopped(f"stopped after {start} of {len(points)} clicks of a crop")
-            batch = points[start : start + self.points_per_batch]
+            batch = points[start : start + self.options.points_per_batch]
             batches.append(self._segment_points(batch, crop, image_size))
         self.predictor.reset_predictor()
         candidates = MaskCandidates.concatenate(batches)
         candidates = candidates.select(
-            non_max_suppression(candidates.boxes, candidates.iou, self.box_nms_thresh)
+            non_max_suppression(candidates.boxes, candidates.iou, self.options.box_nms_thresh)
         )
         offset = torch.tensor([x0, y0, x0, y0])
         return MaskCandidates(
@@ -238,21 +239,21 @@ class AutomaticMaskGenerator:
         model_clicks = self.predictor.to_model_pixels(clicks)[:, None]  # (K, 1, 2)
         labels = torch.ones(len(clicks), 1, dtype=torch.int, device=device)
         logits, iou, low_res = self.predictor.predict_tensors(
-            model_clicks, labels, multimask_output=self.multimask_output
+            model_clicks, labels, multimask_output=self.options.multimask_output
         )  # (K, M, h, w), (K, M), (K, M, S/4, S/4)
         per_click = logits.shape[1]
         logits, iou = logits.flatten(0, 1), iou.flatten(0, 1)  # (KM, h, w), (KM,)
         clicks = clicks.repeat_interleave(per_click, dim=0)
-        if self.use_m2m:
+        if self.options.use_m2m:
             repeated = model_clicks.repeat_interleave(per_click, dim=0)
             logits, iou = self._refine_with_own_masks(repeated, low_res.flatten(0, 1))
         stability = self._stability(logits)
         keep = torch.ones_like(iou, dtype=torch.bool)
-        if self.pred_iou_thresh > 0:
-            keep &= iou > self.pred_iou_thresh
-        if self.stability_score_thresh > 0:
-            keep &= stability >= self.stability_score_thresh
-        masks = logits[keep] > self.mask_threshold
+        if self.options.pred_iou_thresh > 0:
+            keep &= iou > self.options.pred_iou_thresh
+        if self.options.stability_score_thresh > 0:
+            keep &= stability >= self.options.stability_score_thresh
+        masks = logits[keep] > self.options.mask_threshold
         boxes = masks_to_boxes(masks)
         inside = ~near_crop_edge(boxes, crop.box, image_size)
         masks, boxes = masks[inside], boxes[inside]
@@ -272,8 +273,8 @@ class AutomaticMaskGenerator:
         """Decode each click again with its own low-res mask (N, S/4, S/4) as mask prompt; one
         mask per click: logits (N, h, w) and IoU (N,)."""
         logits, iou = [], []
-        for start in range(0, len(clicks), self.points_per_batch):
-            batch = slice(start, start + self.points_per_batch)
+        for start in range(0, len(clicks), self.options.points_per_batch):
+            batch = slice(start, start + self.options.points_per_batch)
             masks, scores, _ = self.predictor.predict_tensors(
                 clicks[batch],
                 torch.ones(clicks[batch].shape[:2], dtype=torch.int, device=clicks.device),
@@ -286,17 +287,17 @@ class AutomaticMaskGenerator:
 
     def _stability(self, logits: Tensor) -> Tensor:
         """(N, h, w) -> (N,): IoU of the masks thresholded at threshold +/- offset."""
-        high = self.mask_threshold + self.stability_score_offset
-        low = self.mask_threshold - self.stability_score_offset
+        high = self.options.mask_threshold + self.options.stability_score_offset
+        low = self.options.mask_threshold - self.options.stability_score_offset
         inner = (logits > high).sum(dim=(-2, -1))
         outer = (logits > low).sum(dim=(-2, -1))
         return inner / outer
 
     def _annotation(self, candidates: MaskCandidates, index: int) -> dict:
         rle = candidates.rles[index]
-        if self.output_mode == "binary_mask":
+        if self.options.output_mode == "binary_mask":
             segmentation = rle_to_mask(rle)
-        elif self.output_mode == "coco_rle":
+        elif self.options.output_mode == "coco_rle":
             segmentation = coco_rle(rle)
         else:
             segmentation = rle
