@@ -10,7 +10,9 @@ dropped (from its diagnostics) and its resident memory at the start and the end.
 With no --checkpoint the model has random weights (a checkpoint is written to a temporary folder):
 the figures are about throughput, not mask quality. With --depth every image comes with a 16UC1
 depth image (the disc at 1 m over a 3 m wall) and camera_info, and the node runs with use_depth
-(positions, cloud, markers): run it with and without to see what depth costs.
+(positions, cloud, markers): run it with and without to see what depth costs. With --depth-unused
+the same streams are published but the node does not use them: the difference to a run without
+depth is what the extra streams cost this machine, not the node's depth work.
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--checkpoint", help="checkpoint file (default: random weights)")
     parser.add_argument("--overlay", action="store_true", help="let the node publish overlays too")
     parser.add_argument("--depth", action="store_true", help="publish depth and camera_info; the node uses them")
-    return parser.parse_args()
+    parser.add_argument("--depth-unused", action="store_true",
+                        help="publish depth and camera_info to a node without use_depth: what the two streams cost "
+                        "this machine (the publisher shares its cores) apart from the node's depth work")
+    args = parser.parse_args()
+    if args.depth and args.depth_unused:
+        parser.error("--depth and --depth-unused exclude each other")
+    return args
 
 
 def rss_mb(pid: int) -> float:
@@ -106,7 +114,7 @@ class LoadClient(Node):
         msg.header.frame_id = "camera"
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.data = self.frames[self.published % len(self.frames)]
-        if self.args.depth:
+        if self.args.depth or self.args.depth_unused:
             depth = Image(header=msg.header, height=msg.height, width=msg.width, encoding="16UC1", step=2 * msg.width)
             depth.data = self.depths[self.published % len(self.depths)]
             self.depth_pub.publish(depth)
@@ -192,7 +200,7 @@ def report(args, client: LoadClient, elapsed: float, rss_start: float, rss_end: 
     dropped = int(client.diagnostics.get("frames_dropped", 0)) - dropped_before
     print(f"node_load: {args.model} (input {args.image_size or 'default'}) on cpu, {args.width}x{args.height} rgb8 "
           f"at {args.fps:g} FPS for {elapsed:.0f} s, one prompted object, overlay {'on' if args.overlay else 'off'}, "
-          f"depth {'on' if args.depth else 'off'}")
+          f"depth {'on' if args.depth else 'published, not used' if args.depth_unused else 'off'}")
     print(f"  published   {client.published} images, {client.published / elapsed:.1f} Hz")
     print(f"  results     {len(latencies)} arrays, {len(latencies) / elapsed:.2f} Hz, "
           f"object in {sum(c > 0 for c in client.object_counts)} of them")

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # random weights, when no checkpoint is given, are the same every run
     try:
-        model = build_model(args.model, checkpoint=args.checkpoint, device=args.device)
+        model = build_model(args.model, checkpoint=args.checkpoint, image_size=args.image_size, device=args.device)
     except CheckpointError as error:
         parser.error(str(error))
     description = f"{args.model} ({args.checkpoint or 'random weights'})"
@@ -85,6 +85,7 @@ def command_line() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     parser.add_argument("--model", choices=MODEL_NAMES, default="sam2.1_hiera_demo", help="registered model name")
     parser.add_argument("--checkpoint", help="checkpoint file in Meta's format, or 'default'; none: random weights")
+    parser.add_argument("--image-size", type=int, help="model input side in pixels; none: the model's")
     parser.add_argument("--sequences", type=int, default=4, help="held-out benchmark sequences to run per family")
     parser.add_argument(
         "--families", nargs="+", choices=[f.name for f in FAMILIES], default=[f.name for f in FAMILIES],

@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--losses", default="scratch", choices=LOSS_RECIPES,
                         help="loss weights: 'scratch' (cross-entropy + dice), 'balanced' (class-balanced cross-entropy + dice) "
                         "or 'sam2' (SAM 2's focal + dice)")
+    parser.add_argument("--object-score-weight", type=float, default=defaults.loss.object_score,
+                        help="weight of the object score's cross-entropy (visible or not) in the loss")
     parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
                         help="decay of a moving average of the weights that checkpoints and evaluations use; 0: off")
     parser.add_argument("--occlusion-prob", type=float, default=defaults.scene.occlusion_prob,
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         evaluate_every=args.evaluate_every,
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
-        loss=LOSS_RECIPES[args.losses],
+        loss=dataclasses.replace(LOSS_RECIPES[args.losses], object_score=args.object_score_weight),
         prompt_weights=tuple(args.prompt_weights),
         ema_decay=args.ema_decay,
         scene=dataclasses.replace(
