@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from sam2core import build_model
+from sam2core import build_model, save_checkpoint
 from sam2core.data import TRAINING, training_clip
 from sam2core.evaluation import quick_score
+from sam2core.train.bundle import bundle
 from sam2core.train.losses import TERMS, LossWeights, segmentation_loss
 from sam2core.train.prompts import correction_clicks, first_prompt
 from sam2core.train.trainer import Trainer, TrainingConfig, _objects_of
@@ -217,3 +218,18 @@ def _stop_after(sample, calls: int):
         return sample()
 
     return wrapped
+
+
+def test_bundle_keeps_every_stage_of_a_model_trained_on_from_the_bundled_weights(tmp_path):
+    """A run that starts from the bundled file and is bundled again keeps the earlier stages' records."""
+    first, second = (build_model("sam2.1_hiera_demo") for _ in range(2))
+    records = [{"steps_done": 4000, "seconds": 10.0}, {"steps_done": 300, "seconds": 2.5}]
+    paths = [tmp_path / "images.pt", tmp_path / "clips.pt"]
+    for model, record, path in zip((first, second), records, paths):
+        save_checkpoint(model, path, extra={"training": record})
+    earlier = bundle("sam2.1_hiera_demo", paths[:1], target=tmp_path / "bundled.pt")
+    again = bundle("sam2.1_hiera_demo", [earlier, paths[1]], target=tmp_path / "bundled_again.pt")
+    stored = torch.load(again, weights_only=True)
+    assert stored["training"] == records
+    assert all(torch.equal(stored["model"][k], v) for k, v in second.state_dict().items())
+    assert json.loads(again.with_suffix(".json").read_text())["training_seconds"] == 12.5

@@ -2,9 +2,11 @@
 
     python -m sam2core.train.bundle runs/images/checkpoint.pt runs/clips/checkpoint.pt \\
         --evaluation runs/eval/evaluation.json
+    python -m sam2core.train.bundle sam2core/weights/sam2.1_hiera_demo.pt checkpoints/demo-v2/checkpoint.pt \\
+        --evaluation runs/eval/evaluation.json      # a run that started from the bundled weights
 
 The weights are those of the last checkpoint; every checkpoint given (the stages, in order)
-adds its training record. Writes sam2core/weights/<model>.pt ({"model": state_dict,
+adds its training record, and a bundled file all of its own. Writes sam2core/weights/<model>.pt ({"model": state_dict,
 "training": [records]}) and <model>.json (the model config, its size, the stages and the
 evaluation), which `build_model(model, checkpoint="default")` and the node then load.
 """
@@ -21,11 +23,12 @@ import torch
 from sam2core.build import BUNDLED_CHECKPOINTS, build_model, save_checkpoint
 
 
-def bundle(model_name: str, checkpoints: list[Path], evaluation: Path | None = None) -> Path:
-    """Write the bundled weights of `model_name` from `checkpoints` (stages in order); the path."""
+def bundle(model_name: str, checkpoints: list[Path], evaluation: Path | None = None, target: Path | None = None) -> Path:
+    """Write the bundled weights of `model_name` from `checkpoints` (stages in order) to `target`
+    (default: the file `checkpoint="default"` loads) and its record beside it; the path."""
     model = build_model(model_name, checkpoint=checkpoints[-1])
-    stages = [torch.load(path, weights_only=True).get("training", {}) for path in checkpoints]
-    target = BUNDLED_CHECKPOINTS[model_name]
+    stages = [stage for path in checkpoints for stage in _training_records(path)]
+    target = Path(target or BUNDLED_CHECKPOINTS[model_name])
     save_checkpoint(model, target, extra={"training": stages})
     record = {
         "model": model_name,
@@ -39,6 +42,12 @@ def bundle(model_name: str, checkpoints: list[Path], evaluation: Path | None = N
     }
     target.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     return target
+
+
+def _training_records(path: Path) -> list[dict]:
+    """The training records a checkpoint carries: a trainer's one, or every one of a bundled file."""
+    training = torch.load(path, weights_only=True).get("training", {})
+    return training if isinstance(training, list) else [training]
 
 
 def main(argv: list[str] | None = None) -> None:
