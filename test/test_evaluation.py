@@ -222,11 +222,12 @@ def test_command_writes_report_plot_and_video(prompt, tmp_path, capsys):
 
 
 # Family -> (J&F margin over "still", over "empty") the bundled model must beat on 4 sequences.
-# About half of what it measured (commit 0ba23b5's bundled model with the default mask clean-up,
-# `python -m sam2core.evaluation --checkpoint default --sequences 20 --threads 1`, first 4 of 20):
-# cutouts J&F 0.219 against 0.097 still and 0.161 empty (all 20: 0.282, 0.101, 0.179);
-# geometric 0.279 against 0.175 and 0.130 (all 20: 0.288, 0.163, 0.115). Raise them with the model.
-MARGINS = {"cutouts": (0.06, 0.03), "geometric": (0.05, 0.07)}
+# About half of what it measured (the bundled model of stop 16, the demo model's second run at
+# step 1,575, `python -m sam2core.evaluation --checkpoint default --sequences 4 --threads 2`):
+# cutouts J&F 0.287 against 0.097 still and 0.161 empty (20 sequences: 0.336, 0.101, 0.179);
+# geometric 0.293 against 0.175 and 0.130 (20 sequences: 0.319, 0.163, 0.115). The model before
+# it scored 0.219 and 0.279 here. Raise them with the model.
+MARGINS = {"cutouts": (0.09, 0.06), "geometric": (0.06, 0.08)}
 
 
 @pytest.mark.slow
