@@ -6,15 +6,15 @@ Writes to DIR:
 - image_encoder.onnx: images (1, 3, S, S) -> the FPN levels and the position encoding of the last;
 - mask_decoder.onnx: output + prompt tokens (B, T, C), image (B, C, h, w), its encoding and the two
   high-resolution levels -> every mask token's mask, IoU, token and the object score;
-- memory_attention.onnx: for one object, the current frame (hw, 1, C) and a fixed-size memory
-  of `max_memory_frames` frames then `max_pointers` object pointers (M, 1, Cm), with a (1, M)
-  mask of the real tokens -> conditioned features (hw, 1, C) (run once per object: traced, the
-  rotary encoding's reshapes keep the example's batch);
+- memory_attention.onnx: the current frame (hw, 1, C), shared by the objects (or one per
+  object), and each object's fixed-size memory of `max_memory_frames` frames then `max_pointers`
+  object pointers (M, B, Cm), with a (B, M) mask of the real tokens -> conditioned features
+  (hw, B, C);
 - memory_encoder.onnx: image features (B, C, h, w) and scaled masks (B, 1, S, S) -> memory
   features and their position encoding;
 - export.json: each graph's inputs and outputs (names, shapes with named dynamic axes), the
   model's config and the memory sizes.
-B (objects, except in memory attention) and T (prompt tokens) are dynamic; everything else is
+B (objects) and T (prompt tokens) are dynamic; everything else is
 fixed by the model and S.
 The small glue between the graphs (prompt encoding, mask choice, memory selection) stays in
 PyTorch: see sam2core.runtime, which runs the tracker on these files.
@@ -98,8 +98,8 @@ class MemoryAttentionGraph(nn.Module):
         self.pointer_tokens = layout.pointer_tokens
 
     def forward(self, curr: Tensor, curr_pos: Tensor, memory: Tensor, memory_pos: Tensor, memory_valid: Tensor):
-        """curr and curr_pos (hw, 1, C), memory and memory_pos (M, 1, Cm), memory_valid (1, M)
-        bool -> (hw, 1, C)."""
+        """curr (hw, 1 or B, C), curr_pos (hw, 1, C), memory and memory_pos (M, B, Cm),
+        memory_valid (B, M) bool -> (hw, B, C)."""
         return self.memory_attention(
             curr=curr,
             memory=memory,
@@ -166,12 +166,15 @@ def graph_specs(model: SAM2Model, layout: MemoryLayout) -> list[GraphSpec]:
             {
                 "curr": torch.randn(side * side, 1, dim),
                 "curr_pos": torch.randn(side * side, 1, dim),
-                "memory": torch.randn(memory_length, 1, memory_dim),
-                "memory_pos": torch.randn(memory_length, 1, memory_dim),
-                "memory_valid": torch.ones(1, memory_length, dtype=torch.bool),
+                "memory": torch.randn(memory_length, batch, memory_dim),
+                "memory_pos": torch.randn(memory_length, batch, memory_dim),
+                "memory_valid": torch.ones(batch, memory_length, dtype=torch.bool),
             },
             ("conditioned",),
-            {},  # one object: the traced rotary encoding fixes the batch
+            {
+                "curr": {1: "frame_or_objects"}, "memory": {1: "objects"}, "memory_pos": {1: "objects"},
+                "memory_valid": objects, "conditioned": {1: "objects"},
+            },
         ),
         GraphSpec(
             "memory_encoder",

@@ -76,7 +76,7 @@ class ExportedMemoryEncoder(nn.Module):
 
 class ExportedMemoryAttention(nn.Module):
     """Pads the tracker's memory (its frames, then its pointer tokens) to the graph's fixed
-    layout, masking the padding, and runs the one-object graph for each object."""
+    layout, masking the padding, and runs the graph once for all objects."""
 
     def __init__(self, graph: Graph, layout: MemoryLayout) -> None:
         super().__init__()
@@ -84,7 +84,8 @@ class ExportedMemoryAttention(nn.Module):
         self.layout = layout
 
     def forward(self, curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=0, memory_valid=None) -> Tensor:
-        """As MemoryAttention: curr and curr_pos (hw, B or 1, C), memory and memory_pos (M, B, Cm)."""
+        """As MemoryAttention: curr (hw, 1 or B, C), curr_pos (hw, 1, C), memory and memory_pos
+        (M, B, Cm) -> (hw, B, C)."""
         layout = self.layout
         batch = memory.shape[1]
         valid = torch.ones(batch, memory.shape[0], dtype=torch.bool) if memory_valid is None else memory_valid.cpu()
@@ -101,19 +102,14 @@ class ExportedMemoryAttention(nn.Module):
             return torch.cat([F.pad(part.float(), (0, 0, 0, 0, 0, pad)) for part, pad in zip(parts, pads)])
 
         valid = torch.cat([F.pad(part, (0, pad)) for part, pad in zip((valid[:, :spatial], valid[:, spatial:]), pads)], 1)
-        memory, memory_pos = padded(memory), padded(memory_pos)
-        curr = curr.float().expand(-1, batch, -1)
-        conditioned = [
-            self.graph(
-                curr=curr[:, i : i + 1],
-                curr_pos=curr_pos[:, :1].float(),
-                memory=memory[:, i : i + 1],
-                memory_pos=memory_pos[:, i : i + 1],
-                memory_valid=valid[i : i + 1],
-            )[0]
-            for i in range(batch)
-        ]
-        return torch.cat(conditioned, dim=1)  # (hw, B, C)
+        (conditioned,) = self.graph(
+            curr=curr.float(),
+            curr_pos=curr_pos[:, :1].float(),
+            memory=padded(memory),
+            memory_pos=padded(memory_pos),
+            memory_valid=valid,
+        )
+        return conditioned  # (hw, B, C)
 
 
 def exported_model(model: SAM2Model, folder: str | Path, backend: str = "onnxruntime") -> SAM2Model:

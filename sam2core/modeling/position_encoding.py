@@ -93,15 +93,12 @@ class AxialRotaryEncoding(nn.Module):
         coordinates = torch.arange(side, dtype=torch.float32)
         y, x = (grid.flatten() for grid in torch.meshgrid(coordinates, coordinates, indexing="ij"))
         angles = torch.cat([torch.outer(x, frequencies), torch.outer(y, frequencies)], dim=-1)
-        # cos for both channels of each pair (N, head_dim), sin once per pair (N, head_dim / 2).
-        self.register_buffer("cos", angles.cos().repeat_interleave(2, -1), persistent=False)
+        self.register_buffer("cos", angles.cos(), persistent=False)  # (N, head_dim / 2)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         """Rotate (B, heads, r * N, head_dim) tokens: r stacked copies of the N-token grid."""
-        grids = x.float().unflatten(-2, (-1, self.cos.shape[0]))  # (B, heads, r, N, head_dim)
-        even, odd = grids[..., 0::2], grids[..., 1::2]
-        rotated = grids * self.cos  # each pair (a, b) -> (a cos, b cos)
-        rotated[..., 0::2].addcmul_(odd, self.sin, value=-1)  # a cos - b sin
-        rotated[..., 1::2].addcmul_(even, self.sin)  # b cos + a sin
-        return rotated.flatten(-3, -2).type_as(x)
+        pairs = x.float().unflatten(-1, (-1, 2)).unflatten(2, (-1, self.cos.shape[0]))  # (B, heads, r, N, head_dim / 2, 2)
+        a, b = pairs[..., 0], pairs[..., 1]
+        rotated = torch.stack([a * self.cos - b * self.sin, b * self.cos + a * self.sin], dim=-1)
+        return rotated.flatten(-2).flatten(2, 3).type_as(x)
