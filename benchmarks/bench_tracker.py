@@ -2,12 +2,14 @@
 
     python benchmarks/bench_tracker.py --size sam2.1_hiera_t --image-size 512 --objects 1 3 8
     python benchmarks/bench_tracker.py --precision float32 bfloat16 --compile off on --json out.json
+    python benchmarks/bench_tracker.py --backend torch onnxruntime openvino --memory-frames
     python benchmarks/bench_tracker.py --memory-frames 100 1000 --memory-image-size 256
 
 Both sides get the same weights and the same preprocessed frames (a held-out synthetic
 sequence, looped). Latency: the mean time per frame over --timed frames, after 16 frames so
 that every memory window is full; Meta's predictor runs its objects one after another, ours
-runs them as one batch. Every combination of --precision and --compile is timed for ours;
+runs them as one batch. Every combination of --precision, --compile and --backend is timed for
+ours (the exported graphs run in float32, uncompiled);
 the reference runs once per precision (autocast, as Meta's demos do on a GPU), and each row
 gives the mean IoU of our masks with the reference's over the timed frames. With --compile on,
 the first frame's time (compilation) and the number of graphs compiled are reported too.
@@ -54,7 +56,8 @@ def main() -> None:
     parser.add_argument("--timed", type=int, default=8, help="frames timed per object count")
     parser.add_argument("--precision", nargs="+", default=["float32"], choices=PRECISIONS)
     parser.add_argument("--compile", nargs="+", default=["off"], choices=("off", "on"))
-    parser.add_argument("--backend", default="torch", choices=BACKENDS, help="not torch: ours exported first (float32)")
+    parser.add_argument("--backend", nargs="+", default=["torch"], choices=BACKENDS,
+                        help="not torch: ours exported first, float32 and eager only")
     parser.add_argument("--no-reference", action="store_true", help="time ours only")
     parser.add_argument("--memory-frames", type=int, nargs="*", default=[100, 1000], help="none: skip")
     parser.add_argument("--memory-image-size", type=int, default=256)
@@ -88,7 +91,7 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
     compiled series compiles once, on a copy of the model, for all its object counts: its
     graph count shows whether more objects recompiled."""
     print(f"\nper-frame latency at {args.image_size}px (mean of {args.timed} frames after {WARM_UP})")
-    header = f"{'objects':>8}{'precision':>10}{'compile':>8}{'ours (ms)':>11}{'ref (ms)':>10}{'ref/ours':>9}{'IoU ref':>8}"
+    header = f"{'objects':>8}{'precision':>10}{'compile':>8}{'backend':>12}{'ours (ms)':>11}{'ref (ms)':>10}{'ref/ours':>9}{'IoU ref':>8}"
     print(header + f"{'1st frame (s)':>14}{'graphs':>7}")
     rows = []
     for requested in args.precision:
@@ -96,14 +99,16 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
         references = {}
         if reference is not None:
             references = {count: run_reference(reference, ours, frames, count, precision=precision) for count in args.objects}
-        for compiled in args.compile:
+        for backend, compiled in [(b, c) for b in args.backend for c in args.compile]:
+            if backend != "torch" and (compiled == "on" or precision != "float32"):
+                continue
             torch._dynamo.reset()
             torch._dynamo.utils.counters.clear()
             model = ours
-            if args.backend != "torch":
+            if backend != "torch":
                 folder = Path(tempfile.mkdtemp(prefix="sam2_export_"))
                 export(ours, folder)
-                model = exported_model(ours, folder, args.backend)
+                model = exported_model(ours, folder, backend)
             if compiled == "on":
                 model = copy.deepcopy(ours)
                 compile_model(model)
@@ -113,7 +118,7 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
                     "objects": count,
                     "precision": precision,
                     "compile": compiled == "on",
-                    "backend": args.backend,
+                    "backend": backend,
                     "ours_ms": float(np.mean(run.seconds[WARM_UP + 1 :]) * 1000),
                     "first_frame_s": run.seconds[0],
                     "graphs_compiled": int(torch._dynamo.utils.counters["stats"]["unique_graphs"]),
@@ -124,9 +129,10 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
                     row["mask_iou_with_reference"] = mean_iou(run.masks[WARM_UP + 1 :], references[count].masks[WARM_UP + 1 :])
                 rows.append(row)
                 print(
-                    f"{count:>8}{precision:>10}{compiled:>8}{row['ours_ms']:>11.0f}{row.get('reference_ms', np.nan):>10.0f}"
+                    f"{count:>8}{precision:>10}{compiled:>8}{backend:>12}{row['ours_ms']:>11.0f}{row.get('reference_ms', np.nan):>10.0f}"
                     f"{row.get('speedup', np.nan):>9.2f}{row.get('mask_iou_with_reference', np.nan):>8.3f}"
-                    f"{row['first_frame_s']:>14.1f}{row['graphs_compiled']:>7}"
+                    f"{row['first_frame_s']:>14.1f}{row['graphs_compiled']:>7}",
+                    flush=True,
                 )
     return rows
 

@@ -52,7 +52,7 @@ out = Path(sys.argv[1])
 lines = ["| model | objects | precision | compile | ours (ms) | reference (ms) | reference / ours | IoU with reference | first frame (s) | graphs |",
          "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
 for path in sorted(out.glob("*.json")):
-    for row in json.loads(path.read_text())["rows"]:
+    for row in json.loads(path.read_text())["latency"]:
         lines.append(
             f"| {path.stem} | {row['objects']} | {row['precision']} | {'on' if row['compile'] else 'off'} | {row['ours_ms']:.1f} "
             f"| {row.get('reference_ms', float('nan')):.1f} | {row.get('speedup', float('nan')):.2f} "

@@ -1,8 +1,8 @@
-"""ONNX export and the onnxruntime backend: the exported path tracks as the PyTorch path does.
+"""ONNX export and its runtimes (onnxruntime, OpenVINO): the exported path tracks as the PyTorch path does.
 
 The bundled model is exported once; every stream scenario of the oracle test (prompts, a second
 object, removal, a correction on a past frame, a re-prompt) runs on a StreamingTracker over the
-PyTorch model and over the exported graphs, and every mask logit, score and pointer must agree
+PyTorch model and over the exported graphs in each runtime, and every mask logit, score and pointer must agree
 within EXPORT_TOLERANCE (1e-3).
 """
 
@@ -24,7 +24,13 @@ def models(tmp_path_factory):
     model = build_model("sam2.1_hiera_demo", checkpoint="default")
     folder = tmp_path_factory.mktemp("export")
     export(model, folder)
-    return model, exported_model(model, folder, "onnxruntime"), folder
+    return model, folder
+
+
+@pytest.fixture(scope="module", params=["onnxruntime", "openvino"])
+def runtime_model(request, models):
+    model, folder = models
+    return exported_model(model, folder, request.param)
 
 
 def run_stream(model, events, frames, length) -> dict:
@@ -51,7 +57,7 @@ def _values(result):
 
 
 def test_export_writes_four_graphs_and_their_description(models):
-    _, _, folder = models
+    _, folder = models
     description = json.loads((folder / "export.json").read_text())
     assert set(description["graphs"]) == {"image_encoder", "mask_decoder", "memory_attention", "memory_encoder"}
     for graph in description["graphs"].values():
@@ -65,8 +71,8 @@ def test_export_writes_four_graphs_and_their_description(models):
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_onnxruntime_path_matches_the_torch_path(models, scenario, frames):  # noqa: F811
-    model, runtime_model, _ = models
+def test_exported_path_matches_the_torch_path(models, runtime_model, scenario, frames):  # noqa: F811
+    model, _ = models
     events, length = SCENARIOS[scenario]
     ours, exported = run_stream(model, events, frames, length), run_stream(runtime_model, events, frames, length)
     assert set(ours) == set(exported)
