@@ -77,3 +77,20 @@ def test_exported_path_matches_the_torch_path(models, runtime_model, scenario, f
     ours, exported = run_stream(model, events, frames, length), run_stream(runtime_model, events, frames, length)
     assert set(ours) == set(exported)
     assert_same_stream(exported, ours, tolerance=EXPORT_TOLERANCE)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_image_encoder_graph_pads_windows_that_do_not_tile_the_grid(tmp_path, backend):
+    """sam2.1_hiera_t at 256 px: its 16 x 16 third stage is padded to windows of 14, as at 1024 px
+    (64 x 64). A ceiling division exported as a truncating one once cut that padding short."""
+    torch.manual_seed(0)
+    model = build_model("sam2.1_hiera_t", image_size=256).eval()
+    export(model, tmp_path)
+    runtime_model = exported_model(model, tmp_path, backend)
+    images = torch.randn(1, 3, 256, 256)
+    with torch.no_grad():
+        expected_levels, expected_pos = model.image_encoder(images)
+    levels, pos = runtime_model.image_encoder(images)
+    for index, (level, expected) in enumerate(zip([*levels, pos], [*expected_levels, expected_pos])):
+        difference = (level - expected).abs().max().item()
+        assert difference <= EXPORT_TOLERANCE, f"output {index}: max abs diff {difference:.2e}"

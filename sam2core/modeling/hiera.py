@@ -39,7 +39,7 @@ def window_unpartition(windows: Tensor, window_size: int, hw: tuple[int, int]) -
 
 
 def _round_up(size: int, multiple: int) -> int:
-    return -(-size // multiple) * multiple
+    return (size + multiple - 1) // multiple * multiple  # no negative floor division: ONNX truncates
 
 
 def pool_tokens(x: Tensor, pool: nn.Module) -> Tensor:

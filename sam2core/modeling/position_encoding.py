@@ -97,8 +97,12 @@ class AxialRotaryEncoding(nn.Module):
         self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Rotate (B, heads, r * N, head_dim) tokens: r stacked copies of the N-token grid."""
-        pairs = x.float().unflatten(-1, (-1, 2)).unflatten(2, (-1, self.cos.shape[0]))  # (B, heads, r, N, head_dim / 2, 2)
+        """Rotate (B, heads, r * N, head_dim) tokens: r stacked copies of the N-token grid.
+        Token t takes the angles of grid cell t mod N, so that r never becomes a dimension of
+        its own (torch.compile would specialise it, and ONNX would fix it)."""
+        cell = torch.arange(x.shape[-2], device=x.device) % self.cos.shape[0]
+        cos, sin = self.cos[cell], self.sin[cell]  # (r * N, head_dim / 2)
+        pairs = x.float().unflatten(-1, (-1, 2))  # (B, heads, r * N, head_dim / 2, 2)
         a, b = pairs[..., 0], pairs[..., 1]
-        rotated = torch.stack([a * self.cos - b * self.sin, b * self.cos + a * self.sin], dim=-1)
-        return rotated.flatten(-2).flatten(2, 3).type_as(x)
+        rotated = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1)
+        return rotated.flatten(-2).type_as(x)
