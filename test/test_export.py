@@ -14,7 +14,7 @@ import torch
 from sam2core import StreamingTracker, build_model
 from sam2core.export import export
 from sam2core.runtime import exported_model
-from test_tracker_oracle import SCENARIOS, assert_same_stream, frames  # noqa: F401 (a fixture)
+from test_tracker_oracle import SCENARIOS, SHORT, Event, assert_same_stream, clicks, frames  # noqa: F401 (a fixture)
 
 EXPORT_TOLERANCE = 1e-3  # the exported graphs against the PyTorch path (README, "Export and runtimes")
 
@@ -76,6 +76,15 @@ def test_exported_path_matches_the_torch_path(models, runtime_model, scenario, f
     events, length = SCENARIOS[scenario]
     ours, exported = run_stream(model, events, frames, length), run_stream(runtime_model, events, frames, length)
     assert set(ours) == set(exported)
+    assert_same_stream(exported, ours, tolerance=EXPORT_TOLERANCE)
+
+
+def test_exported_path_tracks_more_objects_than_the_example_it_was_traced_with(models, runtime_model, frames):  # noqa: F811
+    """The graphs are traced with two objects; three must not meet a batch fixed at two."""
+    model, _ = models
+    spots = ((70, 90), (180, 190), (60, 200))
+    events = [Event(0, index + 1, clicks((x, y, 1))) for index, (x, y) in enumerate(spots)]
+    ours, exported = run_stream(model, events, frames, SHORT), run_stream(runtime_model, events, frames, SHORT)
     assert_same_stream(exported, ours, tolerance=EXPORT_TOLERANCE)
 
 

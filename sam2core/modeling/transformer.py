@@ -80,7 +80,9 @@ class RoPEAttention(Attention):
         q, k, v = self._heads(q, k, v)
         grid_keys, pointer_keys = k.split([k.shape[-2] - num_k_exclude_rope, num_k_exclude_rope], 2)
         k = torch.cat([self.rotary(grid_keys), pointer_keys], dim=2)
-        queries = self.rotary(q).expand(k.shape[0], -1, -1, -1)  # queries of batch 1 serve every key batch
+        queries = self.rotary(q)  # a batch of 1 serves every key batch
+        if not torch.onnx.is_in_onnx_export():  # the traced expand would fix the batch; MatMul broadcasts
+            queries = queries.expand(k.shape[0], -1, -1, -1)
         return self._attend(queries, k, v, key_valid)
 
 
