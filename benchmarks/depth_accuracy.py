@@ -26,7 +26,7 @@ from sam2core import build_model
 from sam2core.data import held_out_sequences
 from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
 from sam2core.data.scene import SceneConfig
-from sam2core.evaluation.benchmark import track_sequence
+from sam2core.evaluation.benchmark import FLOAT32, track_sequence
 
 
 def score_sequences(args: argparse.Namespace) -> DepthScore:
@@ -36,7 +36,7 @@ def score_sequences(args: argparse.Namespace) -> DepthScore:
         if model is None:
             masks, visible = sequence.masks, sequence.visibility
         else:
-            prediction = track_sequence(model, sequence, prompt="mask", tracker_options={})
+            prediction = track_sequence(model, sequence, prompt="mask", tracker_options=FLOAT32)
             masks, visible = prediction.masks, prediction.visible
         height, width = sequence.frames.shape[1:3]
         camera = synthetic_camera(SceneConfig(height=height, width=width))

@@ -11,10 +11,13 @@ from sam2_ros.frame_stats import StatsWindow
 
 def diagnostic_array(
     stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, precision: str, worker_alive: bool,
-    extra: dict[str, str] | None = None,
+    precision_by_part: dict[str, str] | None = None, extra: dict[str, str] | None = None,
 ) -> DiagnosticArray:
     """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model, device and precision.
 
+    precision: the tracker's ("float32", "bfloat16", ...); precision_by_part: what each part of the
+    model computes in, runtime graphs included (StreamingTracker.precision_by_part), one value
+    "precision: <part>" each.
     Counts are totals since activation; rate and latencies are over the window since the previous
     message. Level: ERROR when the inference thread has died, WARN when no image came in this
     window or images were rejected or failed in it, OK otherwise. `extra`: more values (the depth
@@ -42,6 +45,7 @@ def diagnostic_array(
         "model": model,
         "device": device,
         "precision": precision,
+        **{f"precision: {part}": value for part, value in (precision_by_part or {}).items()},
         **(extra or {}),
     }
     status = DiagnosticStatus(

@@ -123,7 +123,10 @@ class TrackerNode(LifecycleNode):
             self.get_logger().error(f"cannot load the model: {error}")
             return TransitionCallbackReturn.FAILURE
         precision = self._tracker.precision
-        self.get_logger().info(f"model {options['model']} ready on {self._tracker.device}, {precision.name} ({precision.reason})")
+        parts = ", ".join(f"{part} {value}" for part, value in self._tracker.precision_by_part.items())
+        self.get_logger().info(
+            f"model {options['model']} ready on {self._tracker.device}, {precision.name} ({precision.reason}); {parts}"
+        )
         settings = self.settings
         reliable = parameters.reliable_qos(settings)
         self._outputs = _Outputs(
@@ -400,6 +403,7 @@ class TrackerNode(LifecycleNode):
                 model=self.settings.model,
                 device=str(self._tracker.device),
                 precision=self._tracker.precision.name,
+                precision_by_part=self._tracker.precision_by_part,
                 worker_alive=self._worker.alive,
                 extra=self._depth.counts() if self._depth is not None else None,
             )

@@ -4,14 +4,24 @@
 8.0 or later (Ampere on), or a CPU with AMX or AVX-512 BF16 matrix/vector instructions. Elsewhere
 bfloat16 is emulated (on an AVX2-only CPU it is converted to float32 and back around every
 matrix product) and float32 is faster, so "auto" is float32 there.
+
+`SAM2CORE_CPU_FLAGS` overrides what "auto" sees of the CPU: a space- or comma-separated list of
+/proc/cpuinfo flags (`SAM2CORE_CPU_FLAGS=avx2` answers as an AVX2-only CPU would,
+`SAM2CORE_CPU_FLAGS=avx512_bf16` as one with native bfloat16), so one machine can run what
+either kind of CPU would run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import torch
+
+# Environment variable that replaces the CPU's flags as "auto" reads them (see the module's doc).
+CPU_FLAGS_VARIABLE = "SAM2CORE_CPU_FLAGS"
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 PRECISIONS = ("auto", *DTYPES)
@@ -59,12 +69,19 @@ def choose_precision(requested: str, device: torch.device) -> PrecisionChoice:
     if device.type == "cuda":
         return auto_precision("cuda", cuda_capability=torch.cuda.get_device_capability(device))
     if device.type == "cpu":
-        return auto_precision("cpu", cpu_flags=cpu_flags())
+        choice = auto_precision("cpu", cpu_flags=cpu_flags())
+        if CPU_FLAGS_VARIABLE in os.environ:
+            return PrecisionChoice(choice.name, f"{choice.reason}, as {CPU_FLAGS_VARIABLE} says")
+        return choice
     return auto_precision(device.type)
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The instruction-set flags of the first CPU in `cpuinfo`; empty where there is none (not Linux)."""
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo"), environ: Mapping[str, str] = os.environ) -> frozenset[str]:
+    """The instruction-set flags of the first CPU in `cpuinfo`; empty where there is none (not
+    Linux). `environ[CPU_FLAGS_VARIABLE]`, when set, replaces them."""
+    override = environ.get(CPU_FLAGS_VARIABLE)
+    if override is not None:
+        return frozenset(override.replace(",", " ").split())
     try:
         text = cpuinfo.read_text()
     except OSError:

@@ -3,8 +3,14 @@
 `exported_model(model, folder, backend)` returns a copy of `model` whose image encoder, mask
 decoder, memory attention and memory encoder run the graphs in `folder`; everything else (the
 tracker's logic, prompt encoding, memory selection) is the same PyTorch code, so a
-StreamingTracker on it behaves as on the original. Float32 on the CPU. The runtimes are optional
-extras: `pip install onnxruntime` or `pip install openvino`.
+StreamingTracker on it behaves as on the original. The runtimes are optional extras:
+`pip install onnxruntime` or `pip install openvino`.
+
+Precision: ONNX Runtime's CPU provider runs the float32 graphs in float32. OpenVINO's CPU plugin
+would run them in bfloat16 by default on a CPU with native bfloat16 (AMX, AVX-512 BF16), so its
+inference precision is always set explicitly from the tracker's: float32 -> f32 (the default,
+and what the export parity tests hold), bfloat16 -> bf16, float16 -> f16. Each graph reports the
+precision its runtime actually runs (`Graph.precision`).
 """
 
 from __future__ import annotations
@@ -23,12 +29,17 @@ from sam2core.modeling.mask_decoder import MaskPrediction
 from sam2core.modeling.sam2 import SAM2Model
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
+# OpenVINO's names for the tracker's precisions (its INFERENCE_PRECISION_HINT values).
+OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
 
 
 class Graph:
-    """One exported graph in a runtime: named float32 / bool tensors in, tensors out."""
+    """One exported graph in a runtime: named float32 / bool tensors in, tensors out.
 
-    def __init__(self, path: Path, backend: str) -> None:
+    precision: a key of OPENVINO_PRECISIONS, what OpenVINO is asked to compute in; `self.precision`
+    is what the runtime says it runs ("float32" for ONNX Runtime's CPU provider)."""
+
+    def __init__(self, path: Path, backend: str, precision: str = "float32") -> None:
         self.backend = backend
         if backend == "onnxruntime":
             import onnxruntime
@@ -36,10 +47,13 @@ class Graph:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = torch.get_num_threads()
             self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.precision = "float32"
         elif backend == "openvino":
             import openvino
 
-            self._session = openvino.Core().compile_model(str(path), "CPU")
+            hint = {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision]}
+            self._session = openvino.Core().compile_model(str(path), "CPU", hint)
+            self.precision = str(self._session.get_property("INFERENCE_PRECISION_HINT"))
         else:
             raise ValueError(f"backend must be onnxruntime or openvino for exported graphs, got {backend!r}")
 
@@ -112,9 +126,12 @@ class ExportedMemoryAttention(nn.Module):
         return conditioned  # (hw, B, C)
 
 
-def exported_model(model: SAM2Model, folder: str | Path, backend: str = "onnxruntime") -> SAM2Model:
-    """A CPU copy of `model` running the graphs exported to `folder` with `backend`
-    ("torch" returns `model` itself)."""
+def exported_model(
+    model: SAM2Model, folder: str | Path, backend: str = "onnxruntime", precision: str = "float32"
+) -> SAM2Model:
+    """A CPU copy of `model` running the graphs exported to `folder` with `backend` in `precision`
+    (a key of OPENVINO_PRECISIONS; "torch" returns `model` itself). The copy's `exported_graphs`
+    maps each replaced part to its Graph."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     if backend == "torch":
@@ -125,8 +142,9 @@ def exported_model(model: SAM2Model, folder: str | Path, backend: str = "onnxrun
         raise ValueError(
             f"{folder} was exported at {description['model']['image_size']} px, the model runs at {model.config.image_size}"
         )
-    graphs = {name: Graph(folder / graph["file"], backend) for name, graph in description["graphs"].items()}
+    graphs = {name: Graph(folder / graph["file"], backend, precision) for name, graph in description["graphs"].items()}
     runtime_model = copy.deepcopy(model).float().cpu().eval()
+    runtime_model.exported_graphs = graphs
     runtime_model.image_encoder = ExportedImageEncoder(graphs["image_encoder"])
     runtime_model.memory_encoder = ExportedMemoryEncoder(graphs["memory_encoder"])
     runtime_model.memory_attention = ExportedMemoryAttention(
@@ -141,3 +159,13 @@ def exported_model(model: SAM2Model, folder: str | Path, backend: str = "onnxrun
 
     runtime_model.sam_mask_decoder._predict = predict  # the decoder's own mask choice stays in PyTorch
     return runtime_model
+
+
+def precision_by_part(model: SAM2Model, torch_precision: str, memory_dtype: str) -> dict[str, str]:
+    """What each part of `model` computes in: the exported graphs as their runtime reports, the
+    rest in PyTorch at `torch_precision`; and the memory bank's storage dtype."""
+    graphs: dict[str, Graph] = getattr(model, "exported_graphs", {})
+    parts = {name: f"{graph.backend} {graph.precision}" for name, graph in graphs.items()}
+    parts["other modules" if graphs else "model"] = f"torch {torch_precision}"
+    parts["memory bank"] = memory_dtype
+    return parts

@@ -24,6 +24,7 @@ from sam2core.data import FAMILIES, Sequence, family
 from sam2core.data.davis import DatasetError, read_davis
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
+from sam2core.precision import PRECISIONS
 from sam2core.visualization import VideoWriter, overlay
 
 VIDEO_FPS = 8.0
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             reports[name] = evaluate(
                 model, sequences(), prompt=args.prompt, description=description,
-                on_sequence=write_video if args.video else None,
+                tracker_options={"precision": args.precision}, on_sequence=write_video if args.video else None,
             )  # fmt: skip
         except DatasetError as error:
             print(f"python -m sam2core.evaluation: {error}", file=sys.stderr)
@@ -96,6 +97,10 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json, the plot and videos")
     parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
     parser.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="the tracker's arithmetic (default float32: the same scores on every CPU; auto: bfloat16 where native)",
+    )
     parser.add_argument(
         "--data", type=Path, help="your own videos instead of the synthetic benchmark (see --format)"
     )

@@ -21,6 +21,9 @@ from sam2core.evaluation.metrics import CAUSES, ObjectScore, RecoveryStats, reco
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking import Prompt, StreamingTracker
 from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
+
+# The tracker option that makes a score the same on every CPU (see sam2core.precision).
+FLOAT32 = {"precision": "float32"}
 TRACKER = "sam2"  # the tracker's name in reports
 
 
@@ -148,10 +151,11 @@ def evaluate(
 
 def quick_score(model: SAM2Model, *, n_sequences: int = 4, num_frames: int = 24) -> dict[str, float]:
     """Mean J&F and visibility accuracy on the first ``n_sequences`` held-out sequences cut to
-    ``num_frames`` frames, mask-prompted: a few seconds, for a trainer's ``evaluate`` hook."""
+    ``num_frames`` frames, mask-prompted, in float32 (the same score on every CPU): a few seconds,
+    for a trainer's ``evaluate`` hook."""
     config = replace(BENCHMARK, num_frames=num_frames)
     scores = [
-        score_sequence(track_sequence(model, sequence, prompt="mask", tracker_options={}), sequence)
+        score_sequence(track_sequence(model, sequence, prompt="mask", tracker_options=FLOAT32), sequence)
         for sequence in held_out_sequences(n_sequences, config=config)
     ]
     summary = summarize(scores, name=TRACKER, description="quick score", frames_per_second=None)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, choose_precision
-from sam2core.runtime import BACKENDS, exported_model
+from sam2core.runtime import BACKENDS, exported_model, precision_by_part
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.tracking.postprocess import clean_mask_logits
@@ -70,7 +70,8 @@ class TrackerOptions:
     # torch.compile the model's modules in place (see compile_model); the first frames pay for it.
     compile: bool = False
     # Where the heavy graphs run: "torch", or "onnxruntime" / "openvino" on the graphs that
-    # `python -m sam2core.export` wrote to `export_dir` (see sam2core.runtime; float32 on the CPU).
+    # `python -m sam2core.export` wrote to `export_dir` (see sam2core.runtime: ONNX Runtime runs
+    # them in float32, OpenVINO in `precision`).
     backend: str = "torch"
     export_dir: str = ""
 
@@ -117,11 +118,14 @@ class StreamingTracker:
 
     def __init__(self, model: SAM2Model, **options):
         self.options = TrackerOptions(**options)
-        model = exported_model(model, self.options.export_dir, self.options.backend)
+        device = next(model.parameters()).device if self.options.backend == "torch" else torch.device("cpu")
+        self.precision: PrecisionChoice = choose_precision(self.options.precision, device)
+        model = exported_model(model, self.options.export_dir, self.options.backend, self.precision.name)
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
-        self.precision: PrecisionChoice = choose_precision(self.options.precision, self.device)
+        # What each part computes in, runtime graphs included: for logs and diagnostics.
+        self.precision_by_part: dict[str, str] = precision_by_part(model, self.precision.name, self.options.memory_dtype)
         if self.options.compile:
             compile_model(model)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
