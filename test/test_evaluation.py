@@ -22,7 +22,7 @@ from sam2core.evaluation import (
     score_object,
 )
 from sam2core.evaluation import __main__ as command
-from sam2core.evaluation.benchmark import first_frame_prompts, score_sequence
+from sam2core.evaluation.benchmark import FLOAT32, first_frame_prompts, score_sequence
 from sam2core.evaluation.metrics import recovery_stats
 
 SIZE = 100  # a 100 x 100 frame: the boundary tolerance is ceil(0.008 * 141.4) = 2 pixels
@@ -200,7 +200,7 @@ def test_quick_score_for_the_trainer_is_the_evaluation_of_the_same_sequences():
     model = build_model("sam2.1_hiera_demo", checkpoint="default")  # trained: each kind of prompt scores apart
     scores = quick_score(model, n_sequences=1, num_frames=3)
     sequences = held_out_sequences(1, config=replace(BENCHMARK, num_frames=3))
-    report = evaluate(model, sequences, prompt="mask", tracker_options={}, progress=False)
+    report = evaluate(model, sequences, prompt="mask", tracker_options=FLOAT32, progress=False)
     assert scores == {"jf": pytest.approx(report.tracker.jf), "visibility_accuracy": report.tracker.visibility_accuracy}
 
 

@@ -13,6 +13,7 @@ import torch
 
 from sam2core import StreamingTracker, build_model
 from sam2core.export import export
+from sam2core.precision import CPU_BFLOAT16_FLAGS, cpu_flags
 from sam2core.runtime import exported_model
 from test_tracker_oracle import SCENARIOS, SHORT, Event, assert_same_stream, clicks, frames  # noqa: F401 (a fixture)
 
@@ -103,3 +104,21 @@ def test_image_encoder_graph_pads_windows_that_do_not_tile_the_grid(tmp_path, ba
     for index, (level, expected) in enumerate(zip([*levels, pos], [*expected_levels, expected_pos])):
         difference = (level - expected).abs().max().item()
         assert difference <= EXPORT_TOLERANCE, f"output {index}: max abs diff {difference:.2e}"
+
+
+def test_each_runtime_runs_and_reports_the_trackers_precision(models):
+    """OpenVINO's CPU plugin defaults to bf16 on a CPU with native bfloat16: the tracker's
+    precision is always passed on, and every part reports what it computes in."""
+    model, folder = models
+    graphs = ("image_encoder", "mask_decoder", "memory_attention", "memory_encoder")
+
+    def parts(backend: str, precision: str) -> dict[str, str]:
+        return StreamingTracker(model, precision=precision, backend=backend, export_dir=str(folder)).precision_by_part
+
+    rest = {"other modules": "torch float32", "memory bank": "bfloat16"}
+    assert parts("openvino", "float32") == {**{graph: "openvino f32" for graph in graphs}, **rest}
+    assert parts("onnxruntime", "float32") == {**{graph: "onnxruntime float32" for graph in graphs}, **rest}
+    half = parts("openvino", "bfloat16")
+    native = bool(cpu_flags(environ={}) & CPU_BFLOAT16_FLAGS)  # OpenVINO looks at the CPU itself
+    assert {half[graph] for graph in graphs} <= ({"openvino bf16"} if native else {"openvino bf16", "openvino f32"})
+    assert half["other modules"] == "torch bfloat16"

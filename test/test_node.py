@@ -172,6 +172,7 @@ def test_reset_starts_a_new_stream(client):
     assert (array.frame_index, array.objects) == (0, [])
 
 
+@pytest.mark.precision
 def test_diagnostics_report_rates_and_counts(client):
     for _ in range(3):
         track_next(client)
@@ -179,7 +180,9 @@ def test_diagnostics_report_rates_and_counts(client):
                       "diagnostics that count the tracked images")  # fmt: skip
     values = client.diagnostic_values()[-1]
     assert (values["model"], values["device"]) == (harness.MODEL, "cpu")
-    assert values["precision"] == choose_precision("auto", torch.device("cpu")).name
+    assert values["precision"] == choose_precision("auto", torch.device("cpu")).name  # the node's process sees the same flags
+    assert values["precision: model"] == f"torch {values['precision']}"
+    assert values["precision: memory bank"] == "bfloat16"
     received, processed, dropped = (int(values[key]) for key in ("frames_received", "frames_processed", "frames_dropped"))
     assert received >= processed + dropped  # every image received is processed, dropped, rejected or waiting
     windows = [window for window in client.diagnostic_values() if float(window["frame_rate_hz"]) > 0]

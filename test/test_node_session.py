@@ -26,7 +26,7 @@ def model():
 
 @pytest.fixture
 def session(model):
-    return TrackingSession(StreamingTracker(model, frame_history=4))
+    return TrackingSession(StreamingTracker(model, frame_history=4, precision="float32"))
 
 
 def frame(stamp_s: float, height: int = HEIGHT, width: int = WIDTH) -> Frame:

@@ -74,7 +74,7 @@ def test_tracker_output_is_filled_and_cleaned_and_so_is_the_node_message(model):
     is filled and its speck removed; the box, centroid and area the node publishes are the
     square's. With the clean-up off, both stay."""
     image = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
-    result = StreamingTracker(model).track(image, {1: Prompt(mask=_prompt_mask())}).objects[1]
+    result = StreamingTracker(model, precision="float32").track(image, {1: Prompt(mask=_prompt_mask())}).objects[1]
     mask = result.mask.numpy()
     assert mask[36:44, 36:44].all() and not mask[96:112, 96:112].any()
     assert result.box == mask_geometry(result.mask).box and result.box[2] < 70 and result.box[3] < 70
@@ -82,7 +82,7 @@ def test_tracker_output_is_filled_and_cleaned_and_so_is_the_node_message(model):
     assert message.box.x_offset + message.box.width < 70 and message.box.y_offset + message.box.height < 70
     assert message.mask_area == int(mask.sum()) and abs(message.centroid.x - 39.5) < 1.5
 
-    raw = StreamingTracker(model, fill_hole_area=0, min_region_area=0).track(image, {1: Prompt(mask=_prompt_mask())})
+    raw = StreamingTracker(model, fill_hole_area=0, min_region_area=0, precision="float32").track(image, {1: Prompt(mask=_prompt_mask())})
     raw_mask = raw.objects[1].mask.numpy()
     assert not raw_mask[38:42, 38:42].any() and raw_mask[102:106, 102:106].all()
     assert raw.objects[1].box[2] > 100
