@@ -20,7 +20,7 @@ import torch
 
 from sam2core.build import CheckpointError, build_model
 from sam2core.config import MODEL_NAMES
-from sam2core.data import FAMILIES, Sequence, family
+from sam2core.data import FAMILIES, SceneSequence, family
 from sam2core.data.davis import DatasetError, read_davis
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     reports = {}
     for name, about, sequences, videos in sources:
 
-        def write_video(sequence: Sequence, prediction: Prediction) -> None:
+        def write_video(sequence: SceneSequence, prediction: Prediction) -> None:
             if sequence.seed in videos:
                 path = args.out / f"sequence_{name}_{sequence.seed}.mp4"
                 write_comparison_video(path, sequence=sequence, prediction=prediction)
@@ -188,7 +188,7 @@ def plot_jf_per_sequence(reports: dict[str, Report], path: Path) -> None:
     plt.close(figure)
 
 
-def write_comparison_video(path: Path, *, sequence: Sequence, prediction: Prediction) -> None:
+def write_comparison_video(path: Path, *, sequence: SceneSequence, prediction: Prediction) -> None:
     """An mp4 of ``sequence`` with the ground truth (contours) on the left and the prediction
     (filled, with its visibility flag) on the right."""
     with VideoWriter(path, fps=VIDEO_FPS) as writer:

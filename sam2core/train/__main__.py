@@ -24,8 +24,8 @@ from sam2core.build import build_model
 from sam2core.config import MODEL_NAMES
 from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
-from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
 from sam2core.train import distributed
+from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
 from sam2core.train.own_data import DATA_FORMATS, OwnDataTrainer, read_data
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
 

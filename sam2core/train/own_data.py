@@ -10,14 +10,14 @@ import numpy as np
 
 from sam2core.data.davis import DatasetError, read_davis
 from sam2core.data.instance_masks import read_coco, read_mask_folder
-from sam2core.data.synthetic import Sequence
+from sam2core.data.sequence import SceneSequence
 from sam2core.train.trainer import Batch, Trainer, _objects_of
 
 DATA_FORMATS = ("davis", "masks", "coco")
 MAX_DRAWS = 100  # clips drawn before giving up on finding a visible object
 
 
-def read_data(path: Path, data_format: str) -> list[Sequence]:
+def read_data(path: Path, data_format: str) -> list[SceneSequence]:
     """The sequences (one frame each for images) of a data set in `data_format`."""
     if data_format == "davis":
         sequences = list(read_davis(path))
@@ -32,7 +32,7 @@ def read_data(path: Path, data_format: str) -> list[Sequence]:
     return sequences
 
 
-def sample_clip(sequences: list[Sequence], rng: np.random.Generator, length: int, side: int) -> Sequence:
+def sample_clip(sequences: list[SceneSequence], rng: np.random.Generator, length: int, side: int) -> SceneSequence:
     """`length` consecutive frames of a random sequence, resized to side x side, with the
     objects visible on its first frame."""
     for _ in range(MAX_DRAWS):
@@ -52,7 +52,7 @@ def sample_clip(sequences: list[Sequence], rng: np.random.Generator, length: int
         [cv2.resize(m.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST) > 0 for m in frame]
         for frame in masks
     ])
-    return Sequence(
+    return SceneSequence(
         frames=frames, masks=resized, full_masks=resized, visibility=resized.any(axis=(2, 3)),
         object_ids=tuple(sequence.object_ids[k] for k in present), hidden=(), seed=sequence.seed,
         split=sequence.split, photos=(),
@@ -62,7 +62,7 @@ def sample_clip(sequences: list[Sequence], rng: np.random.Generator, length: int
 class OwnDataTrainer(Trainer):
     """A Trainer drawing its clips from `sequences` (see read_data)."""
 
-    def __init__(self, model, config, out: Path, sequences: list[Sequence], evaluate=None):
+    def __init__(self, model, config, out: Path, sequences: list[SceneSequence], evaluate=None):
         super().__init__(model, config, out, evaluate=evaluate)
         self.sequences = sequences
 
