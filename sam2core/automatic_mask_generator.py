@@ -9,6 +9,7 @@ touch a crop's inner edge. Duplicates are removed by box NMS within each crop, t
 mask pixels) are removed from every decoded mask first, as in Meta's predictor.
 """
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -171,6 +172,14 @@ class AutomaticMaskGenerator:
         mask with `segmentation` (per output_mode), `area`, `bbox` (x y w h), `predicted_iou`,
         `point_coords` ([[x, y]]), `stability_score` and `crop_box` (x y w h)."""
         candidates = self.generate_candidates(image)
+        if len(candidates) == 0:
+            options = self.options
+            warnings.warn(
+                f"no mask kept: every candidate fell below pred_iou_thresh={options.pred_iou_thresh} or "
+                f"stability_score_thresh={options.stability_score_thresh}, or touched a crop's edge. A model with "
+                "soft mask logits (the bundled demonstration model) needs a lower stability_score_thresh, e.g. 0.8",
+                stacklevel=2,
+            )
         return [self._annotation(candidates, index) for index in range(len(candidates))]
 
     @torch.no_grad()
