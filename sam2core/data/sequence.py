@@ -46,7 +46,7 @@ class SceneSequence:
         object_ids: (K,) ids of the targets; ``masks[:, k]`` belongs to ``object_ids[k]``.
         hidden: every run of frames in which a target is not visible, by object then start.
         seed: the seed it was drawn from.
-        split: name of its split.
+        split: name of its split; for your own data `FORMAT:NAME`, the folder or file it was read from.
         photos: the photographs its textures were cut from.
         depth: (T, H, W) float32 true depth in metres (sam2core.data.depth), None for scenes
             drawn without it.
@@ -65,3 +65,8 @@ class SceneSequence:
     photos: tuple[str, ...]
     depth: np.ndarray | None = None
     positions: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        """What reports call it: the folder or file it was read from, else its seed."""
+        return self.split.partition(":")[2] or str(self.seed)

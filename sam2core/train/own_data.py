@@ -1,5 +1,5 @@
 """Fine-tuning on your own data: a Trainer whose batches come from a data set read from disk
-instead of the synthetic generator. Images (formats masks, coco) train the single-image stage
+(sam2core.data.datasets) instead of the synthetic generator. Images (formats masks, coco) train the single-image stage
 with simulated clicks, boxes and masks; videos (format davis) also the clip stage. Frames and
 masks are resized to the model's square input."""
 
@@ -8,28 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sam2core.data.davis import DatasetError, read_davis
-from sam2core.data.instance_masks import read_coco, read_mask_folder
+from sam2core.data.davis import DatasetError
 from sam2core.data.sequence import SceneSequence
 from sam2core.train.trainer import Batch, Trainer, _objects_of
 
-DATA_FORMATS = ("davis", "masks", "coco")
 MAX_DRAWS = 100  # clips drawn before giving up on finding a visible object
-
-
-def read_data(path: Path, data_format: str) -> list[SceneSequence]:
-    """The sequences (one frame each for images) of a data set in `data_format`."""
-    if data_format == "davis":
-        sequences = list(read_davis(path))
-    elif data_format == "masks":
-        sequences = read_mask_folder(path)
-    elif data_format == "coco":
-        sequences = read_coco(path)
-    else:
-        raise ValueError(f"unknown data format {data_format!r}; known: {', '.join(DATA_FORMATS)}")
-    if not any(sequence.visibility.any() for sequence in sequences):
-        raise DatasetError(f"{path}: no annotated object in any image")
-    return sequences
 
 
 def sample_clip(sequences: list[SceneSequence], rng: np.random.Generator, length: int, side: int) -> SceneSequence:

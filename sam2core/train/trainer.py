@@ -143,7 +143,7 @@ class Trainer:
             if self.evaluate and (step_number % self.config.evaluate_every == 0 or step_number == self.config.steps):
                 with self._evaluated_weights() as model:
                     entry["evaluation"] = self.evaluate(model)
-                tqdm.write(f"step {step_number}: {entry['evaluation']}")
+                tqdm.write(f"step {step_number}, held-out synthetic scenes: {entry['evaluation']}")
             self.log.append(entry)
             self.steps_done = step_number
             with open(log_path, "a") as file:
