@@ -103,7 +103,8 @@ def bench_tracker_block(record: dict) -> str:
         lines += [
             "",
             f"After {last['frames']:,} frames with one object at {record['memory_image_size']} px the tracker "
-            f"holds {last['ours_state_mb']:.0f} MB of tensors ({first['ours_state_mb']:.0f} MB after {first['frames']:,}).",
+            f"holds {last['ours_state_mb']:.0f} MB of tensors "
+            f"({first['ours_state_mb']:.0f} MB after {first['frames']:,}).",
         ]
     return "\n".join(lines)
 
@@ -199,7 +200,7 @@ def render(readme: str, records: Path) -> str:
                 raise FiguresError(f"the README has a figures:{name} block but there is no record {path}")
             source = json.loads(path.read_text())
         text = write(source)
-        readme = pattern.sub(lambda match: match.group(1) + text + "\n" + match.group(2), readme)
+        readme = pattern.sub(lambda match, text=text: match.group(1) + text + "\n" + match.group(2), readme)
     return readme
 
 
@@ -234,11 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if expected == current:
             return 0
-        diff = difflib.unified_diff(current.splitlines(), expected.splitlines(), "README.md", "from the records",
-                                    lineterm="")  # fmt: skip
+        diff = difflib.unified_diff(
+            current.splitlines(), expected.splitlines(), "README.md", "from the records", lineterm=""
+        )
         print("\n".join(diff), file=sys.stderr)
-        print("readme_figures: the README's blocks differ from their sources: run scripts/readme_figures.py",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "readme_figures: the README's blocks differ from their sources: run scripts/readme_figures.py",
+            file=sys.stderr,
+        )
         return 1
     if expected != current:
         args.readme.write_text(expected)

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from sam2core import build_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.data.davis import (
     DatasetError,
@@ -16,7 +17,6 @@ from sam2core.data.davis import (
     read_davis_sequence,
     write_davis_sequence,
 )
-from sam2core import build_model
 from sam2core.evaluation import evaluate
 from sam2core.evaluation.__main__ import main as evaluation_main
 

@@ -19,15 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 CHECKED_WITH_HELP = "checked with --help"
 NOT_RUN = "not run: "
-BLOCK = re.compile(r"(?:<!-- (?P<mark>[^\n]*?) -->\n)?^```(?P<language>\w*)\n(?P<code>.*?)^```$", re.DOTALL | re.MULTILINE)
+BLOCK = re.compile(
+    r"(?:<!-- (?P<mark>[^\n]*?) -->\n)?^```(?P<language>\w*)\n(?P<code>.*?)^```$", re.DOTALL | re.MULTILINE
+)
 
 
 def code_blocks(text: str) -> list[dict]:
     """Each fenced block: its language, code, the mark on the line before it (or None) and line."""
-    return [
-        {**match.groupdict(), "line": text.count("\n", 0, match.start("code"))}
-        for match in BLOCK.finditer(text)
-    ]
+    return [{**match.groupdict(), "line": text.count("\n", 0, match.start("code"))} for match in BLOCK.finditer(text)]
 
 
 def commands(code: str) -> list[list[str]]:
@@ -61,11 +60,13 @@ def test_every_block_is_code_that_runs_or_says_why_not():
 def test_the_marks_are_read():
     text = "<!-- not run: no ros2 -->\n```bash\nros2 topic list\n```\n\n```python\nx = 1\n```\n"
     assert [(block["mark"], block["language"]) for block in code_blocks(text)] == [
-        ("not run: no ros2", "bash"), (None, "python")
-    ]  # fmt: skip
+        ("not run: no ros2", "bash"),
+        (None, "python"),
+    ]
     assert commands("scripts/demo.sh   # the demo\npython -m a.b x \\\n    --out y\n") == [
-        ["scripts/demo.sh"], ["python", "-m", "a.b", "x", "--out", "y"]
-    ]  # fmt: skip
+        ["scripts/demo.sh"],
+        ["python", "-m", "a.b", "x", "--out", "y"],
+    ]
     assert help_command(["python", "-m", "a.b", "x", "--out", "y"]) == ["python", "-m", "a.b", "x", "--help"]
 
 
@@ -90,6 +91,7 @@ def test_the_bash_blocks_run(block):
             run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
             assert run.returncode == 0 and "usage" in run.stdout.lower(), (command, run.stderr[-2000:])
         return
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", block["code"]], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)  # fmt: skip
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block["code"]], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-2000:]

@@ -12,6 +12,7 @@ that name; a report of your own videos also maps each sequence's number to its f
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -56,14 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     description = f"{args.model} ({args.checkpoint or 'random weights'})"
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.data is not None:  # your own data: one report named after the folder
-        sources = [(args.data.name, f"{args.data} ({args.format} layout)", lambda: read_data(args.data, args.format), ())]
+    if args.data is not None:  # your own videos: one report named after the folder
+        own_videos = functools.partial(read_data, args.data, args.format)
+        sources = [(args.data.name, f"{args.data} ({args.format} layout)", own_videos, ())]
     else:  # held_out(N) runs through the first N seeds, whose videos --video asks for
         families = [family(name) for name in args.families]
         sources = [
-            (f.name, f.description, lambda f=f: f.held_out(args.sequences, num_frames=args.frames), f.seeds[: args.video])
+            (
+                f.name,
+                f.description,
+                functools.partial(f.held_out, args.sequences, num_frames=args.frames),
+                f.seeds[: args.video],
+            )
             for f in families
-        ]  # fmt: skip
+        ]
     reports, sequence_names = {}, {}
     for name, about, sequences, videos in sources:
         names = sequence_names[name] = {}
