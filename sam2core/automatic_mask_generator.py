@@ -156,12 +156,21 @@ class AutomaticMaskGenerator:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in 0..1, got {value}")
         self.options = GeneratorOptions(
-            points_per_batch=points_per_batch, pred_iou_thresh=pred_iou_thresh, stability_score_thresh=stability_score_thresh,
-            stability_score_offset=stability_score_offset, mask_threshold=mask_threshold, box_nms_thresh=box_nms_thresh,
-            crop_n_layers=crop_n_layers, crop_nms_thresh=crop_nms_thresh, crop_overlap_ratio=crop_overlap_ratio,
-            min_mask_region_area=min_mask_region_area, output_mode=output_mode, use_m2m=use_m2m,
-            multimask_output=multimask_output, progress=progress,
-        )  # fmt: skip
+            points_per_batch=points_per_batch,
+            pred_iou_thresh=pred_iou_thresh,
+            stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset,
+            mask_threshold=mask_threshold,
+            box_nms_thresh=box_nms_thresh,
+            crop_n_layers=crop_n_layers,
+            crop_nms_thresh=crop_nms_thresh,
+            crop_overlap_ratio=crop_overlap_ratio,
+            min_mask_region_area=min_mask_region_area,
+            output_mode=output_mode,
+            use_m2m=use_m2m,
+            multimask_output=multimask_output,
+            progress=progress,
+        )
         self.point_grids = point_grids
         # Holes and specks are those of the logits at 0, whatever mask_threshold (as Meta's).
         area = min_mask_region_area

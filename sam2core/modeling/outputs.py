@@ -7,7 +7,6 @@ input image size and h = w = S / 16 for the lowest-resolution feature grid.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 
