@@ -1,6 +1,7 @@
 """sam2core: SAM 2 in pure PyTorch (no ROS). Its names load their modules on first use."""
 
 from sam2core.lazy_exports import lazy_exports
+from sam2core.tracking import HOMES as TRACKING_HOMES
 
 _HOMES = {
     "AutomaticMaskGenerator": "sam2core.automatic_mask_generator",
@@ -18,13 +19,7 @@ _HOMES = {
     "ImageFeatures": "sam2core.modeling.outputs",
     "MemoryContext": "sam2core.modeling.outputs",
     "SAM2Model": "sam2core.modeling.sam2",
-    "FrameResult": "sam2core.tracking.results",
-    "ObjectResult": "sam2core.tracking.results",
-    "Prompt": "sam2core.tracking.prompt",
-    "PromptError": "sam2core.tracking.prompt",
-    "StreamingTracker": "sam2core.tracking.tracker",
-    "TrackerOptions": "sam2core.tracking.tracker",
-    "UnknownObjectError": "sam2core.tracking.tracker",
+    **TRACKING_HOMES,
 }
 __all__ = sorted(_HOMES)
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -5,7 +5,8 @@ the tracker and the model."""
 
 from sam2core.lazy_exports import lazy_exports
 
-_HOMES = {
+# Each public name and the module it lives in.
+HOMES = {
     "FrameResult": "sam2core.tracking.results",
     "ObjectResult": "sam2core.tracking.results",
     "Prompt": "sam2core.tracking.prompt",
@@ -14,5 +15,5 @@ _HOMES = {
     "TrackerOptions": "sam2core.tracking.tracker",
     "UnknownObjectError": "sam2core.tracking.tracker",
 }
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
+__all__ = sorted(HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, HOMES)
