@@ -11,12 +11,17 @@ max_obj_ptrs_in_encoder object pointers, as on any frame after the first 16 of a
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
-from sam2core import MemoryContext, SAM2Model, build_model
+from sam2core import SAM2Model, build_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
+import oracle  # noqa: E402  (the test oracle's helpers)
 
 NUM_OBJECTS = 1
 
@@ -94,7 +99,7 @@ def workloads(
                    for index in range(config.num_maskmem)]
         offsets = [num_pointers] + list(range(1, num_pointers))
         pointers = decoded.object_pointer[None].expand(len(offsets), -1, -1)
-        memory = MemoryContext.concatenate(spatial, ours.pointer_tokens(pointers, offsets))
+        memory = oracle.memory_context(spatial, ours.pointer_tokens(pointers, offsets))
         return ours.condition_on_memory(features, memory)
 
     ours_cases = {

@@ -6,9 +6,9 @@
     python benchmarks/bench_tracker.py --memory-frames 100 1000 --memory-image-size 256
 
 Both sides get the same weights and the same preprocessed frames (a held-out synthetic
-sequence, looped), and neither cleans its masks up. Latency: the mean time per frame over --timed frames, after 16 frames so
-that every memory window is full; Meta's predictor runs its objects one after another, ours
-runs them as one batch. Every combination of --precision, --compile and --backend is timed for
+sequence, looped), and neither cleans its masks up. Latency: the mean time per frame over
+--timed frames, after 16 frames so that every memory window is full; Meta's predictor runs its
+objects one after another, ours runs them as one batch. Every combination of --precision, --compile and --backend is timed for
 ours (the exported graphs run in float32, uncompiled);
 the reference runs once per precision (autocast, as Meta's demos do on a GPU), and each row
 gives the mean IoU of our masks with the reference's over the timed frames. With --compile on,
@@ -91,7 +91,10 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
     compiled series compiles once, on a copy of the model, for all its object counts: its
     graph count shows whether more objects recompiled."""
     print(f"\nper-frame latency at {args.image_size}px (mean of {args.timed} frames after {WARM_UP})")
-    header = f"{'objects':>8}{'precision':>10}{'compile':>8}{'backend':>12}{'ours (ms)':>11}{'ref (ms)':>10}{'ref/ours':>9}{'IoU ref':>8}"
+    header = (
+        f"{'objects':>8}{'precision':>10}{'compile':>8}{'backend':>12}"
+        f"{'ours (ms)':>11}{'ref (ms)':>10}{'ref/ours':>9}{'IoU ref':>8}"
+    )
     print(header + f"{'1st frame (s)':>14}{'graphs':>7}")
     rows = []
     for requested in args.precision:
@@ -129,7 +132,8 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
                     row["mask_iou_with_reference"] = mean_iou(run.masks[WARM_UP + 1 :], references[count].masks[WARM_UP + 1 :])
                 rows.append(row)
                 print(
-                    f"{count:>8}{precision:>10}{compiled:>8}{backend:>12}{row['ours_ms']:>11.0f}{row.get('reference_ms', np.nan):>10.0f}"
+                    f"{count:>8}{precision:>10}{compiled:>8}{backend:>12}"
+                    f"{row['ours_ms']:>11.0f}{row.get('reference_ms', np.nan):>10.0f}"
                     f"{row.get('speedup', np.nan):>9.2f}{row.get('mask_iou_with_reference', np.nan):>8.3f}"
                     f"{row['first_frame_s']:>14.1f}{row['graphs_compiled']:>7}",
                     flush=True,

@@ -25,8 +25,8 @@ def load_tracker(
 ) -> StreamingTracker:
     """A StreamingTracker on the registered model `model` with the weights of `checkpoint`.
 
-    image_size 0 keeps the model's own input size. `options` are StreamingTracker's (max_objects,
-    frame_history, max_conditioning_frames, precision, memory_dtype). Raises
+    image_size 0 keeps the model's own input size. `options` are StreamingTracker's keywords (the
+    fields of TrackerOptions: max_objects, precision, compile, backend, export_dir, ...). Raises
     sam2core.CheckpointError for a missing, unreadable or mismatched checkpoint, KeyError for an
     unknown model and ValueError for an unusable device or option.
     """

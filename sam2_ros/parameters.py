@@ -76,7 +76,7 @@ class Settings:
     )
     export_dir: str = _parameter("", "Folder written by python -m sam2core.export, for the onnxruntime / openvino backends.")
     image_size: int = _parameter(
-        0, "Side of the model's square input in pixels; 0 keeps the model's own.", limits=(0, 4096)
+        0, "Side of the model's square input in pixels, a multiple of 32; 0 keeps the model's own.", limits=(0, 4096)
     )
     max_objects: int = _parameter(
         32, "Most objects tracked at once; a prompt for one more is rejected.", limits=(1, 1024)

@@ -1,42 +1,25 @@
-"""sam2core: SAM 2 in pure PyTorch (no ROS)."""
+"""sam2core: SAM 2 in pure PyTorch (no ROS). Its names load their modules on first use."""
 
-from sam2core.automatic_mask_generator import AutomaticMaskGenerator, MaskCandidates
-from sam2core.build import CheckpointError, build_model, load_checkpoint, save_checkpoint
-from sam2core.config import MODEL_NAMES, SAM2Config, get_config
-from sam2core.image_predictor import ImagePredictor, Segmentation
-from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
-from sam2core.modeling.sam2 import SAM2Model
-from sam2core.tracking import (
-    FrameResult,
-    ObjectResult,
-    Prompt,
-    PromptError,
-    StreamingTracker,
-    TrackerOptions,
-    UnknownObjectError,
-)
+from sam2core.lazy_exports import lazy_exports
+from sam2core.tracking import HOMES as TRACKING_HOMES
 
-__all__ = [
-    "AutomaticMaskGenerator",
-    "MODEL_NAMES",
-    "CheckpointError",
-    "DecoderOutput",
-    "FrameResult",
-    "ImageFeatures",
-    "ImagePredictor",
-    "MaskCandidates",
-    "MemoryContext",
-    "ObjectResult",
-    "Prompt",
-    "PromptError",
-    "SAM2Config",
-    "SAM2Model",
-    "Segmentation",
-    "StreamingTracker",
-    "TrackerOptions",
-    "UnknownObjectError",
-    "build_model",
-    "get_config",
-    "load_checkpoint",
-    "save_checkpoint",
-]
+_HOMES = {
+    "AutomaticMaskGenerator": "sam2core.automatic_mask_generator",
+    "MaskCandidates": "sam2core.automatic_mask_generator",
+    "CheckpointError": "sam2core.build",
+    "build_model": "sam2core.build",
+    "load_checkpoint": "sam2core.build",
+    "save_checkpoint": "sam2core.build",
+    "MODEL_NAMES": "sam2core.config",
+    "SAM2Config": "sam2core.config",
+    "get_config": "sam2core.config",
+    "ImagePredictor": "sam2core.image_predictor",
+    "Segmentation": "sam2core.image_predictor",
+    "DecoderOutput": "sam2core.modeling.outputs",
+    "ImageFeatures": "sam2core.modeling.outputs",
+    "MemoryContext": "sam2core.modeling.outputs",
+    "SAM2Model": "sam2core.modeling.sam2",
+    **TRACKING_HOMES,
+}
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -9,6 +9,7 @@ touch a crop's inner edge. Duplicates are removed by box NMS within each crop, t
 mask pixels) are removed from every decoded mask first, as in Meta's predictor.
 """
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -155,12 +156,21 @@ class AutomaticMaskGenerator:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in 0..1, got {value}")
         self.options = GeneratorOptions(
-            points_per_batch=points_per_batch, pred_iou_thresh=pred_iou_thresh, stability_score_thresh=stability_score_thresh,
-            stability_score_offset=stability_score_offset, mask_threshold=mask_threshold, box_nms_thresh=box_nms_thresh,
-            crop_n_layers=crop_n_layers, crop_nms_thresh=crop_nms_thresh, crop_overlap_ratio=crop_overlap_ratio,
-            min_mask_region_area=min_mask_region_area, output_mode=output_mode, use_m2m=use_m2m,
-            multimask_output=multimask_output, progress=progress,
-        )  # fmt: skip
+            points_per_batch=points_per_batch,
+            pred_iou_thresh=pred_iou_thresh,
+            stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset,
+            mask_threshold=mask_threshold,
+            box_nms_thresh=box_nms_thresh,
+            crop_n_layers=crop_n_layers,
+            crop_nms_thresh=crop_nms_thresh,
+            crop_overlap_ratio=crop_overlap_ratio,
+            min_mask_region_area=min_mask_region_area,
+            output_mode=output_mode,
+            use_m2m=use_m2m,
+            multimask_output=multimask_output,
+            progress=progress,
+        )
         self.point_grids = point_grids
         # Holes and specks are those of the logits at 0, whatever mask_threshold (as Meta's).
         area = min_mask_region_area
@@ -171,6 +181,14 @@ class AutomaticMaskGenerator:
         mask with `segmentation` (per output_mode), `area`, `bbox` (x y w h), `predicted_iou`,
         `point_coords` ([[x, y]]), `stability_score` and `crop_box` (x y w h)."""
         candidates = self.generate_candidates(image)
+        if len(candidates) == 0:
+            options = self.options
+            warnings.warn(
+                f"no mask kept: every candidate fell below pred_iou_thresh={options.pred_iou_thresh} or "
+                f"stability_score_thresh={options.stability_score_thresh}, or touched a crop's edge. A model with "
+                "soft mask logits (the bundled demonstration model) needs a lower stability_score_thresh, e.g. 0.8",
+                stacklevel=2,
+            )
         return [self._annotation(candidates, index) for index in range(len(candidates))]
 
     @torch.no_grad()

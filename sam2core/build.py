@@ -103,9 +103,11 @@ def load_checkpoint(model: SAM2Model, path: str | PathLike) -> None:
     expected = model.state_dict()
     mismatch = _describe_mismatch(expected, found)
     if mismatch:
+        fits = _registered_models(found)
+        hint = f"; it is a {fits[0]} checkpoint: give --model {fits[0]} (node: -p model:={fits[0]})" if fits else ""
         raise CheckpointError(
             f"checkpoint {path} does not fit the model: expected {describe_state_dict(expected)}, "
-            f"found {describe_state_dict(found)} ({mismatch})"
+            f"found {describe_state_dict(found)} ({mismatch}){hint}"
         )
     model.load_state_dict(found, strict=True)
 
@@ -151,19 +153,28 @@ def describe_state_dict(state_dict: dict[str, Tensor]) -> str:
     patch_embed = state_dict.get(_PATCH_EMBED_KEY)
     if not isinstance(patch_embed, Tensor):
         return f"no Hiera trunk ({len(state_dict)} tensors)"
-    width = patch_embed.shape[0]
-    blocks = len(
-        {key.split(".")[3] for key in state_dict if key.startswith(_TRUNK_BLOCKS_PREFIX)}
-    )
-    is_sam2_1 = "no_obj_embed_spatial" in state_dict
-    names = [
-        name
-        for name, config in MODEL_CONFIGS.items()
-        if (config.trunk.embed_dim, sum(config.trunk.stages), config.no_obj_embed_spatial)
-        == (width, blocks, is_sam2_1)
-    ]
+    width, blocks, is_sam2_1 = _trunk_layout(state_dict)
+    names = _registered_models(state_dict)
     layout = f"Hiera width {width}, {blocks} blocks, SAM {'2.1' if is_sam2_1 else '2.0'} layout"
     return f"{names[0]} ({layout})" if names else f"an unregistered model ({layout})"
+
+
+def _trunk_layout(state_dict: dict[str, Tensor]) -> tuple[int, int, bool]:
+    """A state dict's Hiera width and block count, and whether it has SAM 2.1's keys."""
+    patch_embed = state_dict.get(_PATCH_EMBED_KEY)
+    width = patch_embed.shape[0] if isinstance(patch_embed, Tensor) else 0
+    blocks = len({key.split(".")[3] for key in state_dict if key.startswith(_TRUNK_BLOCKS_PREFIX)})
+    return width, blocks, "no_obj_embed_spatial" in state_dict
+
+
+def _registered_models(state_dict: dict[str, Tensor]) -> list[str]:
+    """The registered models whose trunk and version the state dict has."""
+    layout = _trunk_layout(state_dict)
+    return [
+        name
+        for name, config in MODEL_CONFIGS.items()
+        if (config.trunk.embed_dim, sum(config.trunk.stages), config.no_obj_embed_spatial) == layout
+    ]
 
 
 def _describe_mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) -> str:

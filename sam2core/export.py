@@ -235,7 +235,7 @@ def main() -> None:
     args = parser.parse_args()
     model = build_model(args.model, checkpoint=args.checkpoint, image_size=args.image_size)
     description = export(model, args.out, max_conditioning_frames=args.max_conditioning_frames)
-    for name, graph in description["graphs"].items():
+    for graph in description["graphs"].values():
         print(f"{args.out / graph['file']}: {', '.join(graph['inputs'])} -> {', '.join(graph['outputs'])}")
 
 

@@ -13,7 +13,8 @@ from torch import Tensor
 from sam2core.masks import fill_small_regions
 from sam2core.modeling.outputs import ImageFeatures
 from sam2core.modeling.preprocess import preprocess_image_bilinear
-from sam2core.modeling.sam2 import BOX_CORNER_LABELS, SAM2Model
+from sam2core.modeling.prompt_encoder import box_corner_points
+from sam2core.modeling.sam2 import SAM2Model
 
 # Low-res mask logits handed back for the next prompt are clamped to this magnitude.
 LOW_RES_LOGIT_LIMIT = 32.0
@@ -218,19 +219,11 @@ class ImagePredictor:
         points (B, N, 2) with labels (B, N); boxes (B, 4); mask_input (B, 1, S/4, S/4).
         """
         encoded = self._require_image()
-        points, labels = _boxes_then_points(points, labels, boxes)
-        model = self.model
-        sparse, dense = model.sam_prompt_encoder(points, labels, mask_input)
-        batch = sparse.shape[0]
+        points, labels = box_corner_points(points, labels, boxes)
+        prompts = points if points is not None else mask_input
+        batch = 1 if prompts is None else prompts.shape[0]
         features = encoded.features.index([image_index]).expand(batch)
-        prediction = model.sam_mask_decoder(
-            image_embeddings=features.vision_features,
-            image_pe=model.sam_prompt_encoder.dense_positional_encoding(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            high_res_features=features.high_res_features,
-            multimask=multimask_output,
-        )
+        prediction = self.model.predict_masks(features, points, labels, mask_input, multimask=multimask_output)
         low_res = prediction.masks.float()  # (B, M, S/4, S/4)
         size = encoded.sizes[image_index]
         filled = fill_small_regions(
@@ -286,21 +279,6 @@ class ImagePredictor:
         if self._encoded is None:
             raise RuntimeError("set an image with set_image (or set_image_batch) before predicting")
         return self._encoded
-
-
-def _boxes_then_points(
-    points: Tensor | None, labels: Tensor | None, boxes: Tensor | None
-) -> tuple[Tensor | None, Tensor | None]:
-    """Box corners (labels 2, 3) before the points, as SAM 2 takes boxes; (None, None) when
-    there is neither."""
-    if boxes is None:
-        return points, labels
-    corners = boxes.reshape(-1, 2, 2)
-    corner_labels = torch.tensor(BOX_CORNER_LABELS, dtype=torch.int, device=boxes.device)
-    corner_labels = corner_labels.expand(corners.shape[0], -1)
-    if points is None:
-        return corners, corner_labels
-    return torch.cat([corners, points], dim=1), torch.cat([corner_labels, labels], dim=1)
 
 
 def _to_numpy(tensor: Tensor) -> np.ndarray:

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Write the README's measured figures from the JSON files the measuring commands wrote.
+"""Write the README's measured figures and its parameter table from their sources.
 
     scripts/demo.sh && python scripts/readme_figures.py --demo outputs/demo/summary.json
     python benchmarks/bench_tracker.py --json outputs/bench_tracker.json \
         && python scripts/readme_figures.py --bench-tracker outputs/bench_tracker.json
     python benchmarks/wire_size.py --json outputs/wire_size.json \
         && python scripts/readme_figures.py --wire-size outputs/wire_size.json
-    python scripts/readme_figures.py --check      # exit 1 when the README differs from the records
+    python scripts/readme_figures.py --check      # exit 1 when the README differs from the sources
 
 A new JSON file is first copied to docs/figures/ (the committed record of the run the README
-quotes), then every block of the README between `<!-- figures:NAME -->` and
-`<!-- /figures:NAME -->` is rewritten from its record. Text outside the blocks is never touched.
+quotes), with the machine it was measured on (and, for the demo, the precision `--precision`
+resolves to there) added when it lacks them; run it on the machine that measured. Then every
+block of the README between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` is rewritten
+from its source: a record in docs/figures/, the bundled model's record
+(sam2core/weights/sam2.1_hiera_demo.json), or the node's `Settings` (the parameter table, which
+needs the ROS environment: `. scripts/env.sh`). Text outside the blocks is never touched.
 """
 
 from __future__ import annotations
@@ -18,13 +22,35 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import torch  # noqa: E402
+
+from sam2core.precision import CPU_BFLOAT16_FLAGS, choose_precision, cpu_flags  # noqa: E402
+
+DEMO_MODEL_RECORD = "sam2core/weights/sam2.1_hiera_demo.json"
+
+
+def this_machine() -> str:
+    """What a record measured here ran on: the CPU's name, its core count and its native bfloat16."""
+    name = "an unnamed CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+                break
+    native = sorted(CPU_BFLOAT16_FLAGS & cpu_flags())
+    bfloat16 = f"with {' and '.join(native)}" if native else "without native bfloat16"
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{name}, {os.cpu_count()} cores, {bfloat16}{gpu}"
 
 
 def demo_block(figures: dict) -> str:
@@ -32,7 +58,8 @@ def demo_block(figures: dict) -> str:
     overall, sequences = figures["overall"], figures["sequences"]
     frames = {sequence["frames_published"] for sequence in sequences}
     lines = [
-        f"In the last recorded run (`scripts/demo.sh`, {figures['model']}, the camera at "
+        f"In the last recorded run (`scripts/demo.sh`, {figures['model']} in {figures['precision']} on "
+        f"{figures['machine']}, the camera at "
         f"{figures['camera_rate_hz']:g} images/s, load average {figures['load_average_1min']:.1f} at its end) "
         f"{len(sequences)} sequences of {'/'.join(map(str, sorted(frames)))} images took "
         f"{figures['runtime_s']:.0f} s: the node answered {overall['frames_processed']} of "
@@ -54,20 +81,71 @@ def demo_block(figures: dict) -> str:
 
 
 def bench_tracker_block(record: dict) -> str:
-    """The tracker's cost against Meta's predictor, as one bullet of "The tracker"."""
+    """The tracker's time per frame against Meta's predictor: one row per backend, precision and
+    object count, then the memory held over a long stream."""
     latency, memory = record["latency"], record["memory"]
-    counts = " / ".join(str(row["objects"]) for row in latency)
-    ours = " / ".join(f"{row['ours_ms']:,.0f}" for row in latency)
-    ratios = " / ".join(f"{row['ours_ms'] / row['reference_ms']:.2f}" for row in latency)
-    first, last = memory[0], memory[-1]
-    return (
-        f"- **Cost** (`{record['command']}`, {record['model']} at {record['image_size']} px, "
-        f"{record['cpu_threads']} CPU threads, load average {record['load_average_at_start']:.1f} when it started; "
-        f"same weights and frames): per frame {ours} ms for {counts} object{'' if counts == '1' else 's'}, "
-        f"{ratios} times Meta's predictor. "
-        f"After {last['frames']:,} frames with one object at {record['memory_image_size']} px the tracker holds "
-        f"{last['ours_state_mb']:.0f} MB of tensors ({first['ours_state_mb']:.0f} MB after {first['frames']:,})."
-    )
+    lines = [
+        f"`{record['command']}` ({record['model']} at {record['image_size']} px, random weights shared with "
+        f"Meta's predictor, the same frames; {record['machine']}, {record['cpu_threads']} threads, load average "
+        f"{record['load_average_at_start']:.1f} at its start; torch {record['torch']}), milliseconds per frame:",
+        "",
+        "| backend | precision | compiled | objects | ours | Meta's | Meta's time / ours | mask IoU with Meta's |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in latency:
+        lines.append(
+            f"| {row['backend']} | {row['precision']} | {'yes' if row['compile'] else 'no'} | {row['objects']} "
+            f"| {row['ours_ms']:,.0f} | {row['reference_ms']:,.0f} | {row['reference_ms'] / row['ours_ms']:.2f} "
+            f"| {row['mask_iou_with_reference']:.3f} |"
+        )
+    if memory:
+        first, last = memory[0], memory[-1]
+        lines += [
+            "",
+            f"After {last['frames']:,} frames with one object at {record['memory_image_size']} px the tracker "
+            f"holds {last['ours_state_mb']:.0f} MB of tensors "
+            f"({first['ours_state_mb']:.0f} MB after {first['frames']:,}).",
+        ]
+    return "\n".join(lines)
+
+
+def demo_model_block(record: dict) -> str:
+    """The bundled model's held-out evaluation per scene family, against the baselines."""
+    lines = [
+        "| family | J&F | first mask held still | nothing | visibility accuracy (always visible) "
+        "| occlusions recovered (within 3 frames) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for family, report in record["evaluation"].items():
+        tracker = report["tracker"]
+        baselines = {baseline["name"]: baseline for baseline in report["baselines"]}
+        occluded = next(event for event in tracker["recovery"] if event["cause"] == "occluded")
+        lines.append(
+            f"| {family} | {tracker['jf']:.3f} | {baselines['still']['jf']:.3f} | {baselines['empty']['jf']:.3f} "
+            f"| {tracker['visibility_accuracy']:.3f} ({baselines['still']['visibility_accuracy']:.3f}) "
+            f"| {occluded['recovered']:.0%} ({occluded['quickly_recovered']:.0%}) |"
+        )
+    return "\n".join(lines)
+
+
+def parameters_block(_: None) -> str:
+    """Every parameter of the node, from `Settings`: default, whether it changes at run time, what it does."""
+    from sam2_ros.parameters import FIELDS
+
+    at_run_time = [name for name, spec in FIELDS.items() if not spec.metadata["read_only"]]
+    lines = [
+        f"The {len(at_run_time)} parameters marked * change while the node runs "
+        "(`ros2 param set`); the others take effect on a restart.",
+        "",
+        "| parameter | default | what it is |",
+        "| --- | --- | --- |",
+    ]
+    for name, spec in FIELDS.items():
+        meta = spec.metadata
+        default = str(spec.default).lower() if isinstance(spec.default, bool) else f"{spec.default}"
+        marker = "" if meta["read_only"] else " *"
+        lines.append(f"| `{name}`{marker} | {default or '(empty)'} | {meta['description']} |")
+    return "\n".join(lines)
 
 
 def wire_size_block(record: dict) -> str:
@@ -89,12 +167,17 @@ def wire_size_block(record: dict) -> str:
     )
 
 
-# Each block: its record in docs/figures/ and what writes its text.
-BLOCKS: dict[str, tuple[str, Callable[[dict], str]]] = {
+# Each block: its source (a record in docs/figures/, a path from the repository's root, or None
+# for none) and what writes its text.
+BLOCKS: dict[str, tuple[str | None, Callable[[dict | None], str]]] = {
     "demo": ("demo_summary.json", demo_block),
     "bench_tracker": ("bench_tracker.json", bench_tracker_block),
     "wire_size": ("wire_size.json", wire_size_block),
+    "demo_model": (DEMO_MODEL_RECORD, demo_model_block),
+    "parameters": (None, parameters_block),
 }
+# The blocks whose source is a run recorded in docs/figures/.
+RECORDS = {name: file_name for name, (file_name, _) in BLOCKS.items() if file_name and "/" not in file_name}
 
 
 class FiguresError(Exception):
@@ -110,11 +193,14 @@ def render(readme: str, records: Path) -> str:
         pattern = re.compile(rf"({re.escape(begin)}).*?({re.escape(end)})", re.DOTALL)
         if not readme.count(begin) == readme.count(end) == len(pattern.findall(readme)) == 1:
             raise FiguresError(f"the README needs one {begin.strip()} line followed by one {end} line")
-        path = records / file_name
-        if not path.is_file():
-            raise FiguresError(f"the README has a figures:{name} block but there is no record {path}")
-        text = write(json.loads(path.read_text()))
-        readme = pattern.sub(lambda match: match.group(1) + text + "\n" + match.group(2), readme)
+        source = None
+        if file_name is not None:
+            path = records / file_name if name in RECORDS else ROOT / file_name
+            if not path.is_file():
+                raise FiguresError(f"the README has a figures:{name} block but there is no record {path}")
+            source = json.loads(path.read_text())
+        text = write(source)
+        readme = pattern.sub(lambda match, text=text: match.group(1) + text + "\n" + match.group(2), readme)
     return readme
 
 
@@ -123,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", type=Path, help="a demo run's summary.json to record first")
     parser.add_argument("--bench-tracker", type=Path, help="a bench_tracker.py --json file to record first")
     parser.add_argument("--wire-size", type=Path, help="a wire_size.py --json file to record first")
+    parser.add_argument("--precision", default="auto", help="the precision the new demo run used (auto: resolved here)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when the README differs")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="the README to write or check")
     parser.add_argument("--records", type=Path, default=ROOT / "docs" / "figures", help="folder of the records")
@@ -132,8 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--check compares the README with the records as they are: give no new record")
     for name, source in new_records.items():
         if source is not None:
+            record = json.loads(source.read_text())
+            record.setdefault("machine", this_machine())
+            if name == "demo" and "precision" not in record:
+                device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+                record["precision"] = choose_precision(args.precision, device).name
             args.records.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, args.records / BLOCKS[name][0])
+            (args.records / RECORDS[name]).write_text(json.dumps(record, indent=2) + "\n")
     current = args.readme.read_text()
     try:
         expected = render(current, args.records)
@@ -143,11 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if expected == current:
             return 0
-        diff = difflib.unified_diff(current.splitlines(), expected.splitlines(), "README.md", "from the records",
-                                    lineterm="")  # fmt: skip
+        diff = difflib.unified_diff(
+            current.splitlines(), expected.splitlines(), "README.md", "from the records", lineterm=""
+        )
         print("\n".join(diff), file=sys.stderr)
-        print("readme_figures: the README's figures differ from docs/figures/: run scripts/readme_figures.py",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "readme_figures: the README's blocks differ from their sources: run scripts/readme_figures.py",
+            file=sys.stderr,
+        )
         return 1
     if expected != current:
         args.readme.write_text(expected)

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from sam2core.build import build_from_config
 from sam2core.config import get_config
-from sam2core.modeling.outputs import ImageFeatures
+from sam2core.modeling.outputs import ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
 
 
@@ -216,3 +216,14 @@ def assert_masks_match(label: str, ours: Tensor, reference: Tensor, tolerance: f
     assert_close(label, ours, reference, tolerance)
     decided = reference.abs() > tolerance
     assert torch.equal((ours > 0)[decided], (reference > 0)[decided]), f"{label}: masks differ"
+
+
+def memory_context(spatial: list[tuple[Tensor, Tensor]], pointers: tuple[Tensor, Tensor] | None) -> MemoryContext:
+    """The memory of whole frames: (tokens, pos) pairs from `SAM2Model.spatial_memory_tokens`
+    (conditioning frames first), then the pair from `SAM2Model.pointer_tokens`."""
+    parts = [*spatial, pointers] if pointers is not None else list(spatial)
+    return MemoryContext(
+        tokens=torch.cat([tokens for tokens, _ in parts]),
+        pos=torch.cat([pos for _, pos in parts]),
+        num_pointer_tokens=0 if pointers is None else pointers[0].shape[0],
+    )

@@ -4,6 +4,7 @@ speck filling, the mask-to-mask refinement and every output mode included. And t
 utilities on hand-made cases."""
 
 import functools
+import warnings
 
 import cv2
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 import connected_components_standin
 import oracle
 import torchvision_standin
-from sam2core import AutomaticMaskGenerator
+from sam2core import AutomaticMaskGenerator, build_model
 from sam2core.masks import (
     coco_rle,
     decode_coco_counts,
@@ -175,3 +176,14 @@ def test_crops_cover_the_image_with_overlap():
 def test_bad_options_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         AutomaticMaskGenerator(model_pair()[0], **options)
+
+
+def test_no_mask_kept_says_which_thresholds_to_lower():
+    model = build_model("sam2.1_hiera_demo", checkpoint="default")
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[16:48, 16:48] = 200
+    with pytest.warns(UserWarning, match=r"pred_iou_thresh=1.0 or stability_score_thresh=0.95.*e\.g\. 0\.8"):
+        assert AutomaticMaskGenerator(model, points_per_side=2, pred_iou_thresh=1.0).generate(image) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AutomaticMaskGenerator(model, points_per_side=2, pred_iou_thresh=0.0, stability_score_thresh=0.0).generate(image)

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from sam2core import build_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.data.davis import (
     DatasetError,
@@ -16,7 +17,6 @@ from sam2core.data.davis import (
     read_davis_sequence,
     write_davis_sequence,
 )
-from sam2core import build_model
 from sam2core.evaluation import evaluate
 from sam2core.evaluation.__main__ import main as evaluation_main
 
@@ -82,6 +82,9 @@ def test_evaluation_command_on_a_davis_folder(dataset, sequence, tmp_path, capsy
     report = json.loads((out / "evaluation.json").read_text())[dataset.name]
     [score] = report["tracker"]["sequences"]
     assert score["num_frames"] == 6
+    assert report["sequence_names"] == {str(score["seed"]): "clip"}  # named by its folder
+    table = capsys.readouterr().out
+    assert any(line.split()[:1] == ["clip"] for line in table.splitlines()), table
     # Read back from JPEGs and palette PNGs, the clip scores as the synthetic sequence it was
     # written from (the JPEG's rounding of the frames is all that differs).
     direct = evaluate(build_model("sam2.1_hiera_demo", checkpoint="default"), [sequence], prompt="mask", description="")
@@ -89,3 +92,12 @@ def test_evaluation_command_on_a_davis_folder(dataset, sequence, tmp_path, capsy
     (dataset / "Annotations" / "clip" / "00001.png").unlink()
     assert evaluation_main(arguments) == 2
     assert "missing annotation" in capsys.readouterr().err
+
+
+def test_evaluation_of_single_images_says_to_use_videos(tmp_path, capsys):
+    for data_format in ("masks", "coco"):
+        arguments = ["--data", str(tmp_path), "--format", data_format, "--out", str(tmp_path / "out")]
+        with pytest.raises(SystemExit) as exit_status:
+            evaluation_main(arguments)
+        assert exit_status.value.code == 2
+        assert f"--format {data_format} holds single images" in capsys.readouterr().err

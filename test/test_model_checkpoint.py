@@ -92,6 +92,7 @@ def test_checkpoint_of_another_size(tiny_checkpoint):
     print(message)
     assert "expected sam2.1_hiera_demo (Hiera width 32, 7 blocks" in message
     assert "found sam2.1_hiera_t (Hiera width 96, 12 blocks, SAM 2.1 layout)" in message
+    assert "give --model sam2.1_hiera_t (node: -p model:=sam2.1_hiera_t)" in message
     assert len(message) < 400 and "size mismatch" not in message
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import oracle
-from sam2core import MODEL_NAMES, MemoryContext, build_model, get_config
+from sam2core import MODEL_NAMES, build_model, get_config
 from sam2core.config import with_image_size
 
 OmegaConf = oracle.require("omegaconf").OmegaConf
@@ -136,7 +136,7 @@ def test_demo_model_runs_a_tracking_step_and_trains():
         features.index([0]), first.high_res_masks, first.object_score_logits,
         masks_from_points=True,
     )
-    memory = MemoryContext.concatenate(
+    memory = oracle.memory_context(
         [model.spatial_memory_tokens(memory_features, memory_pos, temporal_index=0)],
         model.pointer_tokens(first.object_pointer[None], [1]),
     )

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import oracle
+from sam2core.modeling.prompt_encoder import box_corner_points
 
 CASES = oracle.PARITY_CASES
 PROMPTS = [
@@ -45,6 +46,13 @@ def make_prompt(kind: str, image_size: int) -> dict:
         "nothing_single": dict(multimask=False),
     }
     return prompts[kind]
+
+
+def decode_masks_arguments(prompt: dict) -> dict:
+    """`make_prompt`'s boxes as corner points before the clicks, as decode_masks takes them."""
+    arguments = {name: value for name, value in prompt.items() if name != "boxes"}
+    points, labels = box_corner_points(prompt.get("points"), prompt.get("labels"), prompt.get("boxes"))
+    return arguments | {"points": points, "labels": labels}
 
 
 def reference_point_inputs(prompt: dict) -> dict | None:
@@ -104,7 +112,7 @@ def decode_both(ours, reference, frames: oracle.EncodedFrames, prompt: dict):
         pixels = ours.condition_on_memory(frames.ours)
         reference_pixels = reference_unconditioned_pixels(reference, frames)
         oracle.assert_close("pixel features", pixels, reference_pixels)
-        ours_out = ours.decode_masks(frames.ours, pixel_features=pixels, **prompt)
+        ours_out = ours.decode_masks(frames.ours, pixel_features=pixels, **decode_masks_arguments(prompt))
         reference_out = reference._forward_sam_heads(
             backbone_features=reference_pixels,
             point_inputs=reference_point_inputs(prompt),

@@ -12,11 +12,12 @@ import torch
 
 from sam2core import load_checkpoint
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
+from sam2core.data.datasets import read_data
 from sam2core.data.davis import DatasetError, write_davis_sequence
 from sam2core.data.instance_masks import read_coco, read_mask_folder
 from sam2core.masks import coco_rle, mask_to_rle
 from sam2core.train.__main__ import main as train_main
-from sam2core.train.own_data import read_data, sample_clip
+from sam2core.train.own_data import sample_clip
 
 
 @pytest.fixture(scope="module")

@@ -197,3 +197,12 @@ def test_model_parameter_files_are_valid_and_match_their_checkpoint(path):
     for name, value in values.items():
         limits = parameters.FIELDS[name].metadata["limits"]
         assert limits is None or limits[0] <= value <= limits[1], name
+
+
+def test_image_size_help_states_the_multiple_every_model_needs():
+    """--help and the parameter's description say what get_config enforces for every model."""
+    assert "a multiple of 32" in parameters.FIELDS["image_size"].metadata["description"]
+    for name in parameters.FIELDS["model"].metadata["choices"]:
+        get_config(name, 32 * 7)
+        with pytest.raises(ValueError, match="multiple of 32"):
+            get_config(name, 32 * 7 + 16)

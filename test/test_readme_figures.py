@@ -23,7 +23,7 @@ def test_every_record_has_its_block_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     records = {path.name for path in RECORDS.glob("*.json")}
     assert "demo_summary.json" in records
-    for name, (file_name, _) in readme_figures.BLOCKS.items():
+    for name, file_name in readme_figures.RECORDS.items():
         has_block = f"<!-- figures:{name} -->" in readme and f"<!-- /figures:{name} -->" in readme
         assert has_block == (file_name in records), name
 
@@ -73,16 +73,50 @@ def test_a_block_without_its_record_or_end_marker_is_an_error(copy, capsys):
     assert "needs one <!-- figures:demo --> line followed by one <!-- /figures:demo --> line" in capsys.readouterr().err
 
 
-def test_bench_tracker_record_becomes_the_cost_bullet():
+def test_bench_tracker_record_becomes_a_table_with_precision_and_machine():
     record = {"command": "python benchmarks/bench_tracker.py --json x.json", "model": "sam2.1_hiera_t",
-              "image_size": 512, "memory_image_size": 256, "device": "cpu", "cpu_threads": 2,
-              "load_average_at_start": 0.4,
-              "latency": [{"objects": 1, "ours_ms": 710.2, "reference_ms": 670.0},
-                          {"objects": 8, "ours_ms": 3853.0, "reference_ms": 3010.2}],
+              "image_size": 512, "memory_image_size": 256, "device": "cpu", "cpu_threads": 2, "torch": "2.x",
+              "load_average_at_start": 0.4, "machine": "a CPU, 2 cores, without native bfloat16",
+              "latency": [{"objects": 1, "precision": "float32", "compile": False, "backend": "torch",
+                           "ours_ms": 710.2, "reference_ms": 670.0, "mask_iou_with_reference": 1.0},
+                          {"objects": 8, "precision": "bfloat16", "compile": True, "backend": "torch",
+                           "ours_ms": 3853.0, "reference_ms": 3010.2, "mask_iou_with_reference": 0.9996}],
               "memory": [{"frames": 100, "ours_state_mb": 20.6}, {"frames": 1000, "ours_state_mb": 21.2}]}  # fmt: skip
     text = readme_figures.bench_tracker_block(record)
-    assert "per frame 710 / 3,853 ms for 1 / 8 objects, 1.06 / 1.28 times Meta's predictor" in text
+    assert "a CPU, 2 cores, without native bfloat16, 2 threads" in text
+    assert "| torch | float32 | no | 1 | 710 | 670 | 0.94 | 1.000 |" in text
+    assert "| torch | bfloat16 | yes | 8 | 3,853 | 3,010 | 0.78 | 1.000 |" in text
     assert "After 1,000 frames with one object at 256 px the tracker holds 21 MB of tensors (21 MB after 100)" in text
+
+
+def test_a_recorded_run_gets_this_machine_and_the_precision_it_resolved(copy):
+    summary = json.loads((RECORDS / "demo_summary.json").read_text())
+    del summary["machine"], summary["precision"]
+    new_run = copy / "summary.json"
+    new_run.write_text(json.dumps(summary))
+    assert readme_figures.main(arguments(copy, "--demo", str(new_run), "--precision", "float16")) == 0
+    recorded = json.loads((copy / "records" / "demo_summary.json").read_text())
+    assert recorded["precision"] == "float16" and recorded["machine"] == readme_figures.this_machine()
+    assert f"sam2.1_hiera_demo in float16 on {recorded['machine']}" in (copy / "README.md").read_text()
+
+
+def test_the_parameter_table_is_every_setting_with_the_run_time_ones_marked():
+    from sam2_ros.parameters import FIELDS
+
+    text = readme_figures.parameters_block(None)
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(FIELDS)
+    marked = [row.split("`")[1] for row in rows if row.split("|")[1].strip().endswith("*")]
+    assert marked == [name for name, spec in FIELDS.items() if not spec.metadata["read_only"]]
+    assert f"The {len(marked)} parameters marked *" in text
+    assert "| `max_objects` | 32 | Most objects tracked at once" in text
+
+
+def test_the_demo_model_table_is_its_recorded_evaluation():
+    record = json.loads((ROOT / readme_figures.DEMO_MODEL_RECORD).read_text())
+    text = readme_figures.demo_model_block(record)
+    for family, report in record["evaluation"].items():
+        assert f"| {family} | {report['tracker']['jf']:.3f} |" in text
 
 
 def test_wire_size_record_becomes_its_sentence():

@@ -101,7 +101,8 @@ def test_box_partly_outside_is_clipped(model):
 
 
 def test_other_objects_do_not_disturb_a_track(model):
-    """Object 1 gives the same results whether object 2 exists, joins late or is removed."""
+    """Object 1 gives the same results whether object 2 exists, joins late or is removed (in
+    float32: autocast to bfloat16 rounds a batch of two otherwise than a batch of one)."""
     alone = StreamingTracker(model, precision="float32")
     crowded = StreamingTracker(model, precision="float32")
     for index in range(12):

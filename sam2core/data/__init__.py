@@ -4,23 +4,24 @@ from sam2core.data.families import FAMILIES, SceneFamily, family
 from sam2core.data.geometric import (
     GEOMETRIC_BENCHMARK,
     GEOMETRIC_HELD_OUT,
-    GeometricConfig,
     generate_geometric_sequence,
 )
-from sam2core.data.scene import SceneConfig
+from sam2core.data.scene import GeometricConfig, SceneConfig
+from sam2core.data.sequence import HiddenInterval, SceneSequence, Split
 from sam2core.data.synthetic import (
     BENCHMARK,
     HELD_OUT,
     TRAIN,
     TRAINING,
-    HiddenInterval,
-    Sequence,
-    Split,
     generate_sequence,
     held_out_sequences,
     split_of,
     training_clip,
 )
+
+# The former name of SceneSequence, kept while sam2core.evaluation.benchmark and sam2_ros.demo
+# still import it.
+Sequence = SceneSequence
 
 __all__ = [
     "BENCHMARK",
@@ -34,6 +35,7 @@ __all__ = [
     "TRAINING",
     "HiddenInterval",
     "SceneConfig",
+    "SceneSequence",
     "Sequence",
     "Split",
     "family",

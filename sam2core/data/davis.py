@@ -1,4 +1,4 @@
-"""Your own videos in the DAVIS / SA-V folder layout, as Sequences the evaluation runs on:
+"""Your own videos in the DAVIS / SA-V folder layout, as SceneSequences the evaluation runs on:
 
     ROOT/JPEGImages/<sequence>/<frame>.jpg
     ROOT/Annotations/<sequence>/<frame>.png   one per image, same name; palette colours
@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sam2core.data.synthetic import Sequence, hidden_intervals
+from sam2core.data.sequence import SceneSequence
+from sam2core.data.synthetic import hidden_intervals
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -46,13 +47,13 @@ def davis_sequence_names(root: Path) -> list[str]:
     return sorted(folder.name for folder in images.iterdir() if folder.is_dir())
 
 
-def read_davis(root: Path, names: list[str] | None = None) -> Iterator[Sequence]:
+def read_davis(root: Path, names: list[str] | None = None) -> Iterator[SceneSequence]:
     """The sequences of a DAVIS folder (all, or those named), one at a time."""
     for index, name in enumerate(names or davis_sequence_names(root)):
         yield read_davis_sequence(Path(root), name, index)
 
 
-def read_davis_sequence(root: Path, name: str, index: int = 0) -> Sequence:
+def read_davis_sequence(root: Path, name: str, index: int = 0) -> SceneSequence:
     """One sequence of a DAVIS folder; objects are the ids seen in any of its annotations."""
     frame_paths = sorted(
         path for path in (root / "JPEGImages" / name).glob("*") if path.suffix.lower() in IMAGE_SUFFIXES
@@ -70,7 +71,7 @@ def read_davis_sequence(root: Path, name: str, index: int = 0) -> Sequence:
     if not object_ids:
         masks = np.zeros((len(frames), 0, *frames.shape[1:3]), bool)
     visibility = masks.any(axis=(2, 3))
-    return Sequence(
+    return SceneSequence(
         frames=frames,
         masks=masks,
         full_masks=masks,  # only the visible part is annotated

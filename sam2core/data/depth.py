@@ -12,15 +12,11 @@ with noise growing with the square of the distance, and pixels without a reading
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from sam2core.data.scene import SceneConfig, ScenePlan
+from sam2core.data.sequence import HiddenInterval
 from sam2core.geometry import PinholeCamera
-
-if TYPE_CHECKING:  # synthetic.py imports this module
-    from sam2core.data.synthetic import HiddenInterval
 
 HORIZONTAL_FOV_DEGREES = 60.0
 BACKGROUND_DEPTH = 4.0  # metres

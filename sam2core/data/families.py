@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from sam2core.data.geometric import GEOMETRIC_BENCHMARK, GEOMETRIC_HELD_OUT, generate_geometric_sequence
-from sam2core.data.synthetic import BENCHMARK, HELD_OUT, Sequence, generate_sequence
+from sam2core.data.sequence import SceneSequence
+from sam2core.data.synthetic import BENCHMARK, HELD_OUT, generate_sequence
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,10 @@ class SceneFamily:
     name: str
     description: str
     seeds: range
-    generate: Callable[[int, int], Sequence]
+    generate: Callable[[int, int], SceneSequence]
     num_frames: int  # of a benchmark sequence
 
-    def held_out(self, n: int, *, num_frames: int | None = None) -> Iterator[Sequence]:
+    def held_out(self, n: int, *, num_frames: int | None = None) -> Iterator[SceneSequence]:
         """Its first ``n`` held-out sequences (``num_frames`` long, default the benchmark's),
         always the same ones, generated lazily."""
         for seed in self.seeds[:n]:

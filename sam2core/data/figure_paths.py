@@ -3,12 +3,9 @@ out of the frame and back. Positions are (T, 2) xy frame pixels of a figure's ce
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from sam2core.data.geometric import GeometricConfig
+from sam2core.data.scene import GeometricConfig
 
 MOTIONS = ("bounce", "orbit", "stop_and_go")
 

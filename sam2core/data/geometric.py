@@ -9,7 +9,7 @@ occluders are of three kinds: a foreground pillar that the panning camera passes
 faster than the background, being nearer), a hand reaching in over a target and withdrawing, and
 a larger figure crossing in front. One target may leave the frame and come back.
 
-The ground truth and visibility rule are the first family's (:class:`~sam2core.data.Sequence`,
+The ground truth and visibility rule are the first family's (:class:`~sam2core.data.SceneSequence`,
 ``synthetic.annotated_sequence``), so one evaluation scores both.
 """
 
@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 
 from sam2core.data import figure_paths, procedural
-from sam2core.data.synthetic import FIRST_FRAME_MIN_VISIBLE, Sequence, Split, annotated_sequence
+from sam2core.data.scene import GeometricConfig
+from sam2core.data.sequence import SceneSequence, Split
+from sam2core.data.synthetic import FIRST_FRAME_MIN_VISIBLE, annotated_sequence
 
 MAX_ATTEMPTS = 8  # plans whose frame 0 hides a target are redrawn from the next sub-seed
 OCCLUDERS = ("pillar", "hand", "crossing")
@@ -30,38 +32,6 @@ MAX_OCCLUDER_HALF_WIDTH = 0.3  # of the frame's shorter side
 
 # Every seed of the family is held out: training uses none of them.
 GEOMETRIC_HELD_OUT = Split(name="geometric_held_out", seeds=range(0, 2**32), photos=())
-
-
-@dataclass(frozen=True)
-class GeometricConfig:
-    """What a geometric sequence looks like; sizes and speeds relative to the shorter side."""
-
-    height: int = 256
-    width: int = 256
-    num_frames: int = 48
-    num_targets: tuple[int, int] = (1, 3)  # inclusive range
-    target_area: tuple[float, float] = (0.012, 0.06)  # area / frame area, log-uniform
-    speed: tuple[float, float] = (0.006, 0.03)  # per frame, uniform
-    spin: float = 5.0  # largest rotation, degrees per frame
-    pulse: float = 0.15  # largest relative change of size
-    occlusion_prob: float = 1.0  # chance of an occluder hiding one target wholly for a while
-    leave_prob: float = 0.9  # chance that one target leaves the frame and comes back
-    noise_std: float = 4.0  # largest sensor noise, 8-bit levels
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.num_targets[0] <= self.num_targets[1] <= 3:
-            raise ValueError(f"num_targets must lie within 1..3, got {self.num_targets}")
-        if min(self.height, self.width) < 64 or self.num_frames < 1:
-            raise ValueError("frames must be at least 64x64 and there must be at least one")
-
-    @property
-    def side(self) -> int:
-        return min(self.height, self.width)
-
-    @property
-    def size(self) -> np.ndarray:
-        """(2,) float64 (W, H)."""
-        return np.array([self.width, self.height], np.float64)
 
 
 GEOMETRIC_BENCHMARK = GeometricConfig()
@@ -96,7 +66,7 @@ class Figure:
         return float((self.sprite[..., 3] >= 0.5).sum()) * self.scale**2
 
 
-def generate_geometric_sequence(*, seed: int, config: GeometricConfig = GEOMETRIC_BENCHMARK) -> Sequence:
+def generate_geometric_sequence(*, seed: int, config: GeometricConfig = GEOMETRIC_BENCHMARK) -> SceneSequence:
     """The geometric sequence of ``seed``: the same seed and config always give the same arrays."""
     if seed not in GEOMETRIC_HELD_OUT.seeds:
         raise ValueError(f"seed {seed} is outside the geometric family's seeds {GEOMETRIC_HELD_OUT.seeds}")

@@ -1,4 +1,4 @@
-"""Your own single images with instance masks, as one-frame Sequences for training:
+"""Your own single images with instance masks, as one-frame SceneSequences for training:
 
 - `masks` layout: ROOT/images/<name>.jpg|png and ROOT/masks/<name>.png, one mask per image, each
   pixel the id of its instance (0 background; 8- or 16-bit grey).
@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 
 from sam2core.data.davis import IMAGE_SUFFIXES, DatasetError, read_rgb
-from sam2core.data.synthetic import Sequence
+from sam2core.data.sequence import SceneSequence
 from sam2core.masks import decode_coco_counts, rle_to_mask
 
 
-def read_mask_folder(root: Path) -> list[Sequence]:
+def read_mask_folder(root: Path) -> list[SceneSequence]:
     """Every image of ROOT/images with its instance mask from ROOT/masks."""
     root = Path(root)
     images = sorted(p for p in (root / "images").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -42,7 +42,7 @@ def read_mask_folder(root: Path) -> list[Sequence]:
     return sequences
 
 
-def read_coco(path: Path) -> list[Sequence]:
+def read_coco(path: Path) -> list[SceneSequence]:
     """Every image of a COCO instances JSON that has at least one annotation."""
     path = Path(path)
     json_path = path / "annotations.json" if path.is_dir() else path
@@ -73,12 +73,12 @@ def read_coco(path: Path) -> list[Sequence]:
 
 def single_frame(
     rgb: np.ndarray, masks: np.ndarray, object_ids: tuple[int, ...], split: str, index: int, source: Path
-) -> Sequence:
-    """A one-frame Sequence of an image (H, W, 3) and its instance masks (K, H, W) bool."""
+) -> SceneSequence:
+    """A one-frame SceneSequence of an image (H, W, 3) and its instance masks (K, H, W) bool."""
     if masks.shape[1:] != rgb.shape[:2]:
         raise DatasetError(f"{source}: mask is {masks.shape[1:]} but the image is {rgb.shape[:2]}")
     visibility = masks.any(axis=(1, 2))[None]
-    return Sequence(
+    return SceneSequence(
         frames=rgb[None], masks=masks[None], full_masks=masks[None], visibility=visibility,
         object_ids=object_ids, hidden=(), seed=index, split=split, photos=(),
     )

@@ -1,4 +1,5 @@
-"""The configuration of the synthetic scenes and the random plan of one sequence.
+"""The configurations of the synthetic scenes (cut-outs, and the geometric family's) and the
+random plan of one cut-out sequence.
 
 A plan fixes everything random about a sequence before it is drawn: the background plate and
 its pan, every object's sprite and per-frame pose, the depth order, the shadows, the lighting
@@ -414,3 +415,35 @@ def _lighting(rng: np.random.Generator, *, config: SceneConfig) -> tuple[np.ndar
     gain = brightness * contrast * colour
     bias = brightness * colour * 0.5 * (1.0 - contrast)
     return gain.astype(np.float32), bias.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class GeometricConfig:
+    """What a geometric sequence looks like; sizes and speeds relative to the shorter side."""
+
+    height: int = 256
+    width: int = 256
+    num_frames: int = 48
+    num_targets: tuple[int, int] = (1, 3)  # inclusive range
+    target_area: tuple[float, float] = (0.012, 0.06)  # area / frame area, log-uniform
+    speed: tuple[float, float] = (0.006, 0.03)  # per frame, uniform
+    spin: float = 5.0  # largest rotation, degrees per frame
+    pulse: float = 0.15  # largest relative change of size
+    occlusion_prob: float = 1.0  # chance of an occluder hiding one target wholly for a while
+    leave_prob: float = 0.9  # chance that one target leaves the frame and comes back
+    noise_std: float = 4.0  # largest sensor noise, 8-bit levels
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_targets[0] <= self.num_targets[1] <= 3:
+            raise ValueError(f"num_targets must lie within 1..3, got {self.num_targets}")
+        if min(self.height, self.width) < 64 or self.num_frames < 1:
+            raise ValueError("frames must be at least 64x64 and there must be at least one")
+
+    @property
+    def side(self) -> int:
+        return min(self.height, self.width)
+
+    @property
+    def size(self) -> np.ndarray:
+        """(2,) float64 (W, H)."""
+        return np.array([self.width, self.height], np.float64)

@@ -16,14 +16,14 @@ cover unoccluded and uncut by the frame border. Where it is not visible its mask
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
 from sam2core.data.depth import compose_depth, layer_depths, synthetic_camera, target_positions
 from sam2core.data.scene import Layer, SceneConfig, ScenePlan, Shadow, plan_scene
+from sam2core.data.sequence import HiddenInterval, SceneSequence, Split
 
 MIN_VISIBLE_PIXELS = 16
 MIN_VISIBLE_FRACTION = 0.005
@@ -33,15 +33,6 @@ MAX_SMEAR = 0.08  # longest motion-blur streak / min(H, W)
 
 TRAINING = SceneConfig()
 BENCHMARK = SceneConfig(num_frames=48, target_area=(0.01, 0.08), occlusion_prob=1.0, leave_prob=0.9)
-
-
-@dataclass(frozen=True)
-class Split:
-    """A disjoint part of the synthetic data: its seeds and the photographs its textures come from."""
-
-    name: str
-    seeds: range
-    photos: tuple[str, ...]
 
 
 TRAIN = Split(
@@ -68,56 +59,7 @@ def split_of(seed: int) -> Split:
     raise ValueError(f"seed {seed} is in no split; use 0 <= seed < 2**32")
 
 
-@dataclass(frozen=True)
-class HiddenInterval:
-    """A maximal run of frames [start, stop) in which target ``object_id`` is not visible.
-
-    ``stop`` is the frame it is visible again (the sequence length if never). ``cause`` is
-    "occluded" when the target was inside the frame throughout, hidden behind something, and
-    "out_of_view" when it was (at least partly) outside the frame.
-    """
-
-    object_id: int
-    start: int
-    stop: int
-    cause: Literal["occluded", "out_of_view"]
-
-
-@dataclass(frozen=True, eq=False)
-class Sequence:
-    """A synthetic video and its ground truth; T frames, K targets.
-
-    Attributes:
-        frames: (T, H, W, 3) uint8 RGB.
-        masks: (T, K, H, W) bool, the visible part of each target (after occlusion by other
-            objects and cutting by the frame border); empty exactly where ``visibility`` is False.
-        full_masks: (T, K, H, W) bool, each target's extent inside the frame ignoring occlusion.
-        visibility: (T, K) bool, see the module docstring.
-        object_ids: (K,) ids of the targets; ``masks[:, k]`` belongs to ``object_ids[k]``.
-        hidden: every run of frames in which a target is not visible, by object then start.
-        seed: the seed it was drawn from.
-        split: name of its split.
-        photos: the photographs its textures were cut from.
-        depth: (T, H, W) float32 true depth in metres (sam2core.data.depth), None for scenes
-            drawn without it.
-        positions: (T, K, 3) float32 true position of each target's visible part in the camera's
-            optical frame (metres; NaN where not visible), None without depth.
-    """
-
-    frames: np.ndarray
-    masks: np.ndarray
-    full_masks: np.ndarray
-    visibility: np.ndarray
-    object_ids: tuple[int, ...]
-    hidden: tuple[HiddenInterval, ...]
-    seed: int
-    split: str
-    photos: tuple[str, ...]
-    depth: np.ndarray | None = None
-    positions: np.ndarray | None = None
-
-
-def generate_sequence(*, seed: int, config: SceneConfig) -> Sequence:
+def generate_sequence(*, seed: int, config: SceneConfig) -> SceneSequence:
     """Draw the sequence of ``seed``: the same seed and config always give identical arrays."""
     split = split_of(seed)
     plan, frames, masks, full_masks, depth = _draw_promptable_scene(seed=seed, config=config, photos=split.photos)
@@ -143,8 +85,8 @@ def annotated_sequence(
     seed: int,
     split: str,
     photos: tuple[str, ...],
-) -> Sequence:
-    """The Sequence of a drawn video with targets 1..K: its visibility by the rule of the module
+) -> SceneSequence:
+    """The SceneSequence of a drawn video with targets 1..K: its visibility by the rule of the module
     docstring from (T, K) ``unoccluded_area``, ``masks`` emptied where a target is not visible
     (in place), and the hidden intervals."""
     threshold = np.maximum(MIN_VISIBLE_PIXELS, MIN_VISIBLE_FRACTION * unoccluded_area)
@@ -152,7 +94,7 @@ def annotated_sequence(
     in_view = full_masks.sum(axis=(2, 3)) >= threshold
     masks &= visibility[:, :, None, None]
     object_ids = tuple(range(1, masks.shape[1] + 1))
-    return Sequence(
+    return SceneSequence(
         frames=frames,
         masks=masks,
         full_masks=full_masks,
@@ -180,13 +122,13 @@ def _draw_promptable_scene(
     return plan, frames, masks, full_masks, depth
 
 
-def held_out_sequences(n: int, *, config: SceneConfig = BENCHMARK) -> Iterator[Sequence]:
+def held_out_sequences(n: int, *, config: SceneConfig = BENCHMARK) -> Iterator[SceneSequence]:
     """The first ``n`` held-out sequences, always the same ones, generated lazily."""
     for seed in HELD_OUT.seeds[:n]:
         yield generate_sequence(seed=seed, config=config)
 
 
-def training_clip(*, rng: np.random.Generator | int, config: SceneConfig = TRAINING) -> Sequence:
+def training_clip(*, rng: np.random.Generator | int, config: SceneConfig = TRAINING) -> SceneSequence:
     """A sequence from a random training seed drawn with ``rng`` (a Generator or a seed for one)."""
     rng = np.random.default_rng(rng)
     seed = int(rng.integers(TRAIN.seeds.start, TRAIN.seeds.stop))

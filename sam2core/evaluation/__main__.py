@@ -3,13 +3,16 @@ and overlay videos.
 
     python -m sam2core.evaluation --model sam2.1_hiera_demo --checkpoint PATH|default \
         --sequences 4 --prompt mask --out DIR [--families cutouts geometric] [--video N]
+    python -m sam2core.evaluation --data PATH --format davis --checkpoint PATH --out DIR
 
-evaluation.json holds one report per family, keyed by the family's name.
+evaluation.json holds one report per family (or one for --data, named after its folder), keyed by
+that name; a report of your own videos also maps each sequence's number to its folder's name.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -20,14 +23,16 @@ import torch
 
 from sam2core.build import CheckpointError, build_model
 from sam2core.config import MODEL_NAMES
-from sam2core.data import FAMILIES, Sequence, family
-from sam2core.data.davis import DatasetError, read_davis
+from sam2core.data import FAMILIES, SceneSequence, family
+from sam2core.data.datasets import DATA_FORMATS, read_data
+from sam2core.data.davis import DatasetError
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
 from sam2core.precision import PRECISIONS
 from sam2core.visualization import VideoWriter, overlay
 
 VIDEO_FPS = 8.0
+SINGLE_IMAGE_FORMATS = ("masks", "coco")  # data formats of one-frame sequences
 METRICS = {"jf": "J&F", "j": "J", "f": "F", "visibility_accuracy": "vis"}  # score field -> table column
 
 
@@ -39,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sequences and --threads must be at least 1, --video at least 0")
     if args.frames is not None and args.frames < 1:
         parser.error("--frames must be at least 1")
+    if args.data is not None and args.format in SINGLE_IMAGE_FORMATS:
+        parser.error(
+            f"--format {args.format} holds single images, and the benchmark scores the frames after the prompted "
+            "first one of a video: evaluate on videos (--format davis); images train the images stage"
+        )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # random weights, when no checkpoint is given, are the same every run
@@ -49,33 +59,42 @@ def main(argv: list[str] | None = None) -> int:
     description = f"{args.model} ({args.checkpoint or 'random weights'})"
     args.out.mkdir(parents=True, exist_ok=True)
     if args.data is not None:  # your own videos: one report named after the folder
-        sources = [(args.data.name, f"{args.data} ({args.format} layout)", lambda: read_davis(args.data), ())]
+        own_videos = functools.partial(read_data, args.data, args.format)
+        sources = [(args.data.name, f"{args.data} ({args.format} layout)", own_videos, ())]
     else:  # held_out(N) runs through the first N seeds, whose videos --video asks for
         families = [family(name) for name in args.families]
         sources = [
-            (f.name, f.description, lambda f=f: f.held_out(args.sequences, num_frames=args.frames), f.seeds[: args.video])
+            (
+                f.name,
+                f.description,
+                functools.partial(f.held_out, args.sequences, num_frames=args.frames),
+                f.seeds[: args.video],
+            )
             for f in families
-        ]  # fmt: skip
-    reports = {}
+        ]
+    reports, sequence_names = {}, {}
     for name, about, sequences, videos in sources:
+        names = sequence_names[name] = {}
 
-        def write_video(sequence: Sequence, prediction: Prediction) -> None:
+        def write_video(sequence: SceneSequence, prediction: Prediction, name=name, videos=videos) -> None:
             if sequence.seed in videos:
                 path = args.out / f"sequence_{name}_{sequence.seed}.mp4"
                 write_comparison_video(path, sequence=sequence, prediction=prediction)
 
         try:
             reports[name] = evaluate(
-                model, sequences(), prompt=args.prompt, description=description,
+                model, _named(sequences(), names), prompt=args.prompt, description=description,
                 tracker_options={"precision": args.precision}, on_sequence=write_video if args.video else None,
             )  # fmt: skip
         except DatasetError as error:
             print(f"python -m sam2core.evaluation: {error}", file=sys.stderr)
             return 2
-        print(f"\n{name} scenes: {about}\n{format_table(reports[name])}")
+        print(f"\n{name} scenes: {about}\n{format_table(reports[name], names)}")
     by_family = {name: json.loads(report.to_json()) for name, report in reports.items()}
+    if args.data is not None:
+        by_family[args.data.name]["sequence_names"] = sequence_names[args.data.name]
     (args.out / "evaluation.json").write_text(json.dumps(by_family, indent=2) + "\n")
-    plot_jf_per_sequence(reports, args.out / "jf_per_sequence.png")
+    plot_jf_per_sequence(reports, sequence_names, args.out / "jf_per_sequence.png")
     print(f"wrote {args.out / 'evaluation.json'} and {args.out / 'jf_per_sequence.png'}")
     return 0
 
@@ -102,11 +121,12 @@ def command_line() -> argparse.ArgumentParser:
         help="the tracker's arithmetic (default float32: the same scores on every CPU; auto: bfloat16 where native)",
     )
     parser.add_argument(
-        "--data", type=Path, help="your own videos instead of the synthetic benchmark (see --format)"
+        "--data", type=Path, help="your own data instead of the synthetic benchmark (see --format)"
     )
     parser.add_argument(
-        "--format", choices=("davis",), default="davis",
-        help="layout of --data: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png (palette)",
+        "--format", choices=DATA_FORMATS, default="davis",
+        help="layout of --data, as training reads it: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png "
+        "(palette); masks and coco hold single images, which train but cannot be scored as videos",
     )
     parser.add_argument(
         "--threads", type=int, help="CPU threads of torch; none: torch's choice (1 is fastest on a busy machine)"
@@ -114,13 +134,22 @@ def command_line() -> argparse.ArgumentParser:
     return parser
 
 
-def format_table(report: Report) -> str:
+def _named(sequences, names: dict[int, str]):
+    """`sequences`, each one's name (see SceneSequence.name) noted in `names` by seed on the way."""
+    for sequence in sequences:
+        names[sequence.seed] = sequence.name
+        yield sequence
+
+
+def format_table(report: Report, names: dict[int, str] | None = None) -> str:
     """Per-sequence and mean J&F, J, F and visibility accuracy of the tracker and each baseline,
-    their recovery after hiding and the tracker's speed, as fixed-width text."""
+    their recovery after hiding and the tracker's speed, as fixed-width text. Sequences are named
+    by `names` (seed -> name), else by seed."""
     methods = report.methods
+    names = names or {}
     header = ["sequence", "objects", *(f"{metric} {m.name}" for metric in METRICS.values() for m in methods)]
     rows = [
-        [str(scores[0].seed), str(len(scores[0].objects)), *_cells(scores)]
+        [names.get(scores[0].seed, str(scores[0].seed)), str(len(scores[0].objects)), *_cells(scores)]
         for scores in zip(*(method.sequences for method in methods))
     ]
     objects = sum(len(score.objects) for score in report.tracker.sequences)
@@ -162,9 +191,10 @@ def _aligned(rows: list[list[str]], *, rules: tuple[int, ...]) -> list[str]:
     return lines
 
 
-def plot_jf_per_sequence(reports: dict[str, Report], path: Path) -> None:
+def plot_jf_per_sequence(reports: dict[str, Report], sequence_names: dict[str, dict[int, str]], path: Path) -> None:
     """Bar plots of J&F per sequence and on average, the tracker next to the baselines, one panel
-    per family of ``reports`` (family name -> Report), as a PNG."""
+    per family of ``reports`` (family name -> Report), sequences named by ``sequence_names``
+    (family name -> seed -> name), as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,7 +205,8 @@ def plot_jf_per_sequence(reports: dict[str, Report], path: Path) -> None:
         len(reports), 1, figsize=(max(6.0, 0.9 * longest + 2.0), 4.0 * len(reports)), squeeze=False
     )
     for axes, (name, report) in zip(panels[:, 0], reports.items()):
-        labels = [str(score.seed) for score in report.tracker.sequences] + ["mean"]
+        names = sequence_names.get(name, {})
+        labels = [names.get(score.seed, str(score.seed)) for score in report.tracker.sequences] + ["mean"]
         positions = np.arange(len(labels))
         width = 0.8 / len(report.methods)
         for index, method in enumerate(report.methods):
@@ -184,7 +215,7 @@ def plot_jf_per_sequence(reports: dict[str, Report], path: Path) -> None:
             axes.bar(positions + offset, values, width=width, label=f"{method.name}: {method.description}")
         axes.set_xticks(positions, labels, rotation=30, ha="right")
         axes.set_ylim(0.0, 1.0)
-        axes.set_xlabel(f"held-out {name} sequence (seed)")
+        axes.set_xlabel(f"{name} sequence")
         axes.set_ylabel("J&F")
         axes.set_title(f"{name} scenes: J&F per sequence, {report.prompt} prompt on frame 0")
         axes.legend(loc="upper right", fontsize="small")
@@ -193,7 +224,7 @@ def plot_jf_per_sequence(reports: dict[str, Report], path: Path) -> None:
     plt.close(figure)
 
 
-def write_comparison_video(path: Path, *, sequence: Sequence, prediction: Prediction) -> None:
+def write_comparison_video(path: Path, *, sequence: SceneSequence, prediction: Prediction) -> None:
     """An mp4 of ``sequence`` with the ground truth (contours) on the left and the prediction
     (filled, with its visibility flag) on the right."""
     with VideoWriter(path, fps=VIDEO_FPS) as writer:

@@ -7,7 +7,6 @@ input image size and h = w = S / 16 for the lowest-resolution feature grid.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 
@@ -71,16 +70,3 @@ class MemoryContext:
     # (B, M) True for real tokens, False for padding (objects of one batch that remember
     # different numbers of frames); None when every token is real.
     valid: Tensor | None = None
-
-    @classmethod
-    def concatenate(
-        cls, spatial: Sequence[tuple[Tensor, Tensor]], pointers: tuple[Tensor, Tensor] | None
-    ) -> "MemoryContext":
-        """Joins (tokens, pos) pairs from `SAM2Model.spatial_memory_tokens` (conditioning
-        frames first) with the pair from `SAM2Model.pointer_tokens`."""
-        parts = [*spatial, pointers] if pointers is not None else list(spatial)
-        return cls(
-            tokens=torch.cat([tokens for tokens, _ in parts]),
-            pos=torch.cat([pos for _, pos in parts]),
-            num_pointer_tokens=0 if pointers is None else pointers[0].shape[0],
-        )

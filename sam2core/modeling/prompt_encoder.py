@@ -9,6 +9,28 @@ from sam2core.modeling.position_encoding import RandomFourierPositionEncoding
 # Point labels: 0 negative click, 1 positive click, 2 and 3 box corners, -1 padding.
 PADDING_LABEL = -1
 NUM_POINT_LABELS = 4
+# SAM 2 takes a box x0 y0 x1 y1 as two points: its top-left corner labelled 2, then its
+# bottom-right corner labelled 3, before any click.
+BOX_CORNER_LABELS = (2, 3)
+
+
+def box_corner_points(
+    points: Tensor | None, labels: Tensor | None, boxes: Tensor | None
+) -> tuple[Tensor | None, Tensor | None]:
+    """Boxes (B, 4) as corner points before the clicks (B, N, 2) with their labels (B, N):
+    points (B, 2 + N, 2) and labels (B, 2 + N); the clicks unchanged (None, None when there are
+    none) without boxes."""
+    if (points is None) != (labels is None):
+        raise ValueError("points and labels must be given together")
+    if boxes is None:
+        return points, labels
+    corners = boxes.reshape(-1, 2, 2)  # (B, 2, 2)
+    label_dtype = torch.int32 if labels is None else labels.dtype
+    corner_labels = torch.tensor(BOX_CORNER_LABELS, dtype=label_dtype, device=boxes.device)
+    corner_labels = corner_labels.expand(corners.shape[0], -1)  # (B, 2)
+    if points is None:
+        return corners, corner_labels
+    return torch.cat([corners, points], dim=1), torch.cat([corner_labels, labels], dim=1)
 
 
 class PromptEncoder(nn.Module):

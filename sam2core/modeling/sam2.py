@@ -28,7 +28,6 @@ NO_OBJECT_MASK_LOGIT = -1024.0
 # A mask prompt used as output becomes logits of -10 / +10 (sigmoid(-10) = 4.5e-5).
 MASK_AS_OUTPUT_SCALE = 20.0
 MASK_AS_OUTPUT_BIAS = -10.0
-BOX_CORNER_LABELS = (2, 3)
 
 
 class SAM2Model(nn.Module):
@@ -105,7 +104,6 @@ class SAM2Model(nn.Module):
         *,
         points: Tensor | None = None,
         labels: Tensor | None = None,
-        boxes: Tensor | None = None,
         mask_input: Tensor | None = None,
         multimask: bool,
         pixel_features: Tensor | None = None,
@@ -113,17 +111,39 @@ class SAM2Model(nn.Module):
         """Predict one mask per object from its prompts (Meta's `_forward_sam_heads`).
 
         points: (B, N, 2) xy in model-input pixels (0..S), with labels (B, N): 1 positive,
-            0 negative, -1 padding. boxes: (B, 4) x0 y0 x1 y1 in the same pixels, entered as two
-            corner points before the points. With neither, the prompt is one padding point.
+            0 negative, 2 and 3 box corners (see `box_corner_points`), -1 padding. Without
+            points, the prompt is one padding point.
         mask_input: (B, 1, S/4, S/4) low-res mask logits, e.g. the previous prediction.
         multimask: predict 3 candidate masks and keep the one with the highest predicted IoU.
         pixel_features: (B, C, h, w) memory-conditioned features replacing
             `features.vision_features`.
         """
+        if points is None:
+            image = features.vision_features if pixel_features is None else pixel_features
+            points = torch.zeros(image.shape[0], 1, 2, device=image.device)
+            labels = torch.full((image.shape[0], 1), PADDING_LABEL, dtype=torch.int32, device=image.device)
+        prediction = self.predict_masks(
+            features, points, labels, mask_input, multimask=multimask, pixel_features=pixel_features
+        )
+        return self._select_best_mask(prediction)
+
+    def predict_masks(
+        self,
+        features: ImageFeatures,
+        points: Tensor | None,
+        labels: Tensor | None,
+        mask_input: Tensor | None,
+        *,
+        multimask: bool,
+        pixel_features: Tensor | None = None,
+    ) -> MaskPrediction:
+        """The prompt encoder and the mask decoder: every candidate mask (B, M, S/4, S/4) of B
+        objects with its predicted IoU, mask token and the object score, as the decoder gives
+        them. points (B, N, 2) with labels (B, N), or None for a mask prompt alone;
+        mask_input (B, 1, S/4, S/4) or None; pixel_features as in `decode_masks`."""
         image = features.vision_features if pixel_features is None else pixel_features
-        points, labels = self._prompt_points(points, labels, boxes, image.shape[0], image.device)
         sparse, dense = self.sam_prompt_encoder(points, labels, mask_input)
-        prediction = self.sam_mask_decoder(
+        return self.sam_mask_decoder(
             image_embeddings=image,
             image_pe=self.sam_prompt_encoder.dense_positional_encoding(),
             sparse_prompt_embeddings=sparse,
@@ -131,7 +151,6 @@ class SAM2Model(nn.Module):
             high_res_features=features.high_res_features,
             multimask=multimask,
         )
-        return self._select_best_mask(prediction)
 
     def decode_from_mask(self, features: ImageFeatures, mask: Tensor) -> DecoderOutput:
         """Use a mask prompt (B, 1, S, S), binary or in [0, 1], as the output itself (Meta's
@@ -223,21 +242,18 @@ class SAM2Model(nn.Module):
         return tokens, memory_pos.flatten(2).permute(2, 0, 1) + temporal
 
     def pointer_tokens(
-        self,
-        pointers: Tensor,
-        temporal_offsets: Tensor | Sequence[int],
-        max_offset: int | None = None,
+        self, pointers: Tensor, temporal_offsets: Tensor | Sequence[int]
     ) -> tuple[Tensor, Tensor]:
         """Object pointers (P, B, C) of P frames -> tokens and pos (P * C / Cm, B, Cm).
 
         temporal_offsets: (P,) signed frame offsets, current frame minus the pointer's frame
-        (Meta negates them when tracking in reverse). max_offset: normalises the offsets; Meta
-        uses min(num_frames, max_obj_ptrs_in_encoder) - 1, the default being the latter - 1.
+        (Meta negates them when tracking in reverse), normalised by max_obj_ptrs_in_encoder - 1
+        (Meta's normaliser for a video of at least that many frames; a stream has no end).
         Each pointer is split into C / Cm tokens that share its temporal encoding.
         """
         num_pointers, batch, hidden_dim = pointers.shape
         memory_dim = self.config.memory_dim
-        pos = self._pointer_encoding(temporal_offsets, max_offset, pointers.device)  # (P, Cm)
+        pos = self._pointer_encoding(temporal_offsets, pointers.device)  # (P, Cm)
         pos = pos.unsqueeze(1).expand(-1, batch, -1)  # (P, B, Cm)
         split = hidden_dim // memory_dim
         tokens = pointers.reshape(num_pointers, batch, split, memory_dim)
@@ -253,31 +269,6 @@ class SAM2Model(nn.Module):
             and (is_initial_conditioning_frame or config.multimask_output_for_tracking)
             and config.multimask_min_pt_num <= num_points <= config.multimask_max_pt_num
         )
-
-    def _prompt_points(
-        self,
-        points: Tensor | None,
-        labels: Tensor | None,
-        boxes: Tensor | None,
-        batch: int,
-        device: torch.device,
-    ) -> tuple[Tensor, Tensor]:
-        """Box corners then points, (B, N, 2) and (B, N); one padding point if neither."""
-        if (points is None) != (labels is None):
-            raise ValueError("points and labels must be given together")
-        coords, point_labels = [], []
-        if boxes is not None:
-            coords.append(boxes.reshape(-1, 2, 2))
-            corner_labels = torch.tensor(BOX_CORNER_LABELS, dtype=torch.int32, device=device)
-            point_labels.append(corner_labels.expand(boxes.shape[0], -1))
-        if points is not None:
-            coords.append(points)
-            point_labels.append(labels)
-        if not coords:
-            coords.append(torch.zeros(batch, 1, 2, device=device))
-            padding = torch.full((batch, 1), PADDING_LABEL, dtype=torch.int32, device=device)
-            point_labels.append(padding)
-        return torch.cat(coords, dim=1), torch.cat(point_labels, dim=1)
 
     def _select_best_mask(self, prediction: MaskPrediction) -> DecoderOutput:
         """Fill absent objects' masks, pick the mask with the best predicted IoU, upsample it
@@ -306,9 +297,7 @@ class SAM2Model(nn.Module):
         """(B, C) pointers where visibility (B, 1) is 1, the learned `no_obj_ptr` where 0."""
         return visibility * pointer + (1 - visibility) * self.no_obj_ptr
 
-    def _pointer_encoding(
-        self, offsets: Tensor | Sequence[int], max_offset: int | None, device: torch.device
-    ) -> Tensor:
+    def _pointer_encoding(self, offsets: Tensor | Sequence[int], device: torch.device) -> Tensor:
         """(P,) frame offsets -> (P, Cm) temporal encoding of object pointers."""
         config = self.config
         offsets = torch.as_tensor(offsets, device=device)
@@ -316,7 +305,6 @@ class SAM2Model(nn.Module):
             return torch.zeros(len(offsets), config.memory_dim, device=device)
         if not config.use_signed_tpos_enc_to_obj_ptrs:
             offsets = offsets.abs()
-        if max_offset is None:
-            max_offset = config.max_obj_ptrs_in_encoder - 1
+        max_offset = config.max_obj_ptrs_in_encoder - 1
         dim = config.hidden_dim if config.proj_tpos_enc_in_obj_ptrs else config.memory_dim
         return self.obj_ptr_tpos_proj(sine_encoding_1d(offsets / max_offset, dim))

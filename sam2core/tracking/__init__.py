@@ -1,15 +1,19 @@
-"""Streaming tracking: prompts in, per-object masks, pointers and visibility out, frame by frame."""
+"""Streaming tracking: prompts in, per-object masks, pointers and visibility out, frame by frame.
 
-from sam2core.tracking.prompt import Prompt, PromptError
-from sam2core.tracking.results import FrameResult, ObjectResult
-from sam2core.tracking.tracker import StreamingTracker, TrackerOptions, UnknownObjectError
+Its names load their modules on first use: the prompt checks and the result types come without
+the tracker and the model."""
 
-__all__ = [
-    "FrameResult",
-    "ObjectResult",
-    "Prompt",
-    "PromptError",
-    "StreamingTracker",
-    "TrackerOptions",
-    "UnknownObjectError",
-]
+from sam2core.lazy_exports import lazy_exports
+
+# Each public name and the module it lives in.
+HOMES = {
+    "FrameResult": "sam2core.tracking.results",
+    "ObjectResult": "sam2core.tracking.results",
+    "Prompt": "sam2core.tracking.prompt",
+    "PromptError": "sam2core.tracking.prompt",
+    "StreamingTracker": "sam2core.tracking.tracker",
+    "TrackerOptions": "sam2core.tracking.tracker",
+    "UnknownObjectError": "sam2core.tracking.tracker",
+}
+__all__ = sorted(HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, HOMES)

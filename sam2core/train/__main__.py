@@ -9,7 +9,8 @@ Fine-tuning one of Meta's checkpoints (its format is ours):
         --learning-rate 5e-6 --grad-clip 0.1 --losses sam2 --stage clips --steps 500 \
         --out runs/tiny-ft
 Writes OUT/checkpoint.pt (Meta's format, with the training record), OUT/log.jsonl and
-OUT/losses.png, and evaluates on held-out sequences every --evaluate-every steps.
+OUT/losses.png, and scores the model on held-out synthetic sequences every --evaluate-every steps
+(also when it trains on --data: the progress score is always on synthetic scenes).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import torch
 
 from sam2core.build import build_model
 from sam2core.config import MODEL_NAMES
+from sam2core.data.datasets import DATA_FORMATS, read_data
 from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
-from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
 from sam2core.train import distributed
-from sam2core.train.own_data import DATA_FORMATS, OwnDataTrainer, read_data
+from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
+from sam2core.train.own_data import OwnDataTrainer
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
 
 LOSS_RECIPES = {"scratch": LossWeights(), "balanced": BALANCED, "sam2": SAM2_FINE_TUNING}
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
                         help="steps of linear learning-rate warm-up")
     parser.add_argument("--evaluate-every", type=int, default=defaults.evaluate_every,
-                        help="steps between held-out quick scores")
+                        help="steps between quick scores on held-out synthetic scenes (also with --data)")
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
                         help="steps between checkpoints (checkpoint.pt and the resumable train_state.pt)")
     parser.add_argument("--prompt-weights", type=float, nargs=3, default=defaults.prompt_weights,

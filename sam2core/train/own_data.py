@@ -1,5 +1,5 @@
 """Fine-tuning on your own data: a Trainer whose batches come from a data set read from disk
-instead of the synthetic generator. Images (formats masks, coco) train the single-image stage
+(sam2core.data.datasets) instead of the synthetic generator. Images (formats masks, coco) train the single-image stage
 with simulated clicks, boxes and masks; videos (format davis) also the clip stage. Frames and
 masks are resized to the model's square input."""
 
@@ -8,31 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sam2core.data.davis import DatasetError, read_davis
-from sam2core.data.instance_masks import read_coco, read_mask_folder
-from sam2core.data.synthetic import Sequence
+from sam2core.data.davis import DatasetError
+from sam2core.data.sequence import SceneSequence
 from sam2core.train.trainer import Batch, Trainer, _objects_of
 
-DATA_FORMATS = ("davis", "masks", "coco")
 MAX_DRAWS = 100  # clips drawn before giving up on finding a visible object
 
 
-def read_data(path: Path, data_format: str) -> list[Sequence]:
-    """The sequences (one frame each for images) of a data set in `data_format`."""
-    if data_format == "davis":
-        sequences = list(read_davis(path))
-    elif data_format == "masks":
-        sequences = read_mask_folder(path)
-    elif data_format == "coco":
-        sequences = read_coco(path)
-    else:
-        raise ValueError(f"unknown data format {data_format!r}; known: {', '.join(DATA_FORMATS)}")
-    if not any(sequence.visibility.any() for sequence in sequences):
-        raise DatasetError(f"{path}: no annotated object in any image")
-    return sequences
-
-
-def sample_clip(sequences: list[Sequence], rng: np.random.Generator, length: int, side: int) -> Sequence:
+def sample_clip(sequences: list[SceneSequence], rng: np.random.Generator, length: int, side: int) -> SceneSequence:
     """`length` consecutive frames of a random sequence, resized to side x side, with the
     objects visible on its first frame."""
     for _ in range(MAX_DRAWS):
@@ -52,7 +35,7 @@ def sample_clip(sequences: list[Sequence], rng: np.random.Generator, length: int
         [cv2.resize(m.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST) > 0 for m in frame]
         for frame in masks
     ])
-    return Sequence(
+    return SceneSequence(
         frames=frames, masks=resized, full_masks=resized, visibility=resized.any(axis=(2, 3)),
         object_ids=tuple(sequence.object_ids[k] for k in present), hidden=(), seed=sequence.seed,
         split=sequence.split, photos=(),
@@ -62,7 +45,7 @@ def sample_clip(sequences: list[Sequence], rng: np.random.Generator, length: int
 class OwnDataTrainer(Trainer):
     """A Trainer drawing its clips from `sequences` (see read_data)."""
 
-    def __init__(self, model, config, out: Path, sequences: list[Sequence], evaluate=None):
+    def __init__(self, model, config, out: Path, sequences: list[SceneSequence], evaluate=None):
         super().__init__(model, config, out, evaluate=evaluate)
         self.sequences = sequences
 

@@ -12,15 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sam2core.tracking.prompt import (
-    BOX_BOTTOM_RIGHT,
-    BOX_TOP_LEFT,
-    NEGATIVE,
-    POSITIVE,
-    PROMPT_KINDS,
-    ModelPrompt,
-    most_interior_pixel,
-)
+from sam2core.modeling.prompt_encoder import BOX_CORNER_LABELS
+from sam2core.tracking.prompt import NEGATIVE, POSITIVE, PROMPT_KINDS, ModelPrompt, most_interior_pixel
+
 BOX_JITTER = 0.1  # of the box side, per corner coordinate, at most
 BOX_JITTER_MAX_PIXELS = 20
 
@@ -34,7 +28,7 @@ def first_prompt(kind: str, masks: np.ndarray, rng: np.random.Generator, device:
         labels = np.full((len(masks), 1), POSITIVE)
     elif kind == "box":
         points = np.stack([_jittered_box(mask, rng) for mask in masks])  # (B, 2, 2)
-        labels = np.tile([BOX_TOP_LEFT, BOX_BOTTOM_RIGHT], (len(masks), 1))
+        labels = np.tile(BOX_CORNER_LABELS, (len(masks), 1))
     else:
         raise ValueError(f"unknown prompt kind {kind!r}; expected one of {PROMPT_KINDS}")
     return _points_prompt(points, labels, device)

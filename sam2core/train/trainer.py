@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sam2core.build import save_checkpoint
-from sam2core.data import TRAINING, SceneConfig, Sequence, training_clip
+from sam2core.data import TRAINING, SceneConfig, SceneSequence, training_clip
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
@@ -143,7 +143,7 @@ class Trainer:
             if self.evaluate and (step_number % self.config.evaluate_every == 0 or step_number == self.config.steps):
                 with self._evaluated_weights() as model:
                     entry["evaluation"] = self.evaluate(model)
-                tqdm.write(f"step {step_number}: {entry['evaluation']}")
+                tqdm.write(f"step {step_number}, held-out synthetic scenes: {entry['evaluation']}")
             self.log.append(entry)
             self.steps_done = step_number
             with open(log_path, "a") as file:
@@ -317,7 +317,7 @@ class Trainer:
         return 0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _objects_of(clips: list[Sequence]) -> Batch:
+def _objects_of(clips: list[SceneSequence]) -> Batch:
     """One batch element per target of each clip."""
     frames, masks, visible, clip = [], [], [], []
     for index, sequence in enumerate(clips):
