@@ -53,7 +53,7 @@ class Graph:
 
             hint = {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision]}
             self._session = openvino.Core().compile_model(str(path), "CPU", hint)
-            self.precision = str(self._session.get_property("INFERENCE_PRECISION_HINT"))
+            self.precision = self._session.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         else:
             raise ValueError(f"backend must be onnxruntime or openvino for exported graphs, got {backend!r}")
 
