@@ -6,10 +6,12 @@ tracker results, and get back 3D positions, visibility reasons and the messages 
 Stamp matching (DepthMatcher), our own policy since message_filters cannot be installed here:
 depth images wait in a small buffer keyed by their stamp (a second image with the same stamp
 replaces the first: newest wins; when the buffer is full the oldest stamp goes). A colour image
-takes the depth image with the nearest stamp within `max_offset`, looked up when the image is
-tracked; in the node an image with objects waits up to `max_offset` for one still on its way. So
-depth that arrives after its colour image still matches, and arrival order does not matter. A
-colour image without one is tracked without depth and counted as unmatched. Depth messages are kept serialised (the node subscribes raw): only the stamp is read
+takes the depth image with the nearest stamp within `max_offset` as it leaves the node's mailbox
+(sam2_ros.worker.Pairing): while objects are tracked it waits there up to `max_offset` for one
+still on its way, never later on the tracking thread. So depth that arrives after its colour
+image still matches, and arrival order does not matter. A colour image without one is tracked
+without depth and counted as unmatched. Depth messages are kept serialised (the node subscribes
+raw): only the stamp is read
 on arrival (serialized_stamp_ns), and only a matched one is deserialised, so a 30 FPS depth stream
 costs the node's executor little more than copying bytes.
 """
@@ -26,10 +28,11 @@ import cv2
 import numpy as np
 from geometry_msgs.msg import Point, TransformStamped, Vector3
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from sam2_ros.conversions import stamp_to_ns
 from sam2_ros.msg import TrackedObject
 from sam2core.geometry import PinholeCamera
 from sam2core.tracking import ObjectResult
@@ -120,22 +123,24 @@ class DepthMatcher:
 
     def __init__(self, max_offset_ns: int, capacity: int = 8):
         self.max_offset_ns, self.capacity = max_offset_ns, capacity
-        self._arrived = threading.Condition()
+        self._lock = threading.Lock()
         self._buffer: dict[int, object] = {}
         self.matched = self.unmatched = 0
 
     def add(self, stamp_ns: int, message: object) -> None:
-        with self._arrived:
+        with self._lock:
             self._buffer[stamp_ns] = message
             while len(self._buffer) > self.capacity:
                 del self._buffer[min(self._buffer)]
-            self._arrived.notify_all()
 
-    def match(self, stamp_ns: int, wait: float = 0.0) -> object | None:
-        """The buffered message nearest to `stamp_ns` within max_offset, or None (counted); waits
-        up to `wait` seconds for one to arrive (a depth image still on its way)."""
-        with self._arrived:
-            self._arrived.wait_for(lambda: self._nearest(stamp_ns) is not None, timeout=wait)
+    def has_match(self, stamp_ns: int) -> bool:
+        """Whether a message within max_offset of `stamp_ns` is buffered (nothing counted)."""
+        with self._lock:
+            return self._nearest(stamp_ns) is not None
+
+    def match(self, stamp_ns: int) -> object | None:
+        """The buffered message nearest to `stamp_ns` within max_offset, or None (counted)."""
+        with self._lock:
             nearest = self._nearest(stamp_ns)
             if nearest is None:
                 self.unmatched += 1
@@ -319,17 +324,12 @@ def decimate(points: np.ndarray, max_points: int) -> np.ndarray:
 
 class DepthStage:
     """Depth and CameraInfo in, each tracked image's objects in 3D out: what the node and the bag
-    runner run with use_depth. `add_depth` and `set_camera_info` may be called from any thread,
-    `locate` from one thread (the one tracking)."""
+    runner run with use_depth. `add_depth`, `set_camera_info` and the matching (a
+    sam2_ros.worker.Pairing) may be called from any thread, `locate` from one thread (the one tracking)."""
 
-    def __init__(
-        self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None],
-        wait_for_depth: bool = True,
-    ):  # fmt: skip
-        """wait_for_depth: an image with objects waits up to max_offset for its depth (live streams;
-        off where every depth image that will come is already in, as in a bag)."""
-        self.wait_for_depth = wait_for_depth
+    def __init__(self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None]):
         self.matcher = DepthMatcher(max_offset_ns, buffer_size)
+        self.max_wait = max_offset_ns / 1e9
         self.locator = ObjectLocator(settings)
         self.markers = MarkerBook()
         self.rejected = 0  # depth images or camera_info that could not be used
@@ -348,14 +348,20 @@ class DepthStage:
     def set_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def locate(self, stamp_ns: int, results: list[ObjectResult]) -> list[ObjectDepth]:
-        """Every result's object in 3D on the image stamped `stamp_ns`, ordered by object id;
-        without a usable depth image or camera_info the image is located without depth (NO_DEPTH)
-        and a warning says why."""
+    def has_companion(self, image: Image | CompressedImage) -> bool:
+        """Whether the depth image of the colour message `image` is buffered."""
+        return self.matcher.has_match(stamp_to_ns(image.header.stamp))
+
+    def take_companion(self, image: Image | CompressedImage) -> bytes | None:
+        """The serialised depth image matched to the colour message `image`, or None (counted)."""
+        return self.matcher.match(stamp_to_ns(image.header.stamp))
+
+    def locate(self, raw: bytes | None, results: list[ObjectResult]) -> list[ObjectDepth]:
+        """Every result's object in 3D with the matched serialised depth image `raw`, ordered by
+        object id; without a usable depth image or camera_info the image is located without depth
+        (NO_DEPTH) and a warning says why."""
         results = sorted(results, key=lambda result: result.object_id)
         masks = {result.object_id: _visible_mask(result) for result in results}
-        wait = self.matcher.max_offset_ns / 1e9 if results and self.wait_for_depth else 0.0
-        raw = self.matcher.match(stamp_ns, wait)  # every image counts as matched or not, objects or none
         depth = camera = None
         if results:
             depth, camera = self._usable_depth(raw, *masks[results[0].object_id].shape)

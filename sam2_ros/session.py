@@ -40,11 +40,13 @@ class FrameRejected(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One camera image: (H, W, 3) uint8 RGB, its stamp, and the transport's header (handed back)."""
+    """One camera image: (H, W, 3) uint8 RGB, its stamp, the transport's header (handed back) and
+    the message matched to it by stamp (the node's depth image; see worker.Pairing), if any."""
 
     image: np.ndarray
     stamp_ns: int
     header: Any = None
+    companion: Any = None
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,14 @@ from typing import TypeVar
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from rclpy.service import Service
 from rclpy.subscription import Subscription
+from rclpy.task import Future as RclpyFuture
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
@@ -140,6 +141,8 @@ class TrackerNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self.settings
+        if settings.use_depth:
+            self._depth = self._depth_stage()
         self._worker = TrackingWorker(
             TrackingSession(self._tracker),
             decode=self._decoder(),
@@ -147,6 +150,7 @@ class TrackerNode(LifecycleNode):
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
             error=self.get_logger().error,
             prompt_timeout=settings.prompt_wait_timeout,
+            pairing=self._depth,
         )
         self._worker.start()
         reliable, services = parameters.reliable_qos(settings), self._service_group
@@ -197,24 +201,33 @@ class TrackerNode(LifecycleNode):
         qos = parameters.image_qos(self.settings)
         return self.create_subscription(message_type, self._image_subscription_topic(), self._worker.submit_frame, qos)
 
-    def _open_depth_inputs(self) -> None:
-        """The depth stage, its depth and camera_info subscriptions, and the TF sender."""
+    def _depth_stage(self) -> DepthStage:
         settings = self.settings
-        self._depth = DepthStage(
+        return DepthStage(
             settings.depth_settings(),
             max_offset_ns=round(settings.depth_max_offset * 1e9),
             buffer_size=settings.depth_buffer_size,
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
         )
+
+    def _open_depth_inputs(self) -> None:
+        """The depth and camera_info subscriptions of the depth stage, and the TF sender."""
+        settings = self.settings
         qos = parameters.image_qos(settings)
         # depth queues as many as the matcher holds: a busy executor loses none of them
         depth_qos = QoSProfile(depth=settings.depth_buffer_size, reliability=qos.reliability)
         self._inputs += [
-            self.create_subscription(Image, settings.depth_topic, self._depth.add_depth, depth_qos, raw=True),
+            self.create_subscription(Image, settings.depth_topic, self._on_depth, depth_qos, raw=True),
             self.create_subscription(CameraInfo, settings.camera_info_topic, self._depth.set_camera_info, qos),
         ]
         if settings.publish_tf and self._tf_sender is None:
             self._tf_sender = self._transform_broadcaster()
+
+    def _on_depth(self, raw: bytes) -> None:
+        self._depth.add_depth(raw)
+        worker = self._worker
+        if worker is not None:
+            worker.wake()  # an image in the mailbox may be waiting for this depth image
 
     def _transform_broadcaster(self):
         """tf2_ros's TransformBroadcaster, or None (with a warning) where tf2_ros is not installed:
@@ -262,9 +275,9 @@ class TrackerNode(LifecycleNode):
     def _submit_prompt(self, msg: Prompt) -> Future[PromptOutcome]:
         return self._running_worker().submit_prompt(msg.object_id, prompt_from_msg(msg), stamp_to_ns(msg.header.stamp))
 
-    def _on_add_prompt(self, request: AddPrompt.Request, response: AddPrompt.Response) -> AddPrompt.Response:
+    async def _on_add_prompt(self, request: AddPrompt.Request, response: AddPrompt.Response) -> AddPrompt.Response:
         try:
-            outcome = self._wait(self._submit_prompt(request.prompt))
+            outcome = await self._answer(self._submit_prompt(request.prompt))
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.object = tracked_object(outcome.result, outcome.header, self.settings.mask_encoding)
@@ -272,38 +285,38 @@ class TrackerNode(LifecycleNode):
         response.message = f"object {request.prompt.object_id} prompted on frame {outcome.frame_index}"
         return response
 
-    def _on_remove_object(
+    async def _on_remove_object(
         self, request: RemoveObject.Request, response: RemoveObject.Response
     ) -> RemoveObject.Response:
         try:
-            self._wait(self._running_worker().call(lambda session: session.remove_object(request.object_id)))
+            await self._answer(self._running_worker().call(lambda session: session.remove_object(request.object_id)))
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success, response.message = True, f"object {request.object_id} removed"
         return response
 
-    def _on_reset(self, request: Reset.Request, response: Reset.Response) -> Reset.Response:
+    async def _on_reset(self, request: Reset.Request, response: Reset.Response) -> Reset.Response:
         try:
-            self._wait(self._running_worker().call(lambda session: session.reset()))
+            await self._answer(self._running_worker().call(lambda session: session.reset()))
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success, response.message = True, "every object forgotten; the next image is frame 0"
         return response
 
-    def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
+    async def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
         try:
-            frame = self._held_frame(request.prompt.header.stamp)
-            response = self._wait(self._running_segmenter().submit(segment, self._tracker.model, frame, request))
+            frame = await self._held_frame(request.prompt.header.stamp)
+            response = await self._answer(self._running_segmenter().submit(segment, self._tracker.model, frame, request))
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success, response.message = True, f"{len(response.masks)} candidate masks"
         return response
 
-    def _on_segment_everything(
+    async def _on_segment_everything(
         self, request: SegmentEverything.Request, response: SegmentEverything.Response
     ) -> SegmentEverything.Response:
         try:
-            frame = self._held_frame(request.header.stamp)
+            frame = await self._held_frame(request.header.stamp)
             deadline = time.monotonic() + self.settings.service_timeout
             stopping = self._segmenter_stopping
 
@@ -313,29 +326,29 @@ class TrackerNode(LifecycleNode):
             model = self._tracker.model
             work = self._running_segmenter().submit(segment_everything, model, frame, request, should_stop)
             try:
-                response, to_track = self._wait(work)
+                response, to_track = await self._answer(work)
             except GenerationStopped as stopped:  # the deadline passed (or the node closes) mid-work
                 if stopping.is_set():
                     raise CancelledError(f"the node is closing ({stopped})") from None
                 timeout = self.settings.service_timeout
                 raise TimeoutError(f"the tracker did not answer within {timeout:g} s ({stopped})") from None
-            response.object_ids = self._track_masks(to_track, frame.stamp_ns)
+            response.object_ids = await self._track_masks(to_track, frame.stamp_ns)
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success = True
         response.message = f"{len(response.masks)} masks, {len(response.object_ids)} tracked"
         return response
 
-    def _held_frame(self, stamp) -> Frame:
-        return self._wait(self._running_worker().call(lambda session: session.held_frame(stamp_to_ns(stamp))))
+    async def _held_frame(self, stamp) -> Frame:
+        return await self._answer(self._running_worker().call(lambda session: session.held_frame(stamp_to_ns(stamp))))
 
-    def _track_masks(self, masks: list, stamp_ns: int) -> list[int]:
+    async def _track_masks(self, masks: list, stamp_ns: int) -> list[int]:
         """Start tracking each mask as a new object (ids after the highest tracked one)."""
         worker = self._running_worker()
-        first_id = max(self._wait(worker.call(lambda session: session.object_ids)), default=-1) + 1
+        first_id = max(await self._answer(worker.call(lambda session: session.object_ids)), default=-1) + 1
         object_ids = list(range(first_id, first_id + len(masks)))
         for object_id, mask in zip(object_ids, masks):
-            self._wait(worker.submit_prompt(object_id, TrackerPrompt(mask=mask), stamp_ns))
+            await self._answer(worker.submit_prompt(object_id, TrackerPrompt(mask=mask), stamp_ns))
         return object_ids
 
     def _running_segmenter(self) -> ThreadPoolExecutor:
@@ -344,13 +357,16 @@ class TrackerNode(LifecycleNode):
             raise CancelledError("the node is not active")
         return segmenter
 
-    def _wait(self, future: Future[T]) -> T:
-        """The future's result within service_timeout; on timeout the work is cancelled if not started."""
-        try:
-            return future.result(timeout=self.settings.service_timeout)
-        except TimeoutError:
+    async def _answer(self, future: Future[T]) -> T:
+        """The future's result within service_timeout, awaited without holding an executor thread:
+        the worker (or the segmenter) completes it and wakes the executor, which resumes the
+        service. On timeout the work is cancelled if not started."""
+        settled = await_concurrent(future, self.settings.service_timeout, self.executor)
+        await settled
+        if not future.done():
             future.cancel()
-            raise TimeoutError(f"the tracker did not answer within {self.settings.service_timeout:g} s") from None
+            raise TimeoutError(f"the tracker did not answer within {self.settings.service_timeout:g} s")
+        return future.result()
 
     def _on_parameters_set(self, changed: list[Parameter]) -> None:
         self.settings = parameters.updated(self.settings, changed)
@@ -362,7 +378,7 @@ class TrackerNode(LifecycleNode):
     def _publish(self, outcome: FrameOutcome) -> None:
         header, results, settings = outcome.frame.header, list(outcome.objects.values()), self.settings
         array = tracked_object_array(header, outcome.frame_index, results, settings.mask_encoding, settings.mask_mode)
-        located = self._depth.locate(outcome.frame.stamp_ns, results) if self._depth is not None else []
+        located = self._depth.locate(outcome.frame.companion, results) if self._depth is not None else []
         for msg, each in zip(array.objects, located):
             fill_tracked_object(msg, each)
         try:
@@ -430,6 +446,26 @@ class TrackerNode(LifecycleNode):
         if self._tracker is not None:
             device, self._tracker = self._tracker.device, None
             release_device_memory(device)
+
+
+def await_concurrent(future: Future, timeout: float, executor: Executor) -> RclpyFuture:
+    """An rclpy Future done when `future` is done or `timeout` seconds have passed; `executor`
+    is woken then, so that a coroutine awaiting it resumes at once."""
+    settled, lock = RclpyFuture(), threading.Lock()
+
+    def settle(_: object = None) -> None:
+        with lock:
+            if settled.done():
+                return
+            settled.set_result(None)
+        timer.cancel()
+        executor.wake()
+
+    timer = threading.Timer(timeout, settle)
+    timer.daemon = True
+    timer.start()
+    future.add_done_callback(settle)
+    return settled
 
 
 def _failure(response: T, error: BaseException) -> T:

@@ -2,7 +2,6 @@
 visibility reasons, and the cloud, markers and transforms the node publishes."""
 
 import struct
-import threading
 
 import numpy as np
 import pytest
@@ -96,7 +95,7 @@ def test_undeserialisable_depth_is_a_warning():
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(b"\x00\x01\x00\x00" + struct.pack("<iI", 0, 0) + b"not an image")
     stage.add_depth(b"\x00")
-    assert stage.locate(0, [result(1, square_mask())])[0].position is None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0].position is None
     assert stage.rejected == 2 and "cannot be deserialised" in warnings[-1]
 
 
@@ -105,10 +104,9 @@ def test_matcher_late_missing_and_reordered_depth():
     assert matcher.match(1_000_000_000) is None  # missing: nothing buffered
     matcher.add(1_030_000_000, "late")  # arrives after its colour image was received, before it is tracked
     assert matcher.match(1_033_000_000) == "late"
-    later = threading.Timer(0.05, lambda: matcher.add(1_060_000_000, "still on its way"))
-    later.start()  # arrives while the colour image is being located
-    assert matcher.match(1_060_000_000, wait=5.0) == "still on its way"
-    later.join()
+    assert not matcher.has_match(1_060_000_000)  # the colour image waits in the mailbox for it
+    matcher.add(1_060_000_000, "still on its way")
+    assert matcher.has_match(1_060_000_000) and matcher.match(1_060_000_000) == "still on its way"
     matcher.add(1_100_000_000, "newer")
     matcher.add(1_066_000_000, "older, arrived second")  # reordered stamps
     assert matcher.match(1_070_000_000) == "older, arrived second"
@@ -216,10 +214,10 @@ def test_bad_depth_gives_no_position_and_a_warning_never_a_crash(bad, warning):
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     good = plane(2.0)
     stage.add_depth(serialize_message(depth_image(good, Header())))
-    assert stage.locate(0, [result(1, square_mask())])[0].position is not None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0].position is not None
     bad.header.stamp.sec = 1
     stage.add_depth(serialize_message(bad))
-    hidden_after = stage.locate(10**9, [result(1, square_mask(), visible=False), result(2, square_mask())])
+    hidden_after = stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False), result(2, square_mask())])
     assert [each.position for each in hidden_after] == [None, None]
     assert hidden_after[1].reason == R.REASON_VISIBLE
     if warning is not None:
@@ -233,12 +231,12 @@ def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no
     warnings = []
     stage = DepthStage(DepthSettings(), max_offset_ns=5, buffer_size=4, warn=warnings.append)
     stage.add_depth(serialize_message(depth_image(plane(2.0, 41, 51), HEADER)))
-    assert stage.locate(0, [result(1, square_mask())])[0].position is None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0].position is None
     assert "no camera_info" in warnings[-1]
     stage.set_camera_info(camera_info(CAMERA, HEADER))
-    located = stage.locate(0, [result(1, square_mask())])[0]
+    located = stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0]
     assert located.position[2] == pytest.approx(2.0) and "resized (nearest)" in warnings[-1]
-    assert stage.locate(10**9, [result(1, square_mask(), visible=False)])[0].reason == R.REASON_NO_DEPTH
+    assert stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)])[0].reason == R.REASON_NO_DEPTH
     assert "no depth image within" in warnings[-1]
     assert stage.counts() == {"depth_matched": "2", "depth_unmatched": "1", "depth_rejected": "1"}
 
@@ -247,7 +245,7 @@ def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
     stage = DepthStage(DepthSettings(erosion=0, cloud_max_points=100), max_offset_ns=0, buffer_size=2, warn=print)
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(serialize_message(depth_image(plane(2.0), HEADER)))
-    located = stage.locate(0, [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))])
+    located = stage.locate(stage.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))])
     cloud = point_cloud(HEADER, located)
     assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("object_id", 12)]
     points = np.frombuffer(bytes(cloud.data), CLOUD_DTYPE)

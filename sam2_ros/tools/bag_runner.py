@@ -122,7 +122,7 @@ class _BagRun:
         if args.depth_topic:
             self.depth = DepthStage(
                 parameters.Settings().depth_settings(), max_offset_ns=round(args.depth_max_offset * 1e9), buffer_size=64,
-                warn=lambda text: self.problem(f"depth: {text}"), wait_for_depth=False,
+                warn=lambda text: self.problem(f"depth: {text}"),
             )  # fmt: skip
         typestore = sam2_typestore()
         self.output = writer.add_connection(args.output_topic, "sam2_ros/msg/TrackedObjectArray", typestore=typestore)
@@ -189,7 +189,7 @@ class _BagRun:
         results = list(outcome.objects.values())
         array = tracked_object_array(msg.header, outcome.frame_index, results, self.args.mask_encoding)
         if self.depth is not None:
-            located = self.depth.locate(stamp_ns, results)
+            located = self.depth.locate(self.depth.take_companion(msg), results)
             for obj, each in zip(array.objects, located):
                 fill_tracked_object(obj, each)
             self.writer.write(self.cloud, timestamp, serialize_message(point_cloud(msg.header, located)))
