@@ -1,9 +1,9 @@
 """How well the node's depth outputs match the synthetic camera's truth, without a ROS graph.
 
-Runs sam2_ros.depth.ObjectLocator (what the node runs with use_depth) over held-out synthetic
+Runs sam2core.locating.ObjectLocator (what the node runs with use_depth) over held-out synthetic
 sequences, on the depth images the synthetic camera publishes (noisy millimetres with dropouts,
 sam2core.data.depth.sensor_depth) and its camera, and prints the 3D position error of visible
-objects and the accuracy of the visibility reasons (sam2_ros.depth.DepthScore).
+objects and the accuracy of the visibility reasons (sam2_ros.demo.depth_score.DepthScore).
 
 --masks truth: the true masks and visibility on every frame (the depth pipeline alone).
 --masks tracker: the streaming tracker's masks, every target prompted on frame 0 with its true
@@ -21,7 +21,8 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from sam2_ros.depth import DepthScore, DepthSettings, ObjectLocator
+from sam2_ros.demo.depth_score import DepthScore
+from sam2core.locating import DepthSettings, ObjectLocator
 from sam2core import build_model
 from sam2core.data import held_out_sequences
 from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes

@@ -17,7 +17,9 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
 
 from sam2_ros.conversions import tracked_object_array
-from sam2_ros.depth import DepthSettings, DepthStage, camera_info, depth_image, fill_tracked_object, point_cloud
+from sam2_ros.depth import DepthStage
+from sam2_ros.depth_messages import camera_info, depth_image, fill_tracked_object, point_cloud
+from sam2core.locating import DepthSettings
 from sam2_ros.loading import load_tracker
 from sam2core.geometry import PinholeCamera
 from sam2core.tracking import Prompt

@@ -44,7 +44,8 @@ from sam2_ros.conversions import (
     tracked_object,
     tracked_object_array,
 )
-from sam2_ros.depth import DepthStage, fill_tracked_object, object_transforms, point_cloud
+from sam2_ros.depth import DepthStage
+from sam2_ros.depth_messages import fill_tracked_object, object_transforms, point_cloud
 from sam2_ros.diagnostics import diagnostic_array
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import Prompt, TrackedObjectArray

@@ -11,31 +11,23 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from sam2_ros.depth import (
+from sam2_ros.depth import DepthError, DepthMatcher, DepthStage, camera_from_info, depth_to_metres, serialized_stamp_ns
+from sam2_ros.depth_messages import (
     CLOUD_DTYPE,
-    DepthError,
-    DepthMatcher,
-    DepthSettings,
-    DepthStage,
     MarkerBook,
-    ObjectDepth,
-    ObjectLocator,
-    camera_from_info,
     camera_info,
     depth_image,
-    depth_to_metres,
-    measure,
+    fill_tracked_object,
     object_transforms,
     point_cloud,
-    serialized_stamp_ns,
 )
+from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator, VisibilityReason, measure
 from sam2_ros.msg import TrackedObject
 from sam2core.geometry import PinholeCamera
 from sam2core.tracking import ObjectResult
 
 CAMERA = PinholeCamera(fx=100.0, fy=200.0, cx=50.0, cy=40.0, width=101, height=81)
 HEADER = Header(frame_id="camera_color_optical_frame")
-R = TrackedObject
 
 
 def test_back_projection_matches_hand_computed_points():
@@ -171,27 +163,27 @@ def test_visibility_reasons():
     scene[mask] = 2.0
 
     occluded = ObjectLocator(settings)
-    assert locate_one(occluded, mask, True, scene).reason == R.REASON_VISIBLE
+    assert locate_one(occluded, mask, True, scene).reason == VisibilityReason.VISIBLE
     in_front = scene.copy()
     in_front[20:60, 30:70] = 1.0  # a panel in front of where the object was
-    assert locate_one(occluded, mask, False, in_front).reason == R.REASON_OCCLUDED
-    assert locate_one(occluded, mask, False, None, None).reason == R.REASON_NO_DEPTH
+    assert locate_one(occluded, mask, False, in_front).reason == VisibilityReason.OCCLUDED
+    assert locate_one(occluded, mask, False, None, None).reason == VisibilityReason.NO_DEPTH
     other_size = np.zeros((40, 50), bool)  # a new stream: what was remembered indexes other pixels
-    assert locate_one(occluded, other_size, False, plane(1.0, 40, 50)).reason == R.REASON_NO_DEPTH
+    assert locate_one(occluded, other_size, False, plane(1.0, 40, 50)).reason == VisibilityReason.NO_DEPTH
 
     lost = ObjectLocator(settings)
     locate_one(lost, mask, True, scene)
-    assert locate_one(lost, mask, False, plane(3.0)).reason == R.REASON_LOST  # gone, nothing in front
+    assert locate_one(lost, mask, False, plane(3.0)).reason == VisibilityReason.LOST  # gone, nothing in front
 
     leaving = ObjectLocator(settings)
     for left in (40, 60, 78):  # moving right 20 px per image, last seen at the border
         moved = plane(3.0)
         moved[square_mask(left=left, width=101)[:, :101]] = 2.0
-        assert locate_one(leaving, square_mask(left=left), True, moved).reason == R.REASON_VISIBLE
-    assert locate_one(leaving, mask, False, plane(3.0)).reason == R.REASON_OUT_OF_VIEW
+        assert locate_one(leaving, square_mask(left=left), True, moved).reason == VisibilityReason.VISIBLE
+    assert locate_one(leaving, mask, False, plane(3.0)).reason == VisibilityReason.OUT_OF_VIEW
 
     never_seen = ObjectLocator(settings)
-    assert locate_one(never_seen, mask, False, scene).reason == R.REASON_NO_DEPTH
+    assert locate_one(never_seen, mask, False, scene).reason == VisibilityReason.NO_DEPTH
 
 
 def result(object_id: int, mask: np.ndarray, visible: bool = True) -> ObjectResult:
@@ -219,12 +211,12 @@ def test_bad_depth_gives_no_position_and_a_warning_never_a_crash(bad, warning):
     stage.add_depth(serialize_message(bad))
     hidden_after = stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False), result(2, square_mask())])
     assert [each.position for each in hidden_after] == [None, None]
-    assert hidden_after[1].reason == R.REASON_VISIBLE
+    assert hidden_after[1].reason == VisibilityReason.VISIBLE
     if warning is not None:
-        assert hidden_after[0].reason == R.REASON_NO_DEPTH and stage.rejected == 1
+        assert hidden_after[0].reason == VisibilityReason.NO_DEPTH and stage.rejected == 1
         assert warning in warnings[-1]
     else:  # a depth image without readings is usable but tells nothing
-        assert hidden_after[0].reason == R.REASON_LOST
+        assert hidden_after[0].reason == VisibilityReason.LOST
 
 
 def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no_depth():
@@ -236,7 +228,7 @@ def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     located = stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0]
     assert located.position[2] == pytest.approx(2.0) and "resized (nearest)" in warnings[-1]
-    assert stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)])[0].reason == R.REASON_NO_DEPTH
+    assert stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)])[0].reason == VisibilityReason.NO_DEPTH
     assert "no depth image within" in warnings[-1]
     assert stage.counts() == {"depth_matched": "2", "depth_unmatched": "1", "depth_rejected": "1"}
 
@@ -258,7 +250,7 @@ def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
 
 def test_markers_box_and_id_per_object_deleted_when_the_object_goes():
     book = MarkerBook()
-    here = ObjectDepth(5, R.REASON_VISIBLE, 10, np.array([0.0, 0.0, 2.0]), np.array([-0.1, -0.2, 1.9]),
+    here = ObjectDepth(5, VisibilityReason.VISIBLE, 10, np.array([0.0, 0.0, 2.0]), np.array([-0.1, -0.2, 1.9]),
                        np.array([0.1, 0.2, 2.1]))  # fmt: skip
     markers = book.markers(HEADER, [here]).markers
     assert [(m.ns, m.id, m.type, m.action) for m in markers] == [
@@ -274,11 +266,18 @@ def test_markers_box_and_id_per_object_deleted_when_the_object_goes():
 
 
 def test_transforms_put_a_frame_at_each_measured_object():
-    here = ObjectDepth(2, R.REASON_VISIBLE, 1, np.array([0.5, -0.25, 1.5]), np.zeros(3), np.zeros(3))
-    transforms = object_transforms(HEADER, [here, ObjectDepth(3, R.REASON_LOST)], "sam2_object_")
+    here = ObjectDepth(2, VisibilityReason.VISIBLE, 1, np.array([0.5, -0.25, 1.5]), np.zeros(3), np.zeros(3))
+    transforms = object_transforms(HEADER, [here, ObjectDepth(3, VisibilityReason.LOST)], "sam2_object_")
     assert len(transforms) == 1
     (transform,) = transforms
     assert (transform.header.frame_id, transform.child_frame_id) == (HEADER.frame_id, "sam2_object_2")
     t = transform.transform
     assert (t.translation.x, t.translation.y, t.translation.z) == (0.5, -0.25, 1.5)
     assert (t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_every_reason_maps_to_its_message_constant():
+    for reason in VisibilityReason:
+        msg = TrackedObject()
+        fill_tracked_object(msg, ObjectDepth(1, reason))
+        assert msg.visibility_reason == getattr(TrackedObject, f"REASON_{reason.name}")

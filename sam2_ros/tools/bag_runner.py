@@ -44,7 +44,8 @@ from sam2_ros.conversions import (
     stamp_to_ns,
     tracked_object_array,
 )
-from sam2_ros.depth import DepthStage, fill_tracked_object, point_cloud
+from sam2_ros.depth import DepthStage
+from sam2_ros.depth_messages import fill_tracked_object, point_cloud
 from sam2_ros.loading import load_tracker
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.tools.prompt_file import ScheduledPrompt, read_prompt_file
