@@ -142,8 +142,7 @@ class TrackingWorker:
     def _run(self) -> None:
         while True:
             with self._wake:
-                timeout = min(self.session.next_deadline, self._mail_deadline()) - time.monotonic()
-                self._wake.wait_for(self._has_work, timeout=max(timeout, 0.0) if timeout != float("inf") else None)
+                self._wait_for_work()
                 if self._stopping:
                     break
                 work, self._queue = self._queue, []
@@ -156,6 +155,15 @@ class TrackingWorker:
             if mail is not None:
                 self._process(mail)
         self.session.close("the tracker stopped")
+
+    def _wait_for_work(self) -> None:
+        """Wait (holding the lock) for work, or until a prompt's deadline or the mailbox's wait ends;
+        each wake-up recomputes the deadline, since a new image brings its own."""
+        while not self._has_work():
+            remaining = min(self.session.next_deadline, self._mail_deadline()) - time.monotonic()
+            if remaining <= 0.0:
+                return
+            self._wake.wait(None if remaining == float("inf") else remaining)
 
     def _has_work(self) -> bool:
         return self._stopping or bool(self._queue) or self._mail_ready()
