@@ -29,7 +29,6 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from sam2_ros.conversions import stamp_to_ns
-from sam2_ros.depth_messages import MarkerBook
 from sam2core.geometry import PinholeCamera
 from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator
 from sam2core.tracking import ObjectResult
@@ -141,7 +140,6 @@ class DepthStage:
         self.matcher = DepthMatcher(max_offset_ns, buffer_size)
         self.max_wait = max_offset_ns / 1e9
         self.locator = ObjectLocator(settings)
-        self.markers = MarkerBook()
         self.rejected = 0  # depth images or camera_info that could not be used
         self._camera_info: CameraInfo | None = None
         self._warn = warn

@@ -33,19 +33,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from sam2_ros import parameters
-from sam2_ros.conversions import (
-    ConversionError,
-    compressed_to_rgb,
-    image_to_rgb,
-    labels_image,
-    overlay_image,
-    prompt_from_msg,
-    stamp_to_ns,
-    tracked_object,
-    tracked_object_array,
-)
+from sam2_ros.conversions import compressed_to_rgb, image_to_rgb, prompt_from_msg, stamp_to_ns, tracked_object
 from sam2_ros.depth import DepthStage
-from sam2_ros.depth_messages import fill_tracked_object, object_transforms, point_cloud
+from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.diagnostics import diagnostic_array
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import Prompt, TrackedObjectArray
@@ -96,6 +86,7 @@ class TrackerNode(LifecycleNode):
         self._diagnostics_timer = None
         self._service_group = ReentrantCallbackGroup()
         self._depth: DepthStage | None = None  # of the active state, with use_depth
+        self._writer: FrameMessageWriter | None = None  # of the active state (the worker's thread)
         self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
         # Runs segment requests one at a time beside the tracking thread, so that they never
         # hold up the images.
@@ -144,6 +135,7 @@ class TrackerNode(LifecycleNode):
         settings = self.settings
         if settings.use_depth:
             self._depth = self._depth_stage()
+        self._writer = FrameMessageWriter(self._depth)
         self._worker = TrackingWorker(
             TrackingSession(self._tracker),
             decode=self._decoder(),
@@ -377,35 +369,27 @@ class TrackerNode(LifecycleNode):
     # ----------------------------------------------------------------- outputs (worker thread)
 
     def _publish(self, outcome: FrameOutcome) -> None:
-        header, results, settings = outcome.frame.header, list(outcome.objects.values()), self.settings
-        array = tracked_object_array(header, outcome.frame_index, results, settings.mask_encoding, settings.mask_mode)
-        located = self._depth.locate(outcome.frame.companion, results) if self._depth is not None else []
-        for msg, each in zip(array.objects, located):
-            fill_tracked_object(msg, each)
+        settings = self.settings
+        choice = OutputChoice(
+            settings.mask_encoding, settings.mask_mode, settings.publish_overlay, settings.publish_labels,
+            settings.tf_prefix if self._tf_sender is not None else None,
+        )  # fmt: skip
+        messages = self._writer.messages(outcome, choice)
+        for problem in messages.problems:
+            self.get_logger().warning(problem, throttle_duration_sec=5.0)
+        outputs = self._outputs
         try:
-            self._outputs.tracked.publish(array)
-            if self._depth is not None:
-                self._publish_3d(header, located)
-            if settings.publish_overlay:
-                self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
-            if settings.publish_labels:
-                self._publish_labels(results, outcome.frame.image.shape[:2], header)
+            outputs.tracked.publish(messages.tracked)
+            for publisher, msg in ((outputs.cloud, messages.cloud), (outputs.markers, messages.markers),
+                                   (outputs.overlay, messages.overlay), (outputs.labels, messages.labels)):  # fmt: skip
+                if msg is not None:
+                    publisher.publish(msg)
+            if messages.transforms:
+                self._tf_sender.sendTransform(messages.transforms)
         except rclpy_implementation.RCLError:
             if self.context.ok():
                 raise
             # SIGINT/SIGTERM shut ROS down while the worker tracked this image: nowhere to publish.
-
-    def _publish_3d(self, header, located) -> None:
-        self._outputs.cloud.publish(point_cloud(header, located))
-        self._outputs.markers.publish(self._depth.markers.markers(header, located))
-        if self._tf_sender is not None:
-            self._tf_sender.sendTransform(object_transforms(header, located, self.settings.tf_prefix))
-
-    def _publish_labels(self, results, image_size, header) -> None:
-        try:
-            self._outputs.labels.publish(labels_image(results, image_size, header))
-        except ConversionError as error:  # an id too large for mono16: the other outputs went out
-            self.get_logger().warning(f"labels not published: {error}", throttle_duration_sec=5.0)
 
     def _publish_diagnostics(self) -> None:
         stats = self._worker.stats.take()

@@ -73,7 +73,7 @@ def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> Tracke
                 geometry=mask_geometry(truth),
             )
         )
-    array = tracked_object_array(header, frame, results)
+    array = tracked_object_array(header, frame, results, sequence.frames.shape[1:3])
     causes = visibility_causes(sequence.visibility, sequence.hidden, sequence.object_ids)[frame]
     for msg, cause, position in zip(array.objects, causes, sequence.positions[frame]):
         msg.visibility_reason = REASONS[cause]
