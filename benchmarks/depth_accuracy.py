@@ -29,6 +29,8 @@ from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_cause
 from sam2core.data.scene import SceneConfig
 from sam2core.evaluation.benchmark import track_sequence
 
+FRAME_NS = 33_333_333  # the sequences played as a 30 FPS camera
+
 
 def score_sequences(args: argparse.Namespace) -> DepthScore:
     score = DepthScore()
@@ -50,7 +52,7 @@ def score_sequences(args: argparse.Namespace) -> DepthScore:
             located = locator.locate(
                 {object_id: masks[t, k] & visible[t, k] for k, object_id in enumerate(sequence.object_ids)},
                 {object_id: bool(visible[t, k]) for k, object_id in enumerate(sequence.object_ids)},
-                depth, camera,
+                depth, camera, t * FRAME_NS,
             )  # fmt: skip
             for k, object_id in enumerate(sequence.object_ids):
                 found = located[object_id]

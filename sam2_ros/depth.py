@@ -164,17 +164,17 @@ class DepthStage:
         """The serialised depth image matched to the colour message `image`, or None (counted)."""
         return self.matcher.match(stamp_to_ns(image.header.stamp))
 
-    def locate(self, raw: bytes | None, results: list[ObjectResult]) -> list[ObjectDepth]:
-        """Every result's object in 3D with the matched serialised depth image `raw`, ordered by
-        object id; without a usable depth image or camera_info the image is located without depth
-        (NO_DEPTH) and a warning says why."""
+    def locate(self, raw: bytes | None, results: list[ObjectResult], stamp_ns: int) -> list[ObjectDepth]:
+        """Every result's object in 3D on the colour image stamped `stamp_ns` with its matched
+        serialised depth image `raw`, ordered by object id; without a usable depth image or
+        camera_info the image is located without depth (NO_DEPTH) and a warning says why."""
         results = sorted(results, key=lambda result: result.object_id)
         masks = {result.object_id: _visible_mask(result) for result in results}
         depth = camera = None
         if results:
             depth, camera = self._usable_depth(raw, *masks[results[0].object_id].shape)
         visible = {result.object_id: result.visible for result in results}
-        located = self.locator.locate(masks, visible, depth, camera)
+        located = self.locator.locate(masks, visible, depth, camera, stamp_ns)
         return [located[result.object_id] for result in results]
 
     def counts(self) -> dict[str, str]:

@@ -61,8 +61,7 @@ class _Measurement:
     extent_max: np.ndarray  # (3,)
     points: np.ndarray  # (N, 3) inliers
     depth_points: int
-    pixels: np.ndarray  # (M,) flat indices of the valid pixels the median was taken over
-    image_size: int  # H * W
+    footprint: Footprint
 
 
 def measure(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings: DepthSettings) -> _Measurement | None:
@@ -91,26 +90,52 @@ def measure(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings
     inliers = np.abs(z - median) <= settings.inlier_distance
     points = camera.back_project(u[inliers], v[inliers], z[inliers])  # (N, 3)
     position = np.array([np.median(points[:, 0]), np.median(points[:, 1]), median], np.float32)
-    pixels = v * depth.shape[1] + u
-    return _Measurement(position, points.min(axis=0), points.max(axis=0), points, int(v.size), pixels, depth.size)
+    footprint = Footprint(inside, top, left, mask.shape)
+    return _Measurement(position, points.min(axis=0), points.max(axis=0), points, int(v.size), footprint)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Footprint:
+    """Where an object's mask lies on an image: its (h, w) bool crop with the crop's top-left pixel."""
+
+    crop: np.ndarray  # (h, w) bool
+    top: int
+    left: int
+    image_shape: tuple[int, int]  # (H, W)
+
+    def depths_when_moved(self, depth: np.ndarray, rows: int, columns: int) -> np.ndarray:
+        """(N,) the valid depths of (H, W) `depth` under this footprint moved by `rows` down and
+        `columns` right; the part moved off the image is left out."""
+        height, width = self.crop.shape
+        top, left = self.top + rows, self.left + columns
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + height, depth.shape[0]), min(left + width, depth.shape[1])
+        if y0 >= y1 or x0 >= x1:
+            return np.zeros(0, depth.dtype)
+        under = depth[y0:y1, x0:x1][self.crop[y0 - top : y1 - top, x0 - left : x1 - left]]
+        return under[np.isfinite(under)]
+
+
+@dataclass(frozen=True)
 class _LastSeen:
     """What is remembered of an object from the last image it was measured on."""
 
     position: np.ndarray  # (3,)
-    velocity: np.ndarray  # (3,) metres per image
-    pixels: np.ndarray  # flat indices where its depth was read
-    image_size: int  # H * W of the image they index
-    images_since: int = 0
+    velocity: np.ndarray  # (3,) metres per second
+    stamp_ns: int  # of that image
+    footprint: Footprint
 
 
 class ObjectLocator:
     """Measures every tracked object in 3D on each image and says why hidden ones are hidden.
 
-    Remembers each object's last measured position, velocity (per image) and pixels; objects no
-    longer tracked are forgotten. One instance per stream; not thread-safe.
+    A hidden object's reason is read where it should be now: its last mask (footprint) moved by
+    the motion predicted from its last position and velocity (metres per second, from the images'
+    stamps, so dropped images do not bend it). Something nearer than the predicted depth by more
+    than `occlusion_margin` under most of that footprint: OCCLUDED; a predicted position off the
+    image (within `out_of_view_border`) or outside the depth range: OUT_OF_VIEW; else LOST. The
+    footprint is moved, not scaled with depth. Objects no longer tracked are forgotten. One
+    instance per stream; not thread-safe.
     """
 
     def __init__(self, settings: DepthSettings):
@@ -122,57 +147,58 @@ class ObjectLocator:
 
     def locate(
         self, masks: dict[int, np.ndarray], visible: dict[int, bool], depth: np.ndarray | None,
-        camera: PinholeCamera | None,
+        camera: PinholeCamera | None, stamp_ns: int,
     ) -> dict[int, ObjectDepth]:  # fmt: skip
-        """Each object of `masks` ((H, W) bool, empty when hidden) in 3D; `depth` (H, W) metres
-        (NaN = no reading) and `camera` None when this image has no usable depth."""
+        """Each object of `masks` ((H, W) bool, empty when hidden) in 3D on the image stamped
+        `stamp_ns`; `depth` (H, W) metres (NaN = no reading) and `camera` None when this image has
+        no usable depth."""
         self._seen = {object_id: seen for object_id, seen in self._seen.items() if object_id in masks}
-        for seen in self._seen.values():
-            seen.images_since += 1
         return {
-            object_id: self._locate_one(object_id, mask, visible[object_id], depth, camera)
+            object_id: self._locate_one(object_id, mask, visible[object_id], depth, camera, stamp_ns)
             for object_id, mask in masks.items()
         }
 
     def _locate_one(
-        self, object_id: int, mask: np.ndarray, visible: bool, depth: np.ndarray | None, camera: PinholeCamera | None
-    ) -> ObjectDepth:
+        self, object_id: int, mask: np.ndarray, visible: bool, depth: np.ndarray | None, camera: PinholeCamera | None,
+        stamp_ns: int,
+    ) -> ObjectDepth:  # fmt: skip
         if depth is None or camera is None:
             reason = VisibilityReason.VISIBLE if visible else VisibilityReason.NO_DEPTH
             return ObjectDepth(object_id, reason)
         if not visible:
-            return ObjectDepth(object_id, self._hidden_reason(object_id, depth, camera))
+            return ObjectDepth(object_id, self._hidden_reason(object_id, depth, camera, stamp_ns))
         found = measure(mask, depth, camera, self.settings)
         if found is None:
             return ObjectDepth(object_id, VisibilityReason.VISIBLE)
-        self._remember(object_id, found)
+        self._remember(object_id, found, stamp_ns)
         points = decimate(found.points, self.settings.cloud_max_points)
         return ObjectDepth(
             object_id, VisibilityReason.VISIBLE, found.depth_points, found.position, found.extent_min,
             found.extent_max, points,
         )  # fmt: skip
 
-    def _remember(self, object_id: int, found: _Measurement) -> None:
+    def _remember(self, object_id: int, found: _Measurement, stamp_ns: int) -> None:
         previous = self._seen.get(object_id)
         velocity = np.zeros(3, np.float32)
-        if previous is not None:
-            velocity = (found.position - previous.position) / max(previous.images_since, 1)
-        self._seen[object_id] = _LastSeen(found.position, velocity, found.pixels, found.image_size)
+        if previous is not None and stamp_ns > previous.stamp_ns:
+            velocity = (found.position - previous.position) / np.float32((stamp_ns - previous.stamp_ns) / 1e9)
+        self._seen[object_id] = _LastSeen(found.position, velocity, stamp_ns, found.footprint)
 
-    def _hidden_reason(self, object_id: int, depth: np.ndarray, camera: PinholeCamera) -> VisibilityReason:
+    def _hidden_reason(
+        self, object_id: int, depth: np.ndarray, camera: PinholeCamera, stamp_ns: int
+    ) -> VisibilityReason:
         """OCCLUDED, OUT_OF_VIEW or LOST for a hidden object (NO_DEPTH when it was never measured)."""
         seen = self._seen.get(object_id)
-        if seen is None or seen.image_size != depth.size:  # never measured, or on images of another size
+        if seen is None or seen.footprint.image_shape != depth.shape:  # never measured, or on another size
             return VisibilityReason.NO_DEPTH
         settings = self.settings
-        there = depth.reshape(-1)[seen.pixels]
-        there = there[np.isfinite(there)]
-        if there.size and float(np.median(there)) < seen.position[2] - settings.occlusion_margin:
-            return VisibilityReason.OCCLUDED
-        predicted = seen.position + seen.velocity * seen.images_since
+        predicted = seen.position + seen.velocity * max(stamp_ns - seen.stamp_ns, 0) / 1e9  # (3,)
         if not settings.depth_min <= predicted[2] <= settings.depth_max:
             return VisibilityReason.OUT_OF_VIEW
-        u, v = camera.project(predicted)
+        (u, v), (last_u, last_v) = camera.project(np.stack([predicted, seen.position]))
+        there = seen.footprint.depths_when_moved(depth, round(v - last_v), round(u - last_u))
+        if there.size and float(np.median(there)) < predicted[2] - settings.occlusion_margin:
+            return VisibilityReason.OCCLUDED
         border_u, border_v = settings.out_of_view_border * camera.width, settings.out_of_view_border * camera.height
         inside = border_u <= u <= camera.width - 1 - border_u and border_v <= v <= camera.height - 1 - border_v
         return VisibilityReason.LOST if inside else VisibilityReason.OUT_OF_VIEW

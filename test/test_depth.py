@@ -87,7 +87,7 @@ def test_undeserialisable_depth_is_a_warning():
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(b"\x00\x01\x00\x00" + struct.pack("<iI", 0, 0) + b"not an image")
     stage.add_depth(b"\x00")
-    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0].position is None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
     assert stage.rejected == 2 and "cannot be deserialised" in warnings[-1]
 
 
@@ -152,8 +152,8 @@ def test_tiny_masks_fall_back_to_every_pixel():
     assert found.depth_points == 9 and found.position[2] == pytest.approx(1.5)
 
 
-def locate_one(locator, mask, visible, depth, camera=CAMERA) -> ObjectDepth:
-    return locator.locate({7: mask if visible else np.zeros_like(mask)}, {7: visible}, depth, camera)[7]
+def locate_one(locator, mask, visible, depth, camera=CAMERA, stamp_ns=0) -> ObjectDepth:
+    return locator.locate({7: mask if visible else np.zeros_like(mask)}, {7: visible}, depth, camera, stamp_ns)[7]
 
 
 def test_visibility_reasons():
@@ -176,11 +176,12 @@ def test_visibility_reasons():
     assert locate_one(lost, mask, False, plane(3.0)).reason == VisibilityReason.LOST  # gone, nothing in front
 
     leaving = ObjectLocator(settings)
-    for left in (40, 60, 78):  # moving right 20 px per image, last seen at the border
+    for index, left in enumerate((40, 60, 78)):  # moving right 20 px per 0.1 s, last seen at the border
         moved = plane(3.0)
         moved[square_mask(left=left, width=101)[:, :101]] = 2.0
-        assert locate_one(leaving, square_mask(left=left), True, moved).reason == VisibilityReason.VISIBLE
-    assert locate_one(leaving, mask, False, plane(3.0)).reason == VisibilityReason.OUT_OF_VIEW
+        located = locate_one(leaving, square_mask(left=left), True, moved, stamp_ns=index * 10**8)
+        assert located.reason == VisibilityReason.VISIBLE
+    assert locate_one(leaving, mask, False, plane(3.0), stamp_ns=3 * 10**8).reason == VisibilityReason.OUT_OF_VIEW
 
     never_seen = ObjectLocator(settings)
     assert locate_one(never_seen, mask, False, scene).reason == VisibilityReason.NO_DEPTH
@@ -206,10 +207,11 @@ def test_bad_depth_gives_no_position_and_a_warning_never_a_crash(bad, warning):
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     good = plane(2.0)
     stage.add_depth(serialize_message(depth_image(good, Header())))
-    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0].position is not None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is not None
     bad.header.stamp.sec = 1
     stage.add_depth(serialize_message(bad))
-    hidden_after = stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False), result(2, square_mask())])
+    both = [result(1, square_mask(), visible=False), result(2, square_mask())]
+    hidden_after = stage.locate(stage.matcher.match(10**9), both, 10**9)
     assert [each.position for each in hidden_after] == [None, None]
     assert hidden_after[1].reason == VisibilityReason.VISIBLE
     if warning is not None:
@@ -223,12 +225,12 @@ def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no
     warnings = []
     stage = DepthStage(DepthSettings(), max_offset_ns=5, buffer_size=4, warn=warnings.append)
     stage.add_depth(serialize_message(depth_image(plane(2.0, 41, 51), HEADER)))
-    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0].position is None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
     assert "no camera_info" in warnings[-1]
     stage.set_camera_info(camera_info(CAMERA, HEADER))
-    located = stage.locate(stage.matcher.match(0), [result(1, square_mask())])[0]
+    located = stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0]
     assert located.position[2] == pytest.approx(2.0) and "resized (nearest)" in warnings[-1]
-    assert stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)])[0].reason == VisibilityReason.NO_DEPTH
+    assert stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)], 10**9)[0].reason == VisibilityReason.NO_DEPTH
     assert "no depth image within" in warnings[-1]
     assert stage.counts() == {"depth_matched": "2", "depth_unmatched": "1", "depth_rejected": "1"}
 
@@ -237,7 +239,7 @@ def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
     stage = DepthStage(DepthSettings(erosion=0, cloud_max_points=100), max_offset_ns=0, buffer_size=2, warn=print)
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(serialize_message(depth_image(plane(2.0), HEADER)))
-    located = stage.locate(stage.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))])
+    located = stage.locate(stage.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))], 0)
     cloud = point_cloud(HEADER, located)
     assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("object_id", 12)]
     points = np.frombuffer(bytes(cloud.data), CLOUD_DTYPE)
