@@ -17,7 +17,7 @@ def diagnostic_array(
 
     Counts are totals since activation; rate and latencies are over the window since the previous
     message. Level: ERROR when the inference thread has died, WARN when no image came in this
-    window or images were rejected or failed in it, OK otherwise. `extra`: more values (the depth
+    window, images were rejected or failed in it or time jumped back in it, OK otherwise. `extra`: more values (the depth
     stage's counts).
     """
     window, total = stats.window, stats.total
@@ -27,6 +27,8 @@ def diagnostic_array(
         level, message = DiagnosticStatus.WARN, f"{window.failed} images failed, {window.rejected} were rejected"
     elif window.received == 0:
         level, message = DiagnosticStatus.WARN, "no image received"
+    elif window.time_jumps:
+        level, message = DiagnosticStatus.WARN, "time jumped back: a new stream started, every object forgotten"
     else:
         level, message = DiagnosticStatus.OK, f"tracking {stats.object_count} objects at {stats.frame_rate:.1f} Hz"
     values = {
@@ -38,6 +40,7 @@ def diagnostic_array(
         "frames_dropped": str(total.dropped),
         "frames_rejected": str(total.rejected),
         "frames_failed": str(total.failed),
+        "time_jumps_back": str(total.time_jumps),
         "objects": str(stats.object_count),
         "model": model,
         "device": device,

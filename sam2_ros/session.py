@@ -12,6 +12,10 @@ The session maps image stamps to the frames the tracker holds and decides where 
   prompt is then applied with the image in tracker.track.
 - A stamp older than every held frame is rejected: the tracker no longer holds that image.
 
+Time that jumps back (a bag played in a loop, a simulator reset): an image stamped more than
+JUMP_BACK_TOLERANCE_NS before the newest image processed starts a new stream, as reset does
+(every object forgotten, waiting prompts rejected); its FrameOutcome says so.
+
 Image size: the first image fixes the stream's size. While objects are tracked, an image of
 another size is rejected (FrameRejected) and the objects keep tracking; with no object tracked
 it starts a new stream at the new size.
@@ -19,6 +23,7 @@ it starts a new stream at the new size.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -28,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from sam2core.tracking import ObjectResult, Prompt, PromptError, StreamingTracker
+
+JUMP_BACK_TOLERANCE_NS = 100_000_000  # images this much older than the newest are still one stream
 
 
 class PromptRejected(ValueError):
@@ -79,6 +86,18 @@ class FrameOutcome:
     frame: Frame
     frame_index: int
     objects: dict[int, ObjectResult]
+    jumped_back_from_ns: int | None = None  # the newest stamp before time jumped back to this image's
+
+    @property
+    def jump_warning(self) -> str | None:
+        """What to tell the user when time jumped back before this image (None when it did not)."""
+        if self.jumped_back_from_ns is None:
+            return None
+        back = (self.jumped_back_from_ns - self.frame.stamp_ns) / 1e9
+        return (
+            f"time jumped back {back:.3f} s (image stamped {_seconds(self.frame.stamp_ns)} after "
+            f"{_seconds(self.jumped_back_from_ns)}): every object was forgotten and a new stream started"
+        )
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,7 @@ class TrackingSession:
         self._held: dict[int, _HeldFrame] = {}  # frame index -> its stamp, in stream order
         self._waiting: list[_Waiting] = []
         self._size: tuple[int, int] | None = None  # (H, W) of the stream's images
+        self._newest_stamp_ns: int | None = None  # of the images processed in this stream
 
     @property
     def object_ids(self) -> list[int]:
@@ -147,15 +167,18 @@ class TrackingSession:
 
     def process(self, frame: Frame) -> FrameOutcome:
         """Track every object on `frame`, after applying the prompts waiting for it."""
+        jumped_back_from = self._check_time(frame)
         self._check_size(frame)
         attached = [w for w in self._take_waiting(frame.stamp_ns) if w.future.set_running_or_notify_cancel()]
         try:
-            return self._track(frame, attached)
+            outcome = self._track(frame, attached)
         except BaseException as error:
             for waiting in attached:
                 if not waiting.future.done():
                     waiting.future.set_exception(error)
             raise
+        self._newest_stamp_ns = max(frame.stamp_ns, self._newest_stamp_ns or frame.stamp_ns)
+        return dataclasses.replace(outcome, jumped_back_from_ns=jumped_back_from)
 
     def expire(self, now: float) -> None:
         """Reject the prompts whose deadline has passed."""
@@ -243,6 +266,16 @@ class TrackingSession:
         self._waiting = [w for w in self._waiting if w.request.stamp_ns > stamp_ns]
         return taken
 
+    def _check_time(self, frame: Frame) -> int | None:
+        """Start a new stream when `frame` is stamped well before the newest image (time jumped
+        back); the newest stamp before the jump, or None."""
+        newest = self._newest_stamp_ns
+        if newest is None or frame.stamp_ns >= newest - JUMP_BACK_TOLERANCE_NS:
+            return None
+        self.close(f"time jumped back to {_seconds(frame.stamp_ns)} from {_seconds(newest)}: a new stream started")
+        self._restart()
+        return newest
+
     def _check_size(self, frame: Frame) -> None:
         size = frame.image.shape[:2]
         if self._size is not None and size != self._size:
@@ -258,6 +291,7 @@ class TrackingSession:
         self.tracker.reset()
         self._held.clear()
         self._size = None
+        self._newest_stamp_ns = None
 
     def _forget_released(self) -> None:
         """Keep the frame table in step with the frames the tracker still holds."""

@@ -194,6 +194,9 @@ class TrackingWorker:
             return
         try:
             outcome = self.session.process(frame)
+            if outcome.jump_warning is not None:
+                self._warn(outcome.jump_warning)
+                self.stats.count(time_jumps=1)
             self._publish(outcome)
         except FrameRejected as error:
             self._reject(error)

@@ -186,6 +186,8 @@ class _BagRun:
         except ValueError as error:  # an undecodable image, or one of another size (FrameRejected)
             self.problem(f"image {index} skipped: {error}")
             return
+        if outcome.jump_warning is not None:
+            self.problem(f"image {index}: {outcome.jump_warning}")
         messages = self.frame_writer.messages(outcome, self.choice)
         for problem in messages.problems:
             self.problem(f"image {index}: {problem}")
