@@ -165,6 +165,19 @@ class TrackingSession:
         held = self._held[target]
         return Frame(held.image, held.stamp_ns, held.header)
 
+    def start_objects(self, masks: list[np.ndarray], stamp_ns: int) -> list[int]:
+        """Start tracking each (H, W) bool mask as a new object on the held image stamped
+        `stamp_ns`, with the ids after the highest tracked one; one call, so no other prompt can
+        take these ids in between. PromptRejected when that image is no longer held."""
+        target = self._target_frame(stamp_ns)
+        if target is None:
+            raise PromptRejected(f"no image stamped {_seconds(stamp_ns)} is held")
+        first_id = max(self.object_ids, default=-1) + 1
+        object_ids = list(range(first_id, first_id + len(masks)))
+        for object_id, mask in zip(object_ids, masks):
+            self._add_prompt(PromptRequest(object_id, Prompt(mask=mask), stamp_ns), target)
+        return object_ids
+
     def process(self, frame: Frame) -> FrameOutcome:
         """Track every object on `frame`, after applying the prompts waiting for it."""
         jumped_back_from = self._check_time(frame)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -45,7 +45,6 @@ from sam2_ros.segmentation import segment, segment_everything
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
 from sam2_ros.worker import TrackingWorker
 from sam2core.automatic_mask_generator import GenerationStopped
-from sam2core.tracking import Prompt as TrackerPrompt
 from sam2core.tracking import StreamingTracker
 
 T = TypeVar("T")
@@ -88,10 +87,6 @@ class TrackerNode(LifecycleNode):
         self._depth: DepthStage | None = None  # of the active state, with use_depth
         self._writer: FrameMessageWriter | None = None  # of the active state (the worker's thread)
         self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
-        # Runs segment requests one at a time beside the tracking thread, so that they never
-        # hold up the images.
-        self._segmenter: ThreadPoolExecutor | None = None
-        self._segmenter_stopping = threading.Event()  # ends long segment_everything work
 
     def start(self) -> bool:
         """Configure and activate (what `autostart` does); False when either step fails."""
@@ -162,8 +157,6 @@ class TrackerNode(LifecycleNode):
         ]
         if settings.use_depth:
             self._open_depth_inputs()
-        self._segmenter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2_segment")
-        self._segmenter_stopping = threading.Event()
         self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"tracking images from {self._image_subscription_topic()}")
         return super().on_activate(state)
@@ -298,8 +291,11 @@ class TrackerNode(LifecycleNode):
 
     async def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
         try:
-            frame = await self._held_frame(request.prompt.header.stamp)
-            response = await self._answer(self._running_segmenter().submit(segment, self._tracker.model, frame, request))
+            stamp_ns = stamp_to_ns(request.prompt.header.stamp)
+            work = self._running_worker().call(
+                lambda session: segment(session.tracker, session.held_frame(stamp_ns), request)
+            )
+            response = await self._answer(work)
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success, response.message = True, f"{len(response.masks)} candidate masks"
@@ -309,51 +305,35 @@ class TrackerNode(LifecycleNode):
         self, request: SegmentEverything.Request, response: SegmentEverything.Response
     ) -> SegmentEverything.Response:
         try:
-            frame = await self._held_frame(request.header.stamp)
+            stamp_ns, worker = stamp_to_ns(request.header.stamp), self._running_worker()
             deadline = time.monotonic() + self.settings.service_timeout
-            stopping = self._segmenter_stopping
 
             def should_stop() -> bool:  # past the deadline (the caller has its answer) or closing
-                return stopping.is_set() or time.monotonic() > deadline
+                return worker.stopping or time.monotonic() > deadline
 
-            model = self._tracker.model
-            work = self._running_segmenter().submit(segment_everything, model, frame, request, should_stop)
+            def segment_and_track(session: TrackingSession) -> SegmentEverything.Response:
+                frame = session.held_frame(stamp_ns)
+                found, to_track = segment_everything(session.tracker, frame, request, should_stop)
+                found.object_ids = session.start_objects(to_track, frame.stamp_ns)
+                return found
+
             try:
-                response, to_track = await self._answer(work)
+                response = await self._answer(worker.call(segment_and_track))
             except GenerationStopped as stopped:  # the deadline passed (or the node closes) mid-work
-                if stopping.is_set():
+                if worker.stopping:
                     raise CancelledError(f"the node is closing ({stopped})") from None
                 timeout = self.settings.service_timeout
                 raise TimeoutError(f"the tracker did not answer within {timeout:g} s ({stopped})") from None
-            response.object_ids = await self._track_masks(to_track, frame.stamp_ns)
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success = True
         response.message = f"{len(response.masks)} masks, {len(response.object_ids)} tracked"
         return response
 
-    async def _held_frame(self, stamp) -> Frame:
-        return await self._answer(self._running_worker().call(lambda session: session.held_frame(stamp_to_ns(stamp))))
-
-    async def _track_masks(self, masks: list, stamp_ns: int) -> list[int]:
-        """Start tracking each mask as a new object (ids after the highest tracked one)."""
-        worker = self._running_worker()
-        first_id = max(await self._answer(worker.call(lambda session: session.object_ids)), default=-1) + 1
-        object_ids = list(range(first_id, first_id + len(masks)))
-        for object_id, mask in zip(object_ids, masks):
-            await self._answer(worker.submit_prompt(object_id, TrackerPrompt(mask=mask), stamp_ns))
-        return object_ids
-
-    def _running_segmenter(self) -> ThreadPoolExecutor:
-        segmenter = self._segmenter
-        if segmenter is None:
-            raise CancelledError("the node is not active")
-        return segmenter
-
     async def _answer(self, future: Future[T]) -> T:
         """The future's result within service_timeout, awaited without holding an executor thread:
-        the worker (or the segmenter) completes it and wakes the executor, which resumes the
-        service. On timeout the work is cancelled if not started."""
+        the worker completes it and wakes the executor, which resumes the service. On timeout the
+        work is cancelled if not started."""
         settled = await_concurrent(future, self.settings.service_timeout, self.executor)
         await settled
         if not future.done():
@@ -419,10 +399,6 @@ class TrackerNode(LifecycleNode):
             self._diagnostics_timer = None
 
     def _stop_worker(self) -> None:
-        if self._segmenter is not None:
-            self._segmenter_stopping.set()
-            self._segmenter.shutdown(wait=True, cancel_futures=True)
-            self._segmenter = None
         if self._worker is not None:
             self._worker.stop()
             self._worker = None

@@ -82,6 +82,11 @@ class TrackingWorker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether stop was called: long work on the thread should end."""
+        return self._stopping
+
     def start(self) -> None:
         self._thread.start()
 
