@@ -197,10 +197,15 @@ class TrackingSession:
         """Reject the prompts whose deadline has passed."""
         expired = [waiting for waiting in self._waiting if waiting.request.deadline <= now]
         self._waiting = [waiting for waiting in self._waiting if waiting.request.deadline > now]
+        newest = self._newest_stamp_ns
         for waiting in expired:
             stamp = waiting.request.stamp_ns
             wanted = f"with stamp {_seconds(stamp)} or later" if stamp else "at all"
-            _reject(waiting.future, f"no image {wanted} was processed in time")
+            ahead = (
+                f": the prompt is {(stamp - newest) / 1e9:.3f} s ahead of the newest image ({_seconds(newest)})"
+                if stamp and newest is not None else ""
+            )  # fmt: skip
+            _reject(waiting.future, f"no image {wanted} was processed in time{ahead}")
 
     def remove_object(self, object_id: int) -> None:
         """Stop tracking `object_id` (UnknownObjectError if it is not tracked)."""

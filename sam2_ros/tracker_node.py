@@ -36,7 +36,7 @@ from sam2_ros import parameters
 from sam2_ros.conversions import compressed_to_rgb, image_to_rgb, prompt_from_msg, stamp_to_ns, tracked_object
 from sam2_ros.depth import DepthStage
 from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
-from sam2_ros.diagnostics import diagnostic_array
+from sam2_ros.diagnostics import NO_IMAGE_WARNING_AFTER, diagnostic_array, no_image_warning
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
@@ -372,7 +372,13 @@ class TrackerNode(LifecycleNode):
             # SIGINT/SIGTERM shut ROS down while the worker tracked this image: nowhere to publish.
 
     def _publish_diagnostics(self) -> None:
-        stats = self._worker.stats.take()
+        worker, topic = self._worker, self._image_subscription_topic()
+        warning = no_image_warning(
+            topic, time.monotonic() - worker.last_image_at, since_start=worker.last_image_at == worker.started_at
+        )
+        if warning is not None:
+            self.get_logger().warning(warning, throttle_duration_sec=NO_IMAGE_WARNING_AFTER)
+        stats = worker.stats.take()
         self._outputs.diagnostics.publish(
             diagnostic_array(
                 self.get_clock().now().to_msg(),
@@ -381,7 +387,8 @@ class TrackerNode(LifecycleNode):
                 model=self.settings.model,
                 device=str(self._tracker.device),
                 precision=self._tracker.precision.name,
-                worker_alive=self._worker.alive,
+                worker_alive=worker.alive,
+                image_topic=topic,
                 extra=self._depth.counts() if self._depth is not None else None,
             )
         )

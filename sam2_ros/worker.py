@@ -77,6 +77,7 @@ class TrackingWorker:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="sam2_tracking", daemon=True)
         self.stats = FrameStats()
+        self.started_at = self.last_image_at = time.monotonic()  # the newest image's receipt, or the creation
 
     @property
     def alive(self) -> bool:
@@ -105,6 +106,7 @@ class TrackingWorker:
         with self._wake:
             dropped = self._mailbox is not None
             self._mailbox = _Mail(message, time.monotonic())
+            self.last_image_at = self._mailbox.received
             self._wake.notify()
         self.stats.count(received=1, dropped=int(dropped))
 

@@ -152,6 +152,14 @@ def test_reset_forgets_objects_and_rejects_waiting_prompts(session):
         session.remove_object(1)
 
 
+def test_a_prompt_for_an_image_that_never_comes_says_how_far_ahead_it_was(session):
+    session.process(frame(1.0))
+    waiting = prompt(session, 1, 3.5, deadline=0.0)
+    session.expire(1.0)
+    with pytest.raises(PromptRejected, match=r"processed in time: the prompt is 2\.500 s ahead of the newest image"):
+        waiting.result(timeout=0)
+
+
 def test_time_jumping_back_starts_a_new_stream_and_a_small_step_back_does_not(session):
     prompt(session, 1, 0)
     session.process(frame(5.0))
