@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import Executor, MultiThreadedExecutor
+from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -83,6 +83,8 @@ class TrackerNode(LifecycleNode):
         self._inputs: list[Subscription] = []  # of the active state
         self._servers: list[Service] = []  # of the active state
         self._diagnostics_timer = None
+        # A service's coroutine holds its callback group until it answers: in a group of their own
+        # (reentrant: several may wait at once), services never keep the images waiting.
         self._service_group = ReentrantCallbackGroup()
         self._depth: DepthStage | None = None  # of the active state, with use_depth
         self._writer: FrameMessageWriter | None = None  # of the active state (the worker's thread)
@@ -164,7 +166,7 @@ class TrackerNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._close_inputs()
         self._stop_worker()
-        self._depth = None
+        self._depth = self._writer = None
         self._tracker.reset()
         return super().on_deactivate(state)
 
@@ -252,7 +254,7 @@ class TrackerNode(LifecycleNode):
             self.get_logger().info(f"object {object_id} prompted on frame {future.result().frame_index}")
 
     def _running_worker(self) -> TrackingWorker:
-        """The worker, for callbacks that may race with deactivation (services run in parallel)."""
+        """The worker, for callbacks that may race with deactivation (a service resumes after awaiting)."""
         worker = self._worker
         if worker is None:
             raise CancelledError("the node is not active")
@@ -451,7 +453,9 @@ def main(args: list[str] | None = None) -> int:
         args=args,
         start=lambda node: not node.settings.autostart or node.start(),
         close=TrackerNode.close,
-        executor=lambda: MultiThreadedExecutor(num_threads=4),
+        # One executor thread: no callback blocks it (services await the tracking thread), and it
+        # measured lower latencies than four threads with depth (docs/notes/node.md).
+        executor=SingleThreadedExecutor,
     )
 
 
