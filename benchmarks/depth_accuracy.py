@@ -1,9 +1,9 @@
 """How well the node's depth outputs match the synthetic camera's truth, without a ROS graph.
 
-Runs sam2_ros.depth.ObjectLocator (what the node runs with use_depth) over held-out synthetic
+Runs sam2core.locating.ObjectLocator (what the node runs with use_depth) over held-out synthetic
 sequences, on the depth images the synthetic camera publishes (noisy millimetres with dropouts,
 sam2core.data.depth.sensor_depth) and its camera, and prints the 3D position error of visible
-objects and the accuracy of the visibility reasons (sam2_ros.depth.DepthScore).
+objects and the accuracy of the visibility reasons (sam2_ros.demo.depth_score.DepthScore).
 
 --masks truth: the true masks and visibility on every frame (the depth pipeline alone).
 --masks tracker: the streaming tracker's masks, every target prompted on frame 0 with its true
@@ -21,12 +21,15 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from sam2_ros.depth import DepthScore, DepthSettings, ObjectLocator
+from sam2_ros.demo.depth_score import DepthScore
+from sam2core.locating import DepthSettings, ObjectLocator
 from sam2core import build_model
 from sam2core.data import held_out_sequences
 from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
 from sam2core.data.scene import SceneConfig
 from sam2core.evaluation.benchmark import FLOAT32, track_sequence
+
+FRAME_NS = 33_333_333  # the sequences played as a 30 FPS camera
 
 
 def score_sequences(args: argparse.Namespace) -> DepthScore:
@@ -49,7 +52,7 @@ def score_sequences(args: argparse.Namespace) -> DepthScore:
             located = locator.locate(
                 {object_id: masks[t, k] & visible[t, k] for k, object_id in enumerate(sequence.object_ids)},
                 {object_id: bool(visible[t, k]) for k, object_id in enumerate(sequence.object_ids)},
-                depth, camera,
+                depth, camera, t * FRAME_NS,
             )  # fmt: skip
             for k, object_id in enumerate(sequence.object_ids):
                 found = located[object_id]

@@ -17,7 +17,9 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
 
 from sam2_ros.conversions import tracked_object_array
-from sam2_ros.depth import DepthSettings, DepthStage, camera_info, depth_image, fill_tracked_object, point_cloud
+from sam2_ros.depth import DepthStage
+from sam2_ros.depth_messages import MarkerBook, camera_info, depth_image, fill_tracked_object, point_cloud
+from sam2core.locating import DepthSettings
 from sam2_ros.loading import load_tracker
 from sam2core.geometry import PinholeCamera
 from sam2core.tracking import Prompt
@@ -46,20 +48,21 @@ def main() -> int:
     tracker = load_tracker(model=args.model, checkpoint=args.checkpoint, device="cpu")
     stage = DepthStage(DepthSettings(), max_offset_ns=20_000_000, buffer_size=8, warn=print)
     stage.set_camera_info(camera_info(PinholeCamera.from_field_of_view(WIDTH, HEIGHT, 60.0), Header()))
+    markers = MarkerBook()
     scenes = [scene(index) for index in range(args.frames)]
     tracker.track(scenes[0][0], {1: Prompt(points=np.array([[160.0, 240.0]]), labels=np.array([1]))})
     tracking = depth = 0.0
     for index, (image, raw_depth) in enumerate(scenes[1:], start=1):
         started = time.perf_counter()
         results = list(tracker.track(image).objects.values())
-        array = tracked_object_array(Header(), index, results)
+        array = tracked_object_array(Header(), index, results, (HEIGHT, WIDTH))
         tracked = time.perf_counter()
         stage.add_depth(raw_depth)
-        located = stage.locate(index * 10**9, results)
+        located = stage.locate(stage.matcher.match(index * 10**9), results, index * 10**9)
         for msg, each in zip(array.objects, located):
             fill_tracked_object(msg, each)
         point_cloud(Header(), located)
-        stage.markers.markers(Header(), located)
+        markers.markers(Header(), located)
         depth += time.perf_counter() - tracked
         tracking += tracked - started
     count = args.frames - 1

@@ -38,7 +38,7 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
-from sam2_ros.depth import camera_info  # noqa: E402
+from sam2_ros.depth_messages import camera_info  # noqa: E402
 from sam2_ros.msg import Prompt, TrackedObjectArray  # noqa: E402
 from sam2core.geometry import PinholeCamera  # noqa: E402
 from sam2_ros.srv import AddPrompt  # noqa: E402

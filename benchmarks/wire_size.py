@@ -52,7 +52,7 @@ def main() -> None:
     for sequence in camera_sequences(args.sequences, frames=1):
         results = true_results(sequence.masks[0], sequence.object_ids, height, width)
         area = 100 * sum(int(r.mask.sum()) for r in results) / (height * width)
-        sizes = [len(serialize_message(tracked_object_array(Header(), 0, results, mask_mode=mode)))
+        sizes = [len(serialize_message(tracked_object_array(Header(), 0, results, (height, width), mask_mode=mode)))
                  for mode in MASK_MODES]  # fmt: skip
         labels = len(serialize_message(labels_image(results, (height, width), Header())))
         print(f"{len(results):>8}{area:>8.1f}" + "".join(f"{size:>12,}" for size in sizes) + f"{labels:>12,}")

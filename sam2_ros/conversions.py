@@ -202,13 +202,14 @@ def tracked_object_array(
     header: Header,
     frame_index: int,
     results: list[ObjectResult],
+    image_size: tuple[int, int],
     mask_encoding: str = "mono8",
     mask_mode: str = "full",
 ) -> TrackedObjectArray:
-    """Every object on one image, stamped with that image's header, ordered by object id; the
-    image's size is that of the objects' masks (zero with no object)."""
+    """Every object on one image of `image_size` (H, W), stamped with that image's header, ordered
+    by object id; the size is carried with no object too."""
     results = sorted(results, key=lambda r: r.object_id)
-    height, width = results[0].mask_logits.shape if results else (0, 0)
+    height, width = image_size
     return TrackedObjectArray(
         header=header,
         frame_index=frame_index,

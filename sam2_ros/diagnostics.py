@@ -9,9 +9,24 @@ from std_msgs.msg import Header
 from sam2_ros.frame_stats import StatsWindow
 
 
+NO_IMAGE_WARNING_AFTER = 5.0  # seconds without an image before the node says so in its log
+
+
+def no_image_warning(topic: str, silent_for: float, since_start: bool) -> str | None:
+    """The log line for `silent_for` seconds without an image on `topic` (the resolved name), or
+    None when it has not been long enough; `since_start`: no image has arrived at all."""
+    if silent_for < NO_IMAGE_WARNING_AFTER:
+        return None
+    what = "no image has arrived" if since_start else "no new image has arrived"
+    return (
+        f"{what} on {topic} for {silent_for:.0f} s: is the camera publishing there? "
+        "(check the topic's remapping, image_transport and the image_qos_reliability)"
+    )
+
+
 def diagnostic_array(
     stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, precision: str, worker_alive: bool,
-    precision_by_part: dict[str, str] | None = None, extra: dict[str, str] | None = None,
+    image_topic: str, precision_by_part: dict[str, str] | None = None, extra: dict[str, str] | None = None,
 ) -> DiagnosticArray:
     """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model, device and precision.
 
@@ -20,7 +35,7 @@ def diagnostic_array(
     "precision: <part>" each.
     Counts are totals since activation; rate and latencies are over the window since the previous
     message. Level: ERROR when the inference thread has died, WARN when no image came in this
-    window or images were rejected or failed in it, OK otherwise. `extra`: more values (the depth
+    window, images were rejected or failed in it or time jumped back in it, OK otherwise. `extra`: more values (the depth
     stage's counts).
     """
     window, total = stats.window, stats.total
@@ -29,7 +44,9 @@ def diagnostic_array(
     elif window.failed or window.rejected:
         level, message = DiagnosticStatus.WARN, f"{window.failed} images failed, {window.rejected} were rejected"
     elif window.received == 0:
-        level, message = DiagnosticStatus.WARN, "no image received"
+        level, message = DiagnosticStatus.WARN, f"no image received on {image_topic}"
+    elif window.time_jumps:
+        level, message = DiagnosticStatus.WARN, "time jumped back: a new stream started, every object forgotten"
     else:
         level, message = DiagnosticStatus.OK, f"tracking {stats.object_count} objects at {stats.frame_rate:.1f} Hz"
     values = {
@@ -41,6 +58,7 @@ def diagnostic_array(
         "frames_dropped": str(total.dropped),
         "frames_rejected": str(total.rejected),
         "frames_failed": str(total.failed),
+        "time_jumps_back": str(total.time_jumps),
         "objects": str(stats.object_count),
         "model": model,
         "device": device,

@@ -12,13 +12,15 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Counts:
-    """Images received, processed, dropped (replaced in the mailbox), rejected (unusable) and failed."""
+    """Images received, processed, dropped (replaced in the mailbox), rejected (unusable) and failed,
+    and the times time jumped back (a new stream started)."""
 
     received: int = 0
     processed: int = 0
     dropped: int = 0
     rejected: int = 0
     failed: int = 0
+    time_jumps: int = 0
 
     def __sub__(self, other: Counts) -> Counts:
         return Counts(*(mine - theirs for mine, theirs in zip(dataclasses.astuple(self), dataclasses.astuple(other))))

@@ -22,7 +22,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from sam2_ros.conversions import MASK_ENCODINGS, MASK_MODES
-from sam2_ros.depth import DepthSettings
+from sam2core.locating import DepthSettings
 from sam2core import MODEL_NAMES
 from sam2core.precision import PRECISIONS
 

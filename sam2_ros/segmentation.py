@@ -1,6 +1,8 @@
 """The `segment` and `segment_everything` services' work, without ROS plumbing: request messages
 in, sam2core's ImagePredictor / AutomaticMaskGenerator on a held image, response fields out.
-Bad requests raise ValueError (ConversionError, PromptError) with the reason."""
+The tracker's model runs in the tracker's precision; the node runs this work on the tracking
+thread, so it never runs the model alongside the tracker. Bad requests raise ValueError
+(ConversionError, PromptError) with the reason."""
 
 from __future__ import annotations
 
@@ -12,23 +14,26 @@ import torch
 from sam2_ros.conversions import ConversionError, mask_to_image, prompt_from_msg
 from sam2_ros.session import Frame
 from sam2_ros.srv import Segment, SegmentEverything
-from sam2core import AutomaticMaskGenerator, ImagePredictor, SAM2Model
+from sam2core import AutomaticMaskGenerator, ImagePredictor
 from sam2core.masks import masks_to_boxes
+from sam2core.precision import autocast
+from sam2core.tracking import StreamingTracker
 from sam2core.tracking.prompt import prepare_prompt
 
 MAX_POINTS_PER_SIDE = 64  # 4,096 clicks: minutes on a CPU already
 MAX_CROP_LAYERS = 2
 
 
-def segment(model: SAM2Model, frame: Frame, request: Segment.Request) -> Segment.Response:
-    """The candidate masks of `request.prompt` on `frame` (success left to the caller)."""
+def segment(tracker: StreamingTracker, frame: Frame, request: Segment.Request) -> Segment.Response:
+    """The candidate masks of `request.prompt` on `frame` by the tracker's model (success left to the caller)."""
+    model = tracker.model
     prompt = prompt_from_msg(request.prompt)
     if prompt.mask is not None:
         raise ConversionError("segment takes clicks and boxes; give masks to add_prompt")
     image_size = frame.image.shape[:2]
     model_prompt = prepare_prompt(prompt, image_size, model.config.image_size, model.device)
     predictor = ImagePredictor(model)
-    with torch.no_grad():
+    with torch.no_grad(), autocast(tracker.precision, tracker.device):
         predictor.set_image(frame.image)
         logits, scores, _ = predictor.predict_tensors(
             model_prompt.points, model_prompt.labels, multimask_output=request.multimask_output
@@ -38,15 +43,16 @@ def segment(model: SAM2Model, frame: Frame, request: Segment.Request) -> Segment
 
 
 def segment_everything(
-    model: SAM2Model,
+    tracker: StreamingTracker,
     frame: Frame,
     request: SegmentEverything.Request,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[SegmentEverything.Response, list[np.ndarray]]:
-    """The automatic masks of `frame` (success left to the caller), and the (H, W) bool masks
-    to track (none unless request.track). should_stop: see generate_candidates."""
-    generator = AutomaticMaskGenerator(model, **generator_options(request))
-    candidates = generator.generate_candidates(frame.image, should_stop)
+    """The automatic masks of `frame` by the tracker's model (success left to the caller), and the
+    (H, W) bool masks to track (none unless request.track). should_stop: see generate_candidates."""
+    generator = AutomaticMaskGenerator(tracker.model, **generator_options(request))
+    with autocast(tracker.precision, tracker.device):
+        candidates = generator.generate_candidates(frame.image, should_stop)
     order = torch.argsort(candidates.iou, descending=True, stable=True)
     if request.max_masks > 0:
         order = order[: request.max_masks]

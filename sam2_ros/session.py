@@ -12,6 +12,10 @@ The session maps image stamps to the frames the tracker holds and decides where 
   prompt is then applied with the image in tracker.track.
 - A stamp older than every held frame is rejected: the tracker no longer holds that image.
 
+Time that jumps back (a bag played in a loop, a simulator reset): an image stamped more than
+JUMP_BACK_TOLERANCE_NS before the newest image processed starts a new stream, as reset does
+(every object forgotten, waiting prompts rejected); its FrameOutcome says so.
+
 Image size: the first image fixes the stream's size. While objects are tracked, an image of
 another size is rejected (FrameRejected) and the objects keep tracking; with no object tracked
 it starts a new stream at the new size.
@@ -19,6 +23,7 @@ it starts a new stream at the new size.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -28,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from sam2core.tracking import ObjectResult, Prompt, PromptError, StreamingTracker
+
+JUMP_BACK_TOLERANCE_NS = 100_000_000  # images this much older than the newest are still one stream
 
 
 class PromptRejected(ValueError):
@@ -40,11 +47,13 @@ class FrameRejected(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One camera image: (H, W, 3) uint8 RGB, its stamp, and the transport's header (handed back)."""
+    """One camera image: (H, W, 3) uint8 RGB, its stamp, the transport's header (handed back) and
+    the message matched to it by stamp (the node's depth image; see worker.Pairing), if any."""
 
     image: np.ndarray
     stamp_ns: int
     header: Any = None
+    companion: Any = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,18 @@ class FrameOutcome:
     frame: Frame
     frame_index: int
     objects: dict[int, ObjectResult]
+    jumped_back_from_ns: int | None = None  # the newest stamp before time jumped back to this image's
+
+    @property
+    def jump_warning(self) -> str | None:
+        """What to tell the user when time jumped back before this image (None when it did not)."""
+        if self.jumped_back_from_ns is None:
+            return None
+        back = (self.jumped_back_from_ns - self.frame.stamp_ns) / 1e9
+        return (
+            f"time jumped back {back:.3f} s (image stamped {_seconds(self.frame.stamp_ns)} after "
+            f"{_seconds(self.jumped_back_from_ns)}): every object was forgotten and a new stream started"
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,7 @@ class TrackingSession:
         self._held: dict[int, _HeldFrame] = {}  # frame index -> its stamp, in stream order
         self._waiting: list[_Waiting] = []
         self._size: tuple[int, int] | None = None  # (H, W) of the stream's images
+        self._newest_stamp_ns: int | None = None  # of the images processed in this stream
 
     @property
     def object_ids(self) -> list[int]:
@@ -143,26 +165,47 @@ class TrackingSession:
         held = self._held[target]
         return Frame(held.image, held.stamp_ns, held.header)
 
+    def start_objects(self, masks: list[np.ndarray], stamp_ns: int) -> list[int]:
+        """Start tracking each (H, W) bool mask as a new object on the held image stamped
+        `stamp_ns`, with the ids after the highest tracked one; one call, so no other prompt can
+        take these ids in between. PromptRejected when that image is no longer held."""
+        target = self._target_frame(stamp_ns)
+        if target is None:
+            raise PromptRejected(f"no image stamped {_seconds(stamp_ns)} is held")
+        first_id = max(self.object_ids, default=-1) + 1
+        object_ids = list(range(first_id, first_id + len(masks)))
+        for object_id, mask in zip(object_ids, masks):
+            self._add_prompt(PromptRequest(object_id, Prompt(mask=mask), stamp_ns), target)
+        return object_ids
+
     def process(self, frame: Frame) -> FrameOutcome:
         """Track every object on `frame`, after applying the prompts waiting for it."""
+        jumped_back_from = self._check_time(frame)
         self._check_size(frame)
         attached = [w for w in self._take_waiting(frame.stamp_ns) if w.future.set_running_or_notify_cancel()]
         try:
-            return self._track(frame, attached)
+            outcome = self._track(frame, attached)
         except BaseException as error:
             for waiting in attached:
                 if not waiting.future.done():
                     waiting.future.set_exception(error)
             raise
+        self._newest_stamp_ns = max(frame.stamp_ns, self._newest_stamp_ns or frame.stamp_ns)
+        return dataclasses.replace(outcome, jumped_back_from_ns=jumped_back_from)
 
     def expire(self, now: float) -> None:
         """Reject the prompts whose deadline has passed."""
         expired = [waiting for waiting in self._waiting if waiting.request.deadline <= now]
         self._waiting = [waiting for waiting in self._waiting if waiting.request.deadline > now]
+        newest = self._newest_stamp_ns
         for waiting in expired:
             stamp = waiting.request.stamp_ns
             wanted = f"with stamp {_seconds(stamp)} or later" if stamp else "at all"
-            _reject(waiting.future, f"no image {wanted} was processed in time")
+            ahead = (
+                f": the prompt is {(stamp - newest) / 1e9:.3f} s ahead of the newest image ({_seconds(newest)})"
+                if stamp and newest is not None else ""
+            )  # fmt: skip
+            _reject(waiting.future, f"no image {wanted} was processed in time{ahead}")
 
     def remove_object(self, object_id: int) -> None:
         """Stop tracking `object_id` (UnknownObjectError if it is not tracked)."""
@@ -241,6 +284,16 @@ class TrackingSession:
         self._waiting = [w for w in self._waiting if w.request.stamp_ns > stamp_ns]
         return taken
 
+    def _check_time(self, frame: Frame) -> int | None:
+        """Start a new stream when `frame` is stamped well before the newest image (time jumped
+        back); the newest stamp before the jump, or None."""
+        newest = self._newest_stamp_ns
+        if newest is None or frame.stamp_ns >= newest - JUMP_BACK_TOLERANCE_NS:
+            return None
+        self.close(f"time jumped back to {_seconds(frame.stamp_ns)} from {_seconds(newest)}: a new stream started")
+        self._restart()
+        return newest
+
     def _check_size(self, frame: Frame) -> None:
         size = frame.image.shape[:2]
         if self._size is not None and size != self._size:
@@ -256,6 +309,7 @@ class TrackingSession:
         self.tracker.reset()
         self._held.clear()
         self._size = None
+        self._newest_stamp_ns = None
 
     def _forget_released(self) -> None:
         """Keep the frame table in step with the frames the tracker still holds."""

@@ -15,36 +15,28 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import TypeVar
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from rclpy.service import Service
 from rclpy.subscription import Subscription
+from rclpy.task import Future as RclpyFuture
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from sam2_ros import parameters
-from sam2_ros.conversions import (
-    ConversionError,
-    compressed_to_rgb,
-    image_to_rgb,
-    labels_image,
-    overlay_image,
-    prompt_from_msg,
-    stamp_to_ns,
-    tracked_object,
-    tracked_object_array,
-)
-from sam2_ros.depth import DepthStage, fill_tracked_object, object_transforms, point_cloud
-from sam2_ros.diagnostics import diagnostic_array
+from sam2_ros.conversions import compressed_to_rgb, image_to_rgb, prompt_from_msg, stamp_to_ns, tracked_object
+from sam2_ros.depth import DepthStage
+from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
+from sam2_ros.diagnostics import NO_IMAGE_WARNING_AFTER, diagnostic_array, no_image_warning
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
@@ -53,7 +45,6 @@ from sam2_ros.segmentation import segment, segment_everything
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
 from sam2_ros.worker import TrackingWorker
 from sam2core.automatic_mask_generator import GenerationStopped
-from sam2core.tracking import Prompt as TrackerPrompt
 from sam2core.tracking import StreamingTracker
 
 T = TypeVar("T")
@@ -92,13 +83,12 @@ class TrackerNode(LifecycleNode):
         self._inputs: list[Subscription] = []  # of the active state
         self._servers: list[Service] = []  # of the active state
         self._diagnostics_timer = None
+        # A service's coroutine holds its callback group until it answers: in a group of their own
+        # (reentrant: several may wait at once), services never keep the images waiting.
         self._service_group = ReentrantCallbackGroup()
         self._depth: DepthStage | None = None  # of the active state, with use_depth
+        self._writer: FrameMessageWriter | None = None  # of the active state (the worker's thread)
         self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
-        # Runs segment requests one at a time beside the tracking thread, so that they never
-        # hold up the images.
-        self._segmenter: ThreadPoolExecutor | None = None
-        self._segmenter_stopping = threading.Event()  # ends long segment_everything work
 
     def start(self) -> bool:
         """Configure and activate (what `autostart` does); False when either step fails."""
@@ -143,6 +133,9 @@ class TrackerNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self.settings
+        if settings.use_depth:
+            self._depth = self._depth_stage()
+        self._writer = FrameMessageWriter(self._depth)
         self._worker = TrackingWorker(
             TrackingSession(self._tracker),
             decode=self._decoder(),
@@ -150,6 +143,7 @@ class TrackerNode(LifecycleNode):
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
             error=self.get_logger().error,
             prompt_timeout=settings.prompt_wait_timeout,
+            pairing=self._depth,
         )
         self._worker.start()
         reliable, services = parameters.reliable_qos(settings), self._service_group
@@ -168,8 +162,6 @@ class TrackerNode(LifecycleNode):
         ]
         if settings.use_depth:
             self._open_depth_inputs()
-        self._segmenter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2_segment")
-        self._segmenter_stopping = threading.Event()
         self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"tracking images from {self._image_subscription_topic()}")
         return super().on_activate(state)
@@ -177,7 +169,7 @@ class TrackerNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._close_inputs()
         self._stop_worker()
-        self._depth = None
+        self._depth = self._writer = None
         self._tracker.reset()
         return super().on_deactivate(state)
 
@@ -200,24 +192,33 @@ class TrackerNode(LifecycleNode):
         qos = parameters.image_qos(self.settings)
         return self.create_subscription(message_type, self._image_subscription_topic(), self._worker.submit_frame, qos)
 
-    def _open_depth_inputs(self) -> None:
-        """The depth stage, its depth and camera_info subscriptions, and the TF sender."""
+    def _depth_stage(self) -> DepthStage:
         settings = self.settings
-        self._depth = DepthStage(
+        return DepthStage(
             settings.depth_settings(),
             max_offset_ns=round(settings.depth_max_offset * 1e9),
             buffer_size=settings.depth_buffer_size,
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
         )
+
+    def _open_depth_inputs(self) -> None:
+        """The depth and camera_info subscriptions of the depth stage, and the TF sender."""
+        settings = self.settings
         qos = parameters.image_qos(settings)
         # depth queues as many as the matcher holds: a busy executor loses none of them
         depth_qos = QoSProfile(depth=settings.depth_buffer_size, reliability=qos.reliability)
         self._inputs += [
-            self.create_subscription(Image, settings.depth_topic, self._depth.add_depth, depth_qos, raw=True),
+            self.create_subscription(Image, settings.depth_topic, self._on_depth, depth_qos, raw=True),
             self.create_subscription(CameraInfo, settings.camera_info_topic, self._depth.set_camera_info, qos),
         ]
         if settings.publish_tf and self._tf_sender is None:
             self._tf_sender = self._transform_broadcaster()
+
+    def _on_depth(self, raw: bytes) -> None:
+        self._depth.add_depth(raw)
+        worker = self._worker
+        if worker is not None:
+            worker.wake()  # an image in the mailbox may be waiting for this depth image
 
     def _transform_broadcaster(self):
         """tf2_ros's TransformBroadcaster, or None (with a warning) where tf2_ros is not installed:
@@ -256,7 +257,7 @@ class TrackerNode(LifecycleNode):
             self.get_logger().info(f"object {object_id} prompted on frame {future.result().frame_index}")
 
     def _running_worker(self) -> TrackingWorker:
-        """The worker, for callbacks that may race with deactivation (services run in parallel)."""
+        """The worker, for callbacks that may race with deactivation (a service resumes after awaiting)."""
         worker = self._worker
         if worker is None:
             raise CancelledError("the node is not active")
@@ -265,9 +266,9 @@ class TrackerNode(LifecycleNode):
     def _submit_prompt(self, msg: Prompt) -> Future[PromptOutcome]:
         return self._running_worker().submit_prompt(msg.object_id, prompt_from_msg(msg), stamp_to_ns(msg.header.stamp))
 
-    def _on_add_prompt(self, request: AddPrompt.Request, response: AddPrompt.Response) -> AddPrompt.Response:
+    async def _on_add_prompt(self, request: AddPrompt.Request, response: AddPrompt.Response) -> AddPrompt.Response:
         try:
-            outcome = self._wait(self._submit_prompt(request.prompt))
+            outcome = await self._answer(self._submit_prompt(request.prompt))
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.object = tracked_object(outcome.result, outcome.header, self.settings.mask_encoding)
@@ -275,85 +276,75 @@ class TrackerNode(LifecycleNode):
         response.message = f"object {request.prompt.object_id} prompted on frame {outcome.frame_index}"
         return response
 
-    def _on_remove_object(
+    async def _on_remove_object(
         self, request: RemoveObject.Request, response: RemoveObject.Response
     ) -> RemoveObject.Response:
         try:
-            self._wait(self._running_worker().call(lambda session: session.remove_object(request.object_id)))
+            await self._answer(self._running_worker().call(lambda session: session.remove_object(request.object_id)))
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success, response.message = True, f"object {request.object_id} removed"
         return response
 
-    def _on_reset(self, request: Reset.Request, response: Reset.Response) -> Reset.Response:
+    async def _on_reset(self, request: Reset.Request, response: Reset.Response) -> Reset.Response:
         try:
-            self._wait(self._running_worker().call(lambda session: session.reset()))
+            await self._answer(self._running_worker().call(lambda session: session.reset()))
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success, response.message = True, "every object forgotten; the next image is frame 0"
         return response
 
-    def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
+    async def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
         try:
-            frame = self._held_frame(request.prompt.header.stamp)
-            response = self._wait(self._running_segmenter().submit(segment, self._tracker.model, frame, request))
+            stamp_ns = stamp_to_ns(request.prompt.header.stamp)
+            work = self._running_worker().call(
+                lambda session: segment(session.tracker, session.held_frame(stamp_ns), request)
+            )
+            response = await self._answer(work)
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success, response.message = True, f"{len(response.masks)} candidate masks"
         return response
 
-    def _on_segment_everything(
+    async def _on_segment_everything(
         self, request: SegmentEverything.Request, response: SegmentEverything.Response
     ) -> SegmentEverything.Response:
         try:
-            frame = self._held_frame(request.header.stamp)
+            stamp_ns, worker = stamp_to_ns(request.header.stamp), self._running_worker()
             deadline = time.monotonic() + self.settings.service_timeout
-            stopping = self._segmenter_stopping
 
             def should_stop() -> bool:  # past the deadline (the caller has its answer) or closing
-                return stopping.is_set() or time.monotonic() > deadline
+                return worker.stopping or time.monotonic() > deadline
 
-            model = self._tracker.model
-            work = self._running_segmenter().submit(segment_everything, model, frame, request, should_stop)
+            def segment_and_track(session: TrackingSession) -> SegmentEverything.Response:
+                frame = session.held_frame(stamp_ns)
+                found, to_track = segment_everything(session.tracker, frame, request, should_stop)
+                found.object_ids = session.start_objects(to_track, frame.stamp_ns)
+                return found
+
             try:
-                response, to_track = self._wait(work)
+                response = await self._answer(worker.call(segment_and_track))
             except GenerationStopped as stopped:  # the deadline passed (or the node closes) mid-work
-                if stopping.is_set():
+                if worker.stopping:
                     raise CancelledError(f"the node is closing ({stopped})") from None
                 timeout = self.settings.service_timeout
                 raise TimeoutError(f"the tracker did not answer within {timeout:g} s ({stopped})") from None
-            response.object_ids = self._track_masks(to_track, frame.stamp_ns)
         except SERVICE_FAILURES as error:
             return _failure(response, error)
         response.success = True
         response.message = f"{len(response.masks)} masks, {len(response.object_ids)} tracked"
         return response
 
-    def _held_frame(self, stamp) -> Frame:
-        return self._wait(self._running_worker().call(lambda session: session.held_frame(stamp_to_ns(stamp))))
-
-    def _track_masks(self, masks: list, stamp_ns: int) -> list[int]:
-        """Start tracking each mask as a new object (ids after the highest tracked one)."""
-        worker = self._running_worker()
-        first_id = max(self._wait(worker.call(lambda session: session.object_ids)), default=-1) + 1
-        object_ids = list(range(first_id, first_id + len(masks)))
-        for object_id, mask in zip(object_ids, masks):
-            self._wait(worker.submit_prompt(object_id, TrackerPrompt(mask=mask), stamp_ns))
-        return object_ids
-
-    def _running_segmenter(self) -> ThreadPoolExecutor:
-        segmenter = self._segmenter
-        if segmenter is None:
-            raise CancelledError("the node is not active")
-        return segmenter
-
-    def _wait(self, future: Future[T]) -> T:
-        """The future's result within service_timeout; on timeout the work is cancelled if not started."""
-        try:
-            return future.result(timeout=self.settings.service_timeout)
-        except TimeoutError:
+    async def _answer(self, future: Future[T]) -> T:
+        """The future's result within service_timeout, awaited without holding an executor thread:
+        the worker completes it and wakes the executor, which resumes the service. On timeout the
+        work is cancelled if not started."""
+        settled = await_concurrent(future, self.settings.service_timeout, self.executor)
+        await settled
+        if not future.done():
             future.cancel()
-            raise TimeoutError(f"the tracker did not answer within {self.settings.service_timeout:g} s") from None
+            raise TimeoutError(f"the tracker did not answer within {self.settings.service_timeout:g} s")
+        return future.result()
 
     def _on_parameters_set(self, changed: list[Parameter]) -> None:
         self.settings = parameters.updated(self.settings, changed)
@@ -363,38 +354,36 @@ class TrackerNode(LifecycleNode):
     # ----------------------------------------------------------------- outputs (worker thread)
 
     def _publish(self, outcome: FrameOutcome) -> None:
-        header, results, settings = outcome.frame.header, list(outcome.objects.values()), self.settings
-        array = tracked_object_array(header, outcome.frame_index, results, settings.mask_encoding, settings.mask_mode)
-        located = self._depth.locate(outcome.frame.stamp_ns, results) if self._depth is not None else []
-        for msg, each in zip(array.objects, located):
-            fill_tracked_object(msg, each)
+        settings = self.settings
+        choice = OutputChoice(
+            settings.mask_encoding, settings.mask_mode, settings.publish_overlay, settings.publish_labels,
+            settings.tf_prefix if self._tf_sender is not None else None,
+        )  # fmt: skip
+        messages = self._writer.messages(outcome, choice)
+        for problem in messages.problems:
+            self.get_logger().warning(problem, throttle_duration_sec=5.0)
+        outputs = self._outputs
         try:
-            self._outputs.tracked.publish(array)
-            if self._depth is not None:
-                self._publish_3d(header, located)
-            if settings.publish_overlay:
-                self._outputs.overlay.publish(overlay_image(outcome.frame.image, results, header))
-            if settings.publish_labels:
-                self._publish_labels(results, outcome.frame.image.shape[:2], header)
+            outputs.tracked.publish(messages.tracked)
+            for publisher, msg in ((outputs.cloud, messages.cloud), (outputs.markers, messages.markers),
+                                   (outputs.overlay, messages.overlay), (outputs.labels, messages.labels)):  # fmt: skip
+                if msg is not None:
+                    publisher.publish(msg)
+            if messages.transforms:
+                self._tf_sender.sendTransform(messages.transforms)
         except rclpy_implementation.RCLError:
             if self.context.ok():
                 raise
             # SIGINT/SIGTERM shut ROS down while the worker tracked this image: nowhere to publish.
 
-    def _publish_3d(self, header, located) -> None:
-        self._outputs.cloud.publish(point_cloud(header, located))
-        self._outputs.markers.publish(self._depth.markers.markers(header, located))
-        if self._tf_sender is not None:
-            self._tf_sender.sendTransform(object_transforms(header, located, self.settings.tf_prefix))
-
-    def _publish_labels(self, results, image_size, header) -> None:
-        try:
-            self._outputs.labels.publish(labels_image(results, image_size, header))
-        except ConversionError as error:  # an id too large for mono16: the other outputs went out
-            self.get_logger().warning(f"labels not published: {error}", throttle_duration_sec=5.0)
-
     def _publish_diagnostics(self) -> None:
-        stats = self._worker.stats.take()
+        worker, topic = self._worker, self._image_subscription_topic()
+        warning = no_image_warning(
+            topic, time.monotonic() - worker.last_image_at, since_start=worker.last_image_at == worker.started_at
+        )
+        if warning is not None:
+            self.get_logger().warning(warning, throttle_duration_sec=NO_IMAGE_WARNING_AFTER)
+        stats = worker.stats.take()
         self._outputs.diagnostics.publish(
             diagnostic_array(
                 self.get_clock().now().to_msg(),
@@ -404,7 +393,8 @@ class TrackerNode(LifecycleNode):
                 device=str(self._tracker.device),
                 precision=self._tracker.precision.name,
                 precision_by_part=self._tracker.precision_by_part,
-                worker_alive=self._worker.alive,
+                worker_alive=worker.alive,
+                image_topic=topic,
                 extra=self._depth.counts() if self._depth is not None else None,
             )
         )
@@ -422,10 +412,6 @@ class TrackerNode(LifecycleNode):
             self._diagnostics_timer = None
 
     def _stop_worker(self) -> None:
-        if self._segmenter is not None:
-            self._segmenter_stopping.set()
-            self._segmenter.shutdown(wait=True, cancel_futures=True)
-            self._segmenter = None
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -434,6 +420,26 @@ class TrackerNode(LifecycleNode):
         if self._tracker is not None:
             device, self._tracker = self._tracker.device, None
             release_device_memory(device)
+
+
+def await_concurrent(future: Future, timeout: float, executor: Executor) -> RclpyFuture:
+    """An rclpy Future done when `future` is done or `timeout` seconds have passed; `executor`
+    is woken then, so that a coroutine awaiting it resumes at once."""
+    settled, lock = RclpyFuture(), threading.Lock()
+
+    def settle(_: object = None) -> None:
+        with lock:
+            if settled.done():
+                return
+            settled.set_result(None)
+        timer.cancel()
+        executor.wake()
+
+    timer = threading.Timer(timeout, settle)
+    timer.daemon = True
+    timer.start()
+    future.add_done_callback(settle)
+    return settled
 
 
 def _failure(response: T, error: BaseException) -> T:
@@ -451,7 +457,9 @@ def main(args: list[str] | None = None) -> int:
         args=args,
         start=lambda node: not node.settings.autostart or node.start(),
         close=TrackerNode.close,
-        executor=lambda: MultiThreadedExecutor(num_threads=4),
+        # One executor thread: no callback blocks it (services await the tracking thread), and it
+        # measured lower latencies than four threads with depth (docs/notes/node.md).
+        executor=SingleThreadedExecutor,
     )
 
 

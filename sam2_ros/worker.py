@@ -5,6 +5,11 @@ mailbox (the newest image wins; one replaced before it was processed counts as d
 `submit_prompt` / `call` queue work that returns a Future. The thread runs queued work in order
 before each image, so every tracker call happens on this one thread. No ROS here: images are
 decoded and results published through the functions the node passes in.
+
+With a Pairing (the node's depth), an image leaves the mailbox once its companion message has
+arrived, or `max_wait` seconds after its receipt without one; the companion is taken then and
+travels with the frame, so nothing waits for it later. The image waits only while objects are
+tracked or prompts wait for an image; queued work runs meanwhile, and a newer image replaces it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 
 from sam2_ros.frame_stats import FrameStats
 from sam2_ros.session import Frame, FrameOutcome, FrameRejected, PromptOutcome, PromptRequest, TrackingSession
@@ -23,12 +29,31 @@ from sam2core.tracking import Prompt
 T = TypeVar("T")
 
 
+class Pairing(Protocol):
+    """A second stream matched to each image before it leaves the mailbox (see the module docstring)."""
+
+    max_wait: float  # seconds an image waits in the mailbox for its companion
+
+    def has_companion(self, message: Any) -> bool:
+        """Whether the companion of the image `message` has arrived (nothing counted)."""
+
+    def take_companion(self, message: Any) -> Any | None:
+        """The companion of the image `message`, or None (counted as matched or not)."""
+
+
+@dataclass
+class _Mail:
+    message: Any
+    received: float  # time.monotonic() at receipt
+
+
 class TrackingWorker:
     """Owns a TrackingSession and the thread that runs it.
 
     decode: message -> Frame (raises ValueError for an unusable message).
     publish: called on the worker thread with every processed image's FrameOutcome.
     warn, error: log a line (warn may be throttled by the caller).
+    pairing: matches each image to its companion (Frame.companion) as it leaves the mailbox.
     """
 
     def __init__(
@@ -40,20 +65,28 @@ class TrackingWorker:
         warn: Callable[[str], None],
         error: Callable[[str], None],
         prompt_timeout: float,
+        pairing: Pairing | None = None,
     ):
         self.session = session
         self.prompt_timeout = prompt_timeout
         self._decode, self._publish, self._warn, self._error = decode, publish, warn, error
+        self._pairing = pairing
         self._wake = threading.Condition()
-        self._mailbox: tuple[Any, float] | None = None  # (message, receipt time)
+        self._mailbox: _Mail | None = None
         self._queue: list[tuple[Callable[[], None], Future]] = []
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="sam2_tracking", daemon=True)
         self.stats = FrameStats()
+        self.started_at = self.last_image_at = time.monotonic()  # the newest image's receipt, or the creation
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether stop was called: long work on the thread should end."""
+        return self._stopping
 
     def start(self) -> None:
         self._thread.start()
@@ -72,9 +105,15 @@ class TrackingWorker:
         """Put an image message in the mailbox, replacing (dropping) one not yet processed."""
         with self._wake:
             dropped = self._mailbox is not None
-            self._mailbox = (message, time.monotonic())
+            self._mailbox = _Mail(message, time.monotonic())
+            self.last_image_at = self._mailbox.received
             self._wake.notify()
         self.stats.count(received=1, dropped=int(dropped))
+
+    def wake(self) -> None:
+        """Look at the mailbox again: a companion message has arrived."""
+        with self._wake:
+            self._wake.notify()
 
     def submit_prompt(self, object_id: int, prompt: Prompt, stamp_ns: int) -> Future[PromptOutcome]:
         """Apply a prompt on the worker thread (see TrackingSession.prompt for where it applies)."""
@@ -110,31 +149,61 @@ class TrackingWorker:
     def _run(self) -> None:
         while True:
             with self._wake:
-                timeout = self.session.next_deadline - time.monotonic()
-                self._wake.wait_for(self._has_work, timeout=max(timeout, 0.0) if timeout != float("inf") else None)
+                self._wait_for_work()
                 if self._stopping:
                     break
                 work, self._queue = self._queue, []
-                mail, self._mailbox = self._mailbox, None
+                mail = self._mailbox if self._mail_ready() else None
+                if mail is not None:
+                    self._mailbox = None
             for run, _ in work:
                 run()
             self.session.expire(time.monotonic())
             if mail is not None:
-                self._process(*mail)
+                self._process(mail)
         self.session.close("the tracker stopped")
 
-    def _has_work(self) -> bool:
-        return self._stopping or bool(self._queue) or self._mailbox is not None
+    def _wait_for_work(self) -> None:
+        """Wait (holding the lock) for work, or until a prompt's deadline or the mailbox's wait ends;
+        each wake-up recomputes the deadline, since a new image brings its own."""
+        while not self._has_work():
+            remaining = min(self.session.next_deadline, self._mail_deadline()) - time.monotonic()
+            if remaining <= 0.0:
+                return
+            self._wake.wait(None if remaining == float("inf") else remaining)
 
-    def _process(self, message: Any, received: float) -> None:
+    def _has_work(self) -> bool:
+        return self._stopping or bool(self._queue) or self._mail_ready()
+
+    def _mail_ready(self) -> bool:
+        """Whether the image in the mailbox may leave it (see the module docstring)."""
+        mail = self._mailbox
+        if mail is None or self._pairing is None:
+            return mail is not None
+        return time.monotonic() >= self._mail_deadline() or self._pairing.has_companion(mail.message)
+
+    def _mail_deadline(self) -> float:
+        """When the image in the mailbox stops waiting for its companion (inf: no image)."""
+        mail = self._mailbox
+        if mail is None:
+            return float("inf")
+        waits = self._pairing is not None and (self.session.object_ids or self.session.next_deadline != float("inf"))
+        return mail.received + self._pairing.max_wait if waits else mail.received
+
+    def _process(self, mail: _Mail) -> None:
         """Decode, track and publish one image; a failure is logged and counted, never raised."""
         try:
-            frame = self._decode(message)
+            frame = self._decode(mail.message)
+            if self._pairing is not None:
+                frame = replace(frame, companion=self._pairing.take_companion(mail.message))
         except ValueError as error:
             self._reject(error)
             return
         try:
             outcome = self.session.process(frame)
+            if outcome.jump_warning is not None:
+                self._warn(outcome.jump_warning)
+                self.stats.count(time_jumps=1)
             self._publish(outcome)
         except FrameRejected as error:
             self._reject(error)
@@ -143,7 +212,7 @@ class TrackingWorker:
             self._error(f"tracking failed on an image:\n{traceback.format_exc()}")
             self.stats.count(failed=1)
             return
-        self.stats.processed(time.monotonic() - received, len(outcome.objects))
+        self.stats.processed(time.monotonic() - mail.received, len(outcome.objects))
 
     def _reject(self, error: ValueError) -> None:
         self._warn(f"image dropped: {error}")

@@ -43,6 +43,11 @@ class PrecisionChoice:
         return DTYPES[self.name]
 
 
+def autocast(choice: PrecisionChoice, device: torch.device) -> torch.autocast:
+    """The autocast context that runs model code in `choice` on `device` (a no-op for float32)."""
+    return torch.autocast(device.type, dtype=choice.dtype, enabled=choice.dtype != torch.float32)
+
+
 def auto_precision(
     device_type: str, *, cpu_flags: frozenset[str] = frozenset(), cuda_capability: tuple[int, int] | None = None
 ) -> PrecisionChoice:

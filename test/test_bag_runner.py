@@ -9,6 +9,7 @@ from rosbags.rosbag2 import Reader, Writer
 from rosbags.rosbag2.enums import StoragePlugin
 from sensor_msgs.msg import Image
 
+from sam2_ros.conversions import objects_in_labels
 from sam2_ros.tools import bag_runner
 from sam2_ros.msg import TrackedObjectArray
 from sam2_ros.tools.prompt_file import PromptFileError, read_prompt_file
@@ -82,6 +83,50 @@ def test_runner_tracks_every_image_with_bag_and_file_prompts(tmp_path, capsys):
         assert (obj.mask.width, obj.mask.height, len(obj.object_pointer)) == (WIDTH, HEIGHT, POINTER_LENGTH)
     overlays = read_topic(tmp_path / "out", "/overlay", Image)
     assert [overlay.header for overlay in overlays] == [image.header for image in images]
+
+
+def test_runner_honours_mask_mode_and_writes_labels_as_the_node_publishes_them(tmp_path, capsys):
+    images = write_bag(tmp_path / "in")
+    (tmp_path / "prompts.yaml").write_text(PROMPT_FILE)
+    checkpoint = harness.write_demo_checkpoint(tmp_path / "demo.pt")
+    code = bag_runner.main([
+        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw", "--prompts", str(tmp_path / "prompts.yaml"),
+        "--out", str(tmp_path / "out"), "--mask-mode", "none", "--labels-topic", "/labels",
+        "--model", harness.MODEL, "--checkpoint", str(checkpoint), "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    arrays = read_topic(tmp_path / "out", "/tracked_objects", TrackedObjectArray)
+    labels = read_topic(tmp_path / "out", "/labels", Image)
+    assert [msg.header for msg in labels] == [image.header for image in images]
+    for array, label in zip(arrays, labels):
+        assert (array.image_width, array.image_height) == (label.width, label.height) == (WIDTH, HEIGHT)
+        assert all((obj.mask.width, obj.mask.height) == (0, 0) for obj in array.objects)  # mask_mode none
+        found = objects_in_labels(label)
+        assert set(found) <= {obj.object_id for obj in array.objects if obj.visible}
+        for obj in array.objects:  # overlaps go to one object: at most its mask's pixels are labelled with it
+            labelled = int(found[obj.object_id].sum()) if obj.object_id in found else 0
+            assert labelled <= obj.mask_area
+        assert bool(found) == any(obj.visible and obj.mask_area > 0 for obj in array.objects)
+
+
+def test_a_bag_played_twice_in_a_row_starts_a_new_stream_where_time_jumps_back(tmp_path, capsys):
+    images = [image_msg(index) for index in range(IMAGES)]
+    with Writer(tmp_path / "in", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        camera = writer.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=bag_runner.sam2_typestore())
+        for index, image in enumerate(images + images):  # the recording looped once: its stamps repeat
+            writer.write(camera, RECEIVED_NS + index * harness.FRAME_NS, serialize_message(image))
+    (tmp_path / "prompts.yaml").write_text("prompts:\n  - {object_id: 1, frame: 0, points: [[20, 20]], labels: [1]}\n")
+    checkpoint = harness.write_demo_checkpoint(tmp_path / "demo.pt")
+    code = bag_runner.main([
+        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw", "--prompts", str(tmp_path / "prompts.yaml"),
+        "--out", str(tmp_path / "out"), "--model", harness.MODEL, "--checkpoint", str(checkpoint), "--device", "cpu",
+    ])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"image {IMAGES}: time jumped back {(IMAGES - 1) * harness.FRAME_NS / 1e9:.3f} s" in captured.err
+    arrays = read_topic(tmp_path / "out", "/tracked_objects", TrackedObjectArray)
+    assert [array.frame_index for array in arrays] == list(range(IMAGES)) * 2  # the second pass: a new stream
+    assert [len(array.objects) for array in arrays] == [1] * IMAGES + [0] * IMAGES  # its objects forgotten
 
 
 def test_runner_reports_a_missing_topic_and_a_bad_checkpoint(tmp_path, capsys):

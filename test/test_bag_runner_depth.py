@@ -12,7 +12,7 @@ from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from sam2_ros.tools import bag_runner
-from sam2_ros.depth import camera_info, depth_image
+from sam2_ros.depth_messages import camera_info, depth_image
 from sam2_ros.msg import TrackedObjectArray
 from sam2core.geometry import PinholeCamera
 

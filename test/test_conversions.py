@@ -190,16 +190,16 @@ def test_probability_masks_scale_the_sigmoid():
 
 def test_array_keeps_the_image_header_and_orders_objects():
     results = [object_result(disc_logits(), 1.0, object_id=9), object_result(disc_logits(), 1.0, object_id=2)]
-    msg = conversions.tracked_object_array(HEADER, 17, results)
+    msg = conversions.tracked_object_array(HEADER, 17, results, (48, 64))
     assert (msg.header, msg.frame_index, [o.object_id for o in msg.objects]) == (HEADER, 17, [2, 9])
-    assert conversions.tracked_object_array(HEADER, 3, []).objects == []
+    assert conversions.tracked_object_array(HEADER, 3, [], (48, 64)).objects == []
 
 
-def test_array_gives_the_image_size_of_its_masks():
-    msg = conversions.tracked_object_array(HEADER, 5, [object_result(disc_logits(), 1.0)])
+def test_array_gives_the_image_size_with_objects_or_none():
+    msg = conversions.tracked_object_array(HEADER, 5, [object_result(disc_logits(), 1.0)], (48, 64))
     assert (msg.image_height, msg.image_width) == (48, 64)
-    empty = conversions.tracked_object_array(HEADER, 5, [])
-    assert (empty.image_height, empty.image_width) == (0, 0)
+    empty = conversions.tracked_object_array(HEADER, 5, [], (48, 64))
+    assert (empty.image_height, empty.image_width) == (48, 64)
 
 
 # ----------------------------------------------------------------------------- lighter masks and labels

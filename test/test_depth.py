@@ -2,7 +2,6 @@
 visibility reasons, and the cloud, markers and transforms the node publishes."""
 
 import struct
-import threading
 
 import numpy as np
 import pytest
@@ -12,31 +11,23 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from sam2_ros.depth import (
+from sam2_ros.depth import DepthError, DepthMatcher, DepthStage, camera_from_info, depth_to_metres, serialized_stamp_ns
+from sam2_ros.depth_messages import (
     CLOUD_DTYPE,
-    DepthError,
-    DepthMatcher,
-    DepthSettings,
-    DepthStage,
     MarkerBook,
-    ObjectDepth,
-    ObjectLocator,
-    camera_from_info,
     camera_info,
     depth_image,
-    depth_to_metres,
-    measure,
+    fill_tracked_object,
     object_transforms,
     point_cloud,
-    serialized_stamp_ns,
 )
+from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator, VisibilityReason, measure
 from sam2_ros.msg import TrackedObject
 from sam2core.geometry import PinholeCamera
 from sam2core.tracking import ObjectResult
 
 CAMERA = PinholeCamera(fx=100.0, fy=200.0, cx=50.0, cy=40.0, width=101, height=81)
 HEADER = Header(frame_id="camera_color_optical_frame")
-R = TrackedObject
 
 
 def test_back_projection_matches_hand_computed_points():
@@ -96,7 +87,7 @@ def test_undeserialisable_depth_is_a_warning():
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(b"\x00\x01\x00\x00" + struct.pack("<iI", 0, 0) + b"not an image")
     stage.add_depth(b"\x00")
-    assert stage.locate(0, [result(1, square_mask())])[0].position is None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
     assert stage.rejected == 2 and "cannot be deserialised" in warnings[-1]
 
 
@@ -105,10 +96,9 @@ def test_matcher_late_missing_and_reordered_depth():
     assert matcher.match(1_000_000_000) is None  # missing: nothing buffered
     matcher.add(1_030_000_000, "late")  # arrives after its colour image was received, before it is tracked
     assert matcher.match(1_033_000_000) == "late"
-    later = threading.Timer(0.05, lambda: matcher.add(1_060_000_000, "still on its way"))
-    later.start()  # arrives while the colour image is being located
-    assert matcher.match(1_060_000_000, wait=5.0) == "still on its way"
-    later.join()
+    assert not matcher.has_match(1_060_000_000)  # the colour image waits in the mailbox for it
+    matcher.add(1_060_000_000, "still on its way")
+    assert matcher.has_match(1_060_000_000) and matcher.match(1_060_000_000) == "still on its way"
     matcher.add(1_100_000_000, "newer")
     matcher.add(1_066_000_000, "older, arrived second")  # reordered stamps
     assert matcher.match(1_070_000_000) == "older, arrived second"
@@ -162,8 +152,8 @@ def test_tiny_masks_fall_back_to_every_pixel():
     assert found.depth_points == 9 and found.position[2] == pytest.approx(1.5)
 
 
-def locate_one(locator, mask, visible, depth, camera=CAMERA) -> ObjectDepth:
-    return locator.locate({7: mask if visible else np.zeros_like(mask)}, {7: visible}, depth, camera)[7]
+def locate_one(locator, mask, visible, depth, camera=CAMERA, stamp_ns=0) -> ObjectDepth:
+    return locator.locate({7: mask if visible else np.zeros_like(mask)}, {7: visible}, depth, camera, stamp_ns)[7]
 
 
 def test_visibility_reasons():
@@ -173,27 +163,28 @@ def test_visibility_reasons():
     scene[mask] = 2.0
 
     occluded = ObjectLocator(settings)
-    assert locate_one(occluded, mask, True, scene).reason == R.REASON_VISIBLE
+    assert locate_one(occluded, mask, True, scene).reason == VisibilityReason.VISIBLE
     in_front = scene.copy()
     in_front[20:60, 30:70] = 1.0  # a panel in front of where the object was
-    assert locate_one(occluded, mask, False, in_front).reason == R.REASON_OCCLUDED
-    assert locate_one(occluded, mask, False, None, None).reason == R.REASON_NO_DEPTH
+    assert locate_one(occluded, mask, False, in_front).reason == VisibilityReason.OCCLUDED
+    assert locate_one(occluded, mask, False, None, None).reason == VisibilityReason.NO_DEPTH
     other_size = np.zeros((40, 50), bool)  # a new stream: what was remembered indexes other pixels
-    assert locate_one(occluded, other_size, False, plane(1.0, 40, 50)).reason == R.REASON_NO_DEPTH
+    assert locate_one(occluded, other_size, False, plane(1.0, 40, 50)).reason == VisibilityReason.NO_DEPTH
 
     lost = ObjectLocator(settings)
     locate_one(lost, mask, True, scene)
-    assert locate_one(lost, mask, False, plane(3.0)).reason == R.REASON_LOST  # gone, nothing in front
+    assert locate_one(lost, mask, False, plane(3.0)).reason == VisibilityReason.LOST  # gone, nothing in front
 
     leaving = ObjectLocator(settings)
-    for left in (40, 60, 78):  # moving right 20 px per image, last seen at the border
+    for index, left in enumerate((40, 60, 78)):  # moving right 20 px per 0.1 s, last seen at the border
         moved = plane(3.0)
         moved[square_mask(left=left, width=101)[:, :101]] = 2.0
-        assert locate_one(leaving, square_mask(left=left), True, moved).reason == R.REASON_VISIBLE
-    assert locate_one(leaving, mask, False, plane(3.0)).reason == R.REASON_OUT_OF_VIEW
+        located = locate_one(leaving, square_mask(left=left), True, moved, stamp_ns=index * 10**8)
+        assert located.reason == VisibilityReason.VISIBLE
+    assert locate_one(leaving, mask, False, plane(3.0), stamp_ns=3 * 10**8).reason == VisibilityReason.OUT_OF_VIEW
 
     never_seen = ObjectLocator(settings)
-    assert locate_one(never_seen, mask, False, scene).reason == R.REASON_NO_DEPTH
+    assert locate_one(never_seen, mask, False, scene).reason == VisibilityReason.NO_DEPTH
 
 
 def result(object_id: int, mask: np.ndarray, visible: bool = True) -> ObjectResult:
@@ -216,29 +207,30 @@ def test_bad_depth_gives_no_position_and_a_warning_never_a_crash(bad, warning):
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     good = plane(2.0)
     stage.add_depth(serialize_message(depth_image(good, Header())))
-    assert stage.locate(0, [result(1, square_mask())])[0].position is not None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is not None
     bad.header.stamp.sec = 1
     stage.add_depth(serialize_message(bad))
-    hidden_after = stage.locate(10**9, [result(1, square_mask(), visible=False), result(2, square_mask())])
+    both = [result(1, square_mask(), visible=False), result(2, square_mask())]
+    hidden_after = stage.locate(stage.matcher.match(10**9), both, 10**9)
     assert [each.position for each in hidden_after] == [None, None]
-    assert hidden_after[1].reason == R.REASON_VISIBLE
+    assert hidden_after[1].reason == VisibilityReason.VISIBLE
     if warning is not None:
-        assert hidden_after[0].reason == R.REASON_NO_DEPTH and stage.rejected == 1
+        assert hidden_after[0].reason == VisibilityReason.NO_DEPTH and stage.rejected == 1
         assert warning in warnings[-1]
     else:  # a depth image without readings is usable but tells nothing
-        assert hidden_after[0].reason == R.REASON_LOST
+        assert hidden_after[0].reason == VisibilityReason.LOST
 
 
 def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no_depth():
     warnings = []
     stage = DepthStage(DepthSettings(), max_offset_ns=5, buffer_size=4, warn=warnings.append)
     stage.add_depth(serialize_message(depth_image(plane(2.0, 41, 51), HEADER)))
-    assert stage.locate(0, [result(1, square_mask())])[0].position is None
+    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
     assert "no camera_info" in warnings[-1]
     stage.set_camera_info(camera_info(CAMERA, HEADER))
-    located = stage.locate(0, [result(1, square_mask())])[0]
+    located = stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0]
     assert located.position[2] == pytest.approx(2.0) and "resized (nearest)" in warnings[-1]
-    assert stage.locate(10**9, [result(1, square_mask(), visible=False)])[0].reason == R.REASON_NO_DEPTH
+    assert stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)], 10**9)[0].reason == VisibilityReason.NO_DEPTH
     assert "no depth image within" in warnings[-1]
     assert stage.counts() == {"depth_matched": "2", "depth_unmatched": "1", "depth_rejected": "1"}
 
@@ -247,7 +239,7 @@ def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
     stage = DepthStage(DepthSettings(erosion=0, cloud_max_points=100), max_offset_ns=0, buffer_size=2, warn=print)
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(serialize_message(depth_image(plane(2.0), HEADER)))
-    located = stage.locate(0, [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))])
+    located = stage.locate(stage.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))], 0)
     cloud = point_cloud(HEADER, located)
     assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("object_id", 12)]
     points = np.frombuffer(bytes(cloud.data), CLOUD_DTYPE)
@@ -260,7 +252,7 @@ def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
 
 def test_markers_box_and_id_per_object_deleted_when_the_object_goes():
     book = MarkerBook()
-    here = ObjectDepth(5, R.REASON_VISIBLE, 10, np.array([0.0, 0.0, 2.0]), np.array([-0.1, -0.2, 1.9]),
+    here = ObjectDepth(5, VisibilityReason.VISIBLE, 10, np.array([0.0, 0.0, 2.0]), np.array([-0.1, -0.2, 1.9]),
                        np.array([0.1, 0.2, 2.1]))  # fmt: skip
     markers = book.markers(HEADER, [here]).markers
     assert [(m.ns, m.id, m.type, m.action) for m in markers] == [
@@ -276,11 +268,18 @@ def test_markers_box_and_id_per_object_deleted_when_the_object_goes():
 
 
 def test_transforms_put_a_frame_at_each_measured_object():
-    here = ObjectDepth(2, R.REASON_VISIBLE, 1, np.array([0.5, -0.25, 1.5]), np.zeros(3), np.zeros(3))
-    transforms = object_transforms(HEADER, [here, ObjectDepth(3, R.REASON_LOST)], "sam2_object_")
+    here = ObjectDepth(2, VisibilityReason.VISIBLE, 1, np.array([0.5, -0.25, 1.5]), np.zeros(3), np.zeros(3))
+    transforms = object_transforms(HEADER, [here, ObjectDepth(3, VisibilityReason.LOST)], "sam2_object_")
     assert len(transforms) == 1
     (transform,) = transforms
     assert (transform.header.frame_id, transform.child_frame_id) == (HEADER.frame_id, "sam2_object_2")
     t = transform.transform
     assert (t.translation.x, t.translation.y, t.translation.z) == (0.5, -0.25, 1.5)
     assert (t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_every_reason_maps_to_its_message_constant():
+    for reason in VisibilityReason:
+        msg = TrackedObject()
+        fill_tracked_object(msg, ObjectDepth(1, reason))
+        assert msg.visibility_reason == getattr(TrackedObject, f"REASON_{reason.name}")

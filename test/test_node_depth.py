@@ -19,7 +19,7 @@ import tracker_harness as harness  # noqa: E402
 from tracker_harness import HEIGHT, RELIABLE, WIDTH, image_msg  # noqa: E402
 
 from sam2_ros.conversions import mask_to_image  # noqa: E402
-from sam2_ros.depth import CLOUD_DTYPE, MarkerBook, camera_info, depth_image  # noqa: E402
+from sam2_ros.depth_messages import CLOUD_DTYPE, MarkerBook, camera_info, depth_image  # noqa: E402
 from sam2_ros.msg import Prompt, TrackedObject  # noqa: E402
 from sam2core.geometry import PinholeCamera  # noqa: E402
 

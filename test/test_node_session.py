@@ -152,6 +152,38 @@ def test_reset_forgets_objects_and_rejects_waiting_prompts(session):
         session.remove_object(1)
 
 
+def test_a_prompt_for_an_image_that_never_comes_says_how_far_ahead_it_was(session):
+    session.process(frame(1.0))
+    waiting = prompt(session, 1, 3.5, deadline=0.0)
+    session.expire(1.0)
+    with pytest.raises(PromptRejected, match=r"processed in time: the prompt is 2\.500 s ahead of the newest image"):
+        waiting.result(timeout=0)
+
+
+def test_time_jumping_back_starts_a_new_stream_and_a_small_step_back_does_not(session):
+    prompt(session, 1, 0)
+    session.process(frame(5.0))
+    assert session.process(frame(4.95)).jumped_back_from_ns is None  # within the tolerance: same stream
+    waiting = prompt(session, 2, 6.0)
+    outcome = session.process(frame(1.0))
+    assert (outcome.frame_index, outcome.objects, outcome.jumped_back_from_ns) == (0, {}, 5_000_000_000)
+    assert "time jumped back 4.000 s" in outcome.jump_warning
+    with pytest.raises(PromptRejected, match="time jumped back"):
+        waiting.result(timeout=0)
+
+
+def test_start_objects_takes_the_ids_after_the_highest_in_one_call(session):
+    prompt(session, 3, 0)
+    session.process(frame(1.0))
+    session.process(frame(2.0))
+    mask = np.zeros((HEIGHT, WIDTH), bool)
+    mask[10:20, 10:30] = True
+    assert session.start_objects([mask, ~mask], 1_000_000_000) == [4, 5]
+    assert session.object_ids == [3, 4, 5] and list(session.process(frame(3.0)).objects) == [3, 4, 5]
+    with pytest.raises(PromptRejected):
+        session.start_objects([mask], 500_000_000)  # older than every held image
+
+
 # ----------------------------------------------------------------------------- the worker thread
 
 

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from std_msgs.msg import Header
 
-from sam2_ros.depth import DepthSettings, camera_from_info, camera_info, depth_to_metres, depth_image, measure
+from sam2_ros.depth import camera_from_info, depth_to_metres
+from sam2_ros.depth_messages import camera_info, depth_image
+from sam2core.locating import DepthSettings, measure
 from sam2_ros.msg import TrackedObject
 from sam2_ros.demo.synthetic_camera import camera_depth, camera_sequences, ground_truth_array
 from sam2core.data import BENCHMARK

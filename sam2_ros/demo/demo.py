@@ -44,6 +44,7 @@ from sam2_ros import parameters
 from sam2_ros.conversions import mono8_mask, prompt_to_msg, stamp_to_ns
 from sam2_ros.demo.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
 from sam2_ros.demo.demo_video import write_video
+from sam2_ros.depth_messages import REASON_FROM_MSG
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
 from sam2_ros.demo.synthetic_camera import camera_sequences
@@ -176,7 +177,7 @@ def observation(msg: TrackedObject) -> Observation:
     xyxy = (box.x_offset, box.y_offset, box.x_offset + box.width - 1, box.y_offset + box.height - 1)
     position = np.array([msg.position.x, msg.position.y, msg.position.z]) if msg.depth_points else None
     return Observation(mono8_mask(msg.mask), msg.visible, msg.visibility, xyxy if box.width else None, position,
-                       msg.visibility_reason)  # fmt: skip
+                       REASON_FROM_MSG[msg.visibility_reason])  # fmt: skip
 
 
 def spin_until(node: Node, condition: Callable[[], bool], children: list[Child], timeout: float, what: str) -> None:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sam2_ros.depth import DepthScore
+from sam2_ros.demo.depth_score import DepthScore
 from sam2core.data import Sequence
 from sam2core.data.depth import visibility_causes
 from sam2core.evaluation import TRACKER, MethodScore, Prediction, SequenceScore, first_frame_baseline
 from sam2core.evaluation.benchmark import PromptKind, score_sequence, summarize
+from sam2core.locating import VisibilityReason
 
 Box = tuple[int, int, int, int]  # XYXY pixels, x1 and y1 inclusive
 
@@ -33,7 +34,7 @@ class Observation:
     visibility: float
     box: Box | None
     position: np.ndarray | None = None
-    reason: int = 0
+    reason: VisibilityReason = VisibilityReason.NO_DEPTH
 
 
 @dataclass
@@ -146,7 +147,7 @@ def prediction(sequence: Sequence, views: list[FrameView]) -> Prediction:
 
 def depth_score(scores: list[ClipScore]) -> dict[str, object]:
     """3D position error and visibility-reason accuracy of the node's answers (frames 1.., those
-    it processed) against the camera's truth (sam2_ros.depth.DepthScore)."""
+    it processed) against the camera's truth (sam2_ros.demo.depth_score.DepthScore)."""
     score = DepthScore()
     for clip_score in scores:
         sequence = clip_score.clip.sequence

@@ -36,7 +36,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from sam2_ros.conversions import rgb_to_image, tracked_object_array
-from sam2_ros.depth import camera_info, depth_image
+from sam2_ros.depth_messages import camera_info, depth_image
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.parameters import declare, parameter, usage
@@ -73,7 +73,7 @@ def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> Tracke
                 geometry=mask_geometry(truth),
             )
         )
-    array = tracked_object_array(header, frame, results)
+    array = tracked_object_array(header, frame, results, sequence.frames.shape[1:3])
     causes = visibility_causes(sequence.visibility, sequence.hidden, sequence.object_ids)[frame]
     for msg, cause, position in zip(array.objects, causes, sequence.positions[frame]):
         msg.visibility_reason = REASONS[cause]

@@ -7,7 +7,9 @@
 Every image of the image topic (sensor_msgs/Image or CompressedImage) is tracked, none dropped.
 Prompts come from the bag's prompt topic (sam2_ros/Prompt, applied as the node applies them) and
 from a YAML file (sam2_ros/tools/prompt_file.py). The output bag (MCAP) gets one
-sam2_ros/TrackedObjectArray per image, at the image's receive time, and optionally overlays.
+sam2_ros/TrackedObjectArray per image, at the image's receive time (masks as --mask-mode and
+--mask-encoding say), and optionally overlays and label images: the messages the node publishes
+(sam2_ros/frame_messages.py).
 Messages are read and written with rosbags and (de)serialised by rclpy, so no ROS graph is needed.
 With --depth-topic and --camera-info-topic the objects are located in 3D as the node does with
 use_depth (sam2_ros/depth.py; each image waits until the bag is `--depth-max-offset` past it, so
@@ -36,15 +38,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from tqdm import tqdm
 
 from sam2_ros import parameters
-from sam2_ros.conversions import (
-    compressed_to_rgb,
-    image_to_rgb,
-    overlay_image,
-    prompt_from_msg,
-    stamp_to_ns,
-    tracked_object_array,
-)
-from sam2_ros.depth import DepthStage, fill_tracked_object, point_cloud
+from sam2_ros.conversions import compressed_to_rgb, image_to_rgb, prompt_from_msg, stamp_to_ns
+from sam2_ros.depth import DepthStage
+from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.loading import load_tracker
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.tools.prompt_file import ScheduledPrompt, read_prompt_file
@@ -122,20 +118,23 @@ class _BagRun:
         if args.depth_topic:
             self.depth = DepthStage(
                 parameters.Settings().depth_settings(), max_offset_ns=round(args.depth_max_offset * 1e9), buffer_size=64,
-                warn=lambda text: self.problem(f"depth: {text}"), wait_for_depth=False,
+                warn=lambda text: self.problem(f"depth: {text}"),
             )  # fmt: skip
         typestore = sam2_typestore()
-        self.output = writer.add_connection(args.output_topic, "sam2_ros/msg/TrackedObjectArray", typestore=typestore)
-        self.overlay = (
-            writer.add_connection(args.overlay_topic, "sensor_msgs/msg/Image", typestore=typestore)
-            if args.overlay_topic
-            else None
-        )
-        if self.depth is not None:
-            self.cloud = writer.add_connection(args.cloud_topic, "sensor_msgs/msg/PointCloud2", typestore=typestore)
-            self.markers = writer.add_connection(
-                args.markers_topic, "visualization_msgs/msg/MarkerArray", typestore=typestore
-            )
+        self.frame_writer = FrameMessageWriter(self.depth)
+        self.choice = OutputChoice(args.mask_encoding, args.mask_mode, bool(args.overlay_topic), bool(args.labels_topic))
+        topics = {
+            "tracked": (args.output_topic, "sam2_ros/msg/TrackedObjectArray"),
+            "overlay": (args.overlay_topic, "sensor_msgs/msg/Image"),
+            "labels": (args.labels_topic, "sensor_msgs/msg/Image"),
+            "cloud": (args.cloud_topic if self.depth is not None else "", "sensor_msgs/msg/PointCloud2"),
+            "markers": (args.markers_topic if self.depth is not None else "", "visualization_msgs/msg/MarkerArray"),
+        }
+        self.connections = {
+            output: writer.add_connection(topic, msgtype, typestore=typestore)
+            for output, (topic, msgtype) in topics.items()
+            if topic
+        }
 
     def schedule(self, entry: ScheduledPrompt) -> None:
         """A file prompt: by frame index, applied when that image comes; by stamp, handed over now."""
@@ -182,23 +181,20 @@ class _BagRun:
         for entry in self.by_frame.pop(index, []):
             self.submit(entry.object_id, entry.prompt, stamp_ns)
         try:
-            outcome = self.session.process(Frame(self.to_rgb(msg), stamp_ns, msg.header))
+            companion = self.depth.take_companion(msg) if self.depth is not None else None
+            outcome = self.session.process(Frame(self.to_rgb(msg), stamp_ns, msg.header, companion))
         except ValueError as error:  # an undecodable image, or one of another size (FrameRejected)
             self.problem(f"image {index} skipped: {error}")
             return
-        results = list(outcome.objects.values())
-        array = tracked_object_array(msg.header, outcome.frame_index, results, self.args.mask_encoding)
-        if self.depth is not None:
-            located = self.depth.locate(stamp_ns, results)
-            for obj, each in zip(array.objects, located):
-                fill_tracked_object(obj, each)
-            self.writer.write(self.cloud, timestamp, serialize_message(point_cloud(msg.header, located)))
-            markers = self.depth.markers.markers(msg.header, located)
-            self.writer.write(self.markers, timestamp, serialize_message(markers))
-        self.writer.write(self.output, timestamp, serialize_message(array))
-        if self.overlay is not None:
-            overlay = overlay_image(outcome.frame.image, results, msg.header)
-            self.writer.write(self.overlay, timestamp, serialize_message(overlay))
+        if outcome.jump_warning is not None:
+            self.problem(f"image {index}: {outcome.jump_warning}")
+        messages = self.frame_writer.messages(outcome, self.choice)
+        for problem in messages.problems:
+            self.problem(f"image {index}: {problem}")
+        for output, connection in self.connections.items():
+            message = getattr(messages, output)
+            if message is not None:
+                self.writer.write(connection, timestamp, serialize_message(message))
         self.summary.tracked += 1
 
     def submit(self, object_id: int, prompt: Prompt, stamp_ns: int) -> None:
@@ -240,11 +236,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prompt-topic", default="/prompts", help="sam2_ros/Prompt topic of the input bag")
     parser.add_argument("--output-topic", default="/tracked_objects", help="TrackedObjectArray topic to write")
     parser.add_argument("--overlay-topic", default="", help="also write overlay images on this topic; '' for none")
+    parser.add_argument("--labels-topic", default="", help="also write label images (id + 1 per pixel) on this topic")
     parser.add_argument("--depth-topic", default="", help="registered depth images (16UC1 mm / 32FC1 m): 3D outputs")
     parser.add_argument("--camera-info-topic", default="", help="CameraInfo of the colour camera (with --depth-topic)")
     parser.add_argument("--cloud-topic", default="/objects_cloud", help="PointCloud2 topic to write, with depth")
     parser.add_argument("--markers-topic", default="/markers", help="MarkerArray topic to write, with depth")
-    parameters.add_arguments(parser, ("mask_encoding", "depth_max_offset", *parameters.TRACKER_OPTIONS))
+    parameters.add_arguments(parser, ("mask_encoding", "mask_mode", "depth_max_offset", *parameters.TRACKER_OPTIONS))
     return parser.parse_args(argv)
 
 
