@@ -131,9 +131,10 @@ class DepthMatcher:
                 del self._buffer[min(self._buffer)]
             self._arrived.notify_all()
 
-    def match(self, stamp_ns: int, wait: float = 0.0) -> object | None:
+    def match(self, stamp_ns: int, wait: float = 0.0, *, consume: bool = False) -> object | None:
         """The buffered message nearest to `stamp_ns` within max_offset, or None (counted); waits
-        up to `wait` seconds for one to arrive (a depth image still on its way)."""
+        up to `wait` seconds for one to arrive (a depth image still on its way). `consume`: the
+        message is removed, so that no other image matches it."""
         with self._arrived:
             self._arrived.wait_for(lambda: self._nearest(stamp_ns) is not None, timeout=wait)
             nearest = self._nearest(stamp_ns)
@@ -141,7 +142,7 @@ class DepthMatcher:
                 self.unmatched += 1
                 return None
             self.matched += 1
-            return self._buffer[nearest]
+            return self._buffer.pop(nearest) if consume else self._buffer[nearest]
 
     def _nearest(self, stamp_ns: int) -> int | None:
         nearest = min(self._buffer, key=lambda stamp: abs(stamp - stamp_ns), default=None)

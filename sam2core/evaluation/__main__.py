@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -22,8 +23,10 @@ from sam2core.build import CheckpointError, build_model
 from sam2core.config import MODEL_NAMES
 from sam2core.data import FAMILIES, Sequence, family
 from sam2core.data.davis import DatasetError, read_davis
+from sam2core.data.detector import DetectorConfig, parse_settings
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
+from sam2core.tracking import DetectionOptions, TrackerOptions
 from sam2core.visualization import VideoWriter, overlay
 
 VIDEO_FPS = 8.0
@@ -46,6 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as error:
         parser.error(str(error))
     description = f"{args.model} ({args.checkpoint or 'random weights'})"
+    try:
+        detector = None if args.detector is None else parse_settings(DetectorConfig, args.detector)
+        detection_options = parse_settings(DetectionOptions, args.detection_options)
+        tracker_options = asdict(parse_settings(TrackerOptions, args.tracker_options))
+    except (ValueError, TypeError) as error:
+        parser.error(f"--detector / --detection-options / --tracker-options: {error}")
+    if detector is not None:
+        description += f", simulated detector every {detector.every} images"
     args.out.mkdir(parents=True, exist_ok=True)
     if args.data is not None:  # your own videos: one report named after the folder
         sources = [(args.data.name, f"{args.data} ({args.format} layout)", lambda: read_davis(args.data), ())]
@@ -66,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             reports[name] = evaluate(
                 model, sequences(), prompt=args.prompt, description=description,
-                on_sequence=write_video if args.video else None,
+                on_sequence=write_video if args.video else None, tracker_options=tracker_options,
+                detector=detector, detection_options=detection_options,
             )  # fmt: skip
         except DatasetError as error:
             print(f"python -m sam2core.evaluation: {error}", file=sys.stderr)
@@ -102,6 +114,20 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format", choices=("davis",), default="davis",
         help="layout of --data: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png (palette)",
+    )
+    parser.add_argument(
+        "--detector", metavar="NAME=VALUE,...",
+        help="feed the tracker a simulated detector's boxes, e.g. every=4,jitter=0.1,miss_rate=0.2,"
+        "false_positives=0.2 (fields of sam2core.data.detector.DetectorConfig; '' for its defaults)",
+    )
+    parser.add_argument(
+        "--detection-options", default="", metavar="NAME=VALUE,...",
+        help="with --detector: how detections steer the tracks, e.g. drift_iou=0.6 "
+        "(fields of sam2core.tracking.DetectionOptions)",
+    )
+    parser.add_argument(
+        "--tracker-options", default="", metavar="NAME=VALUE,...",
+        help="options of the tracker, e.g. precision=float32 (fields of sam2core.tracking.TrackerOptions)",
     )
     parser.add_argument(
         "--threads", type=int, help="CPU threads of torch; none: torch's choice (1 is fastest on a busy machine)"

@@ -183,11 +183,14 @@ class StreamingTracker:
         return FrameResult(frame.frame_index, {obj: self._result(obj, out, image_size) for obj, out in outputs.items()})
 
     @torch.inference_mode()
-    def add_prompt(self, object_id: int, prompt: Prompt, frame_index: int | None = None) -> ObjectResult:
+    def add_prompt(
+        self, object_id: int, prompt: Prompt, frame_index: int | None = None, *, from_memory: bool = True
+    ) -> ObjectResult:
         """Prompt `object_id` on a held frame (default: the newest) and return it on that frame.
 
         A known object that was tracked on that frame is corrected (its memory and previous mask
-        are used); otherwise the prompt starts the object there. The object is then re-tracked
+        are used) unless `from_memory` is False; otherwise the prompt alone segments the object
+        there, as on a new object's first frame (its memory of other frames is kept). The object is then re-tracked
         over the held frames after `frame_index`. Raises PromptError for a bad prompt or a frame
         no longer held, and nothing changes.
         """
@@ -195,7 +198,7 @@ class StreamingTracker:
         model_prompt = self._check_prompt(object_id, prompt, frame.image_size)
         self._check_capacity({object_id: model_prompt})
         memory = self._objects.setdefault(object_id, self._new_memory())
-        initial = memory.entry(frame.frame_index) is None
+        initial = not from_memory or memory.entry(frame.frame_index) is None
         output = self._prompt_step(frame, object_id, model_prompt, initial=initial)
         for later in [held for held in self._frames if held.frame_index > frame.frame_index]:
             if later.frame_index not in memory.conditioning:
