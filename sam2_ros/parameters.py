@@ -167,6 +167,10 @@ class Settings:
         0.05, "Largest |detections stamp - image stamp| in seconds for detections to pair with an image.",
         limits=(0.0, 10.0),
     )
+    detection_wait: float = _parameter(
+        0.0, "Seconds an image waits at most for its detections to arrive (an image the detector skips waits it all).",
+        limits=(0.0, 1.0),
+    )
     detection_buffer_size: int = _parameter(8, "Detection arrays held for pairing with images by stamp.", limits=(1, 1000))
     match_iou: float = _parameter(
         0.3, "Least IoU of an object's mask box with a detection's box to pair them.", limits=(0.01, 1.0)

@@ -261,11 +261,11 @@ class TrackerNode(LifecycleNode):
 
     def _decoder(self) -> Callable[[Image | CompressedImage], Frame]:
         to_rgb = compressed_to_rgb if self.settings.image_transport == "compressed" else image_to_rgb
-        matcher = self._detections
+        matcher, wait = self._detections, self.settings.detection_wait
 
         def decode(msg) -> Frame:  # on the worker thread: the detections of the image's stamp go with it
             stamp = stamp_to_ns(msg.header.stamp)
-            return Frame(to_rgb(msg), stamp, msg.header, detections=matcher.match(stamp, consume=True))
+            return Frame(to_rgb(msg), stamp, msg.header, detections=matcher.match(stamp, wait, consume=True))
 
         return decode
 

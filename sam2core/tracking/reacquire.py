@@ -56,6 +56,9 @@ class DetectionOptions:
     reprompt_from_memory: bool = True
     # Re-acquire lost, unconfirmed and duplicate tracks with the nearest remaining detection.
     reacquire_lost: bool = True
+    # A detection farther than this many diagonals of a track's last box (centre to centre) does
+    # not re-acquire it (0: any distance).
+    reacquire_distance: float = 2.0
     # Also a visible track left without a detection on this many images with detections in a
     # row, while other detections were left over (0: never).
     reacquire_unmatched_after: int = 1
@@ -80,6 +83,8 @@ class DetectionOptions:
         for name in ("max_new_objects", "max_detections"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
+        if self.reacquire_distance < 0 or self.reacquire_unmatched_after < 0:
+            raise ValueError("reacquire_distance and reacquire_unmatched_after must be at least 0")
         if self.new_object_window < 1:
             raise ValueError(f"new_object_window must be at least 1, got {self.new_object_window}")
         for name in ("new_objects_from", "known_classes"):
@@ -239,7 +244,8 @@ class DetectionTracker:
             [[self._nearness(obj, detections[j]) for j in free] for obj in wanting]
         )  # (wanting, free), 0 where the classes differ
         chosen = {}
-        for row, column in match_greedy(nearness, threshold=1e-12):
+        distance = self.options.reacquire_distance
+        for row, column in match_greedy(nearness, threshold=1.0 / (1.0 + distance) if distance > 0 else 1e-12):
             state, detection = self._states[wanting[row]], detections[free[column]]
             chosen[wanting[row]] = free[column]
             state.confirmed, state.unmatched = False, 0
