@@ -9,12 +9,14 @@ uses the image's detections (checked and clipped by `check_detections`):
 2. Re-prompting: a matched track whose IoU is below `drift_iou` (drifting) or whose object
    score is below `min_object_score` (poor health), or every matched
    track with `reprompt_every_match`, is prompted with its detection's box on this image
-   (StreamingTracker.add_prompt: memory and the previous mask are used, as for a user's correction).
+   (StreamingTracker.add_prompt, decoded as `reprompt_mode` says; with `forget_on_reprompt` the
+   track first forgets the frames it was tracked on, which followed the wrong thing).
 3. Re-acquisition: tracks still unmatched that are lost (not visible), that took a detection's
    place only by proximity and were not confirmed by a match since, that sit on a detection
    another track matched better (a duplicate), or that were left unmatched on
-   `reacquire_unmatched_after` images with detections in a row (astray), are paired with the remaining detections by the
-   distance of the detection to where the track was last anchored, nearest first, and re-prompted.
+   `reacquire_unmatched_after` images with detections in a row (astray), are paired with the
+   remaining detections by the distance of the detection to where the track was last anchored
+   (at most `reacquire_distance` of its diagonals), nearest first, and re-prompted.
 4. New objects: remaining detections of a class in `new_objects_from` that overlap no track start
    new objects (ids after the highest one ever used), at most `max_new_objects` every
    `new_object_window` images.
@@ -40,6 +42,9 @@ from sam2core.tracking.results import FrameResult, ObjectResult
 from sam2core.tracking.tracker import StreamingTracker
 
 
+REPROMPT_MODES = ("correction", "memory", "box")
+
+
 @dataclass(frozen=True)
 class DetectionOptions:
     """How detections steer the tracks. Every field is a keyword of DetectionTracker's options."""
@@ -52,15 +57,19 @@ class DetectionOptions:
     min_object_score: float = 1.0
     # Re-prompt every paired track with its detection's box, drifting or not.
     reprompt_every_match: bool = False
-    # Re-prompt as a correction (memory and the previous mask used), else from the box alone.
-    reprompt_from_memory: bool = True
+    # How a re-prompt decodes the box: "correction" (on the track's memory, from its mask on the
+    # image, as SAM 2 corrects), "memory" (on its memory, not from its mask) or "box" (the box alone).
+    reprompt_mode: str = "correction"
+    # Before a re-prompt, forget what the track remembers of the frames it was tracked on since its
+    # prompts: it followed the wrong thing there.
+    forget_on_reprompt: bool = True
     # Re-acquire lost, unconfirmed and duplicate tracks with the nearest remaining detection.
     reacquire_lost: bool = True
     # A detection farther than this many diagonals of a track's last box (centre to centre) does
     # not re-acquire it (0: any distance).
     reacquire_distance: float = 2.0
-    # Also a visible track left without a detection on this many images with detections in a
-    # row, while other detections were left over (0: never).
+    # Also re-acquire a visible track left unmatched on this many images with detections in a
+    # row (0: never).
     reacquire_unmatched_after: int = 1
     # Classes whose unmatched detections start new objects (empty: none do).
     new_objects_from: tuple[str, ...] = ()
@@ -85,6 +94,8 @@ class DetectionOptions:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
         if self.reacquire_distance < 0 or self.reacquire_unmatched_after < 0:
             raise ValueError("reacquire_distance and reacquire_unmatched_after must be at least 0")
+        if self.reprompt_mode not in REPROMPT_MODES:
+            raise ValueError(f"reprompt_mode must be one of {REPROMPT_MODES}, got {self.reprompt_mode!r}")
         if self.new_object_window < 1:
             raise ValueError(f"new_object_window must be at least 1, got {self.new_object_window}")
         for name in ("new_objects_from", "known_classes"):
@@ -209,7 +220,12 @@ class DetectionTracker:
         stats.matched += len(pairs) + len(reprompt) - sum(obj in pairs for obj in reprompt)
         for obj, column in reprompt.items():
             box = Prompt(box=detections[column].box)
-            objects[obj] = self.tracker.add_prompt(obj, box, from_memory=self.options.reprompt_from_memory)
+            if self.options.forget_on_reprompt:
+                self.tracker.forget_tracked_frames(obj)
+            mode = self.options.reprompt_mode
+            objects[obj] = self.tracker.add_prompt(
+                obj, box, from_memory=mode != "box", from_previous_mask=mode == "correction"
+            )
             self._states[obj].anchor = detections[column].box
         stats.reprompted += len(reprompt)
         used = set(pairs.values()) | set(reprompt.values())
