@@ -3,6 +3,7 @@ bundled model (float32): a detection re-acquires a lost object, bad detections c
 unmatched detections of listed classes start objects at a limited rate."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -55,6 +56,7 @@ def test_box_iou_and_one_to_one_matching_best_first():
     # row 0 prefers column 0, which row 1 wants more: the best pair goes first, row 0 takes column 1
     affinity = np.array([[0.6, 0.5], [0.9, 0.1], [0.2, 0.25]])
     assert match_greedy(affinity, threshold=0.3) == [(1, 0), (0, 1)]
+    assert match_greedy(np.array([[0.9, 0.8]]), threshold=0.3) == [(0, 0)]  # one detection per track
     assert match_greedy(np.zeros((0, 3)), threshold=0.3) == []
 
 
@@ -69,9 +71,23 @@ def test_simulated_detector_runs_every_nth_image_with_true_boxes_errors_and_a_se
     first, again = simulate_detections(sequence, noisy), simulate_detections(sequence, noisy)
     assert first == again
     assert first != simulate_detections(sequence, DetectorConfig(every=1, jitter=0.1, miss_rate=0.2, false_positives=0.5, seed=4))
-    visible = int(sequence.visibility.sum())
-    found = sum(len(each) for each in first)
-    assert 0.5 * visible < found < visible + 24  # misses and false positives, neither absent nor everywhere
+    visible = int(sequence.visibility.sum())  # about 60 target-images
+
+    def count(**errors) -> int:
+        config = DetectorConfig(every=1, jitter=0.0, miss_rate=0.0, false_positives=0.0, seed=5)
+        return sum(len(each) for each in simulate_detections(sequence, replace(config, **errors)))
+
+    assert count() == visible
+    assert 0.3 * visible < count(miss_rate=0.5) < 0.7 * visible
+    assert 24 < count(false_positives=2.0) - visible < 72  # 2 an image over 24 images: 48 expected
+    offsets = []  # each edge's displacement over the box's size along it; std 0.1, mean |.| 0.08
+    for index, found in enumerate(simulate_detections(sequence, DetectorConfig(every=1, miss_rate=0.0, false_positives=0.0))):
+        truth = np.array([true_box(mask) for mask, shown in zip(sequence.masks[index], sequence.visibility[index]) if shown])
+        for detection in found:
+            box = truth[np.argmax(box_iou(np.array([detection.box]), truth)[0])]
+            size = np.array([box[2] - box[0], box[3] - box[1]] * 2)
+            offsets.extend(np.abs(np.array(detection.box) - box) / size)
+    assert 0.06 < np.mean(offsets) < 0.10
 
 
 def test_settings_parse_from_text():
