@@ -176,11 +176,12 @@ class Settings:
         0.3, "Least IoU of an object's mask box with a detection's box to pair them.", limits=(0.01, 1.0)
     )
     drift_iou: float = _parameter(
-        0.5, "A paired object whose mask box has less IoU with its detection is re-prompted with the box.",
+        0.2, "A paired object whose mask box has less IoU with its detection is re-prompted with the box.",
         limits=(0.0, 1.0),
     )
     min_object_score: float = _parameter(
-        1.0, "A paired object whose object score (logit) is below this is re-prompted with its detection's box.",
+        0.0, "A paired object whose object score (logit) is below this is re-prompted with its detection's box "
+        "(0: never; a visible object scores above 0).",
         limits=(-1000.0, 1000.0),
     )
     new_objects_from: str = _parameter(

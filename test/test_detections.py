@@ -12,7 +12,7 @@ import torch
 from sam2core import build_model
 from sam2core.data import family
 from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections, true_box
-from sam2core.tracking import Detection, DetectionOptions, DetectionTracker, Prompt
+from sam2core.tracking import Detection, DetectionOptions, DetectionTracker, Prompt, StreamingTracker
 from lost_square import HEIGHT, PATH, RETURN, WIDTH, iou, returned_box, square_scene
 from sam2core.tracking.detections import box_iou, check_detections, match_greedy
 
@@ -107,7 +107,12 @@ def model():
     return build_model("sam2.1_hiera_demo", checkpoint="default")
 
 
-def run_path(model, detections_at: dict[int, list[Detection]], options: DetectionOptions | None = None):
+# Where the square comes back, the model finds a part of it, weakly (object score about 0.5): a
+# track in poor health below an object score of 1, which its detection re-prompts.
+WEAK = DetectionOptions(min_object_score=1.0)
+
+
+def run_path(model, detections_at: dict[int, list[Detection]], options: DetectionOptions = WEAK):
     tracker = DetectionTracker.from_model(model, options, precision="float32")
     results = []
     for index, corner in enumerate(PATH):
@@ -129,6 +134,16 @@ def test_a_detection_reacquires_a_lost_object(model):
     assert (tracker.stats.matched, tracker.stats.reprompted, tracker.stats.new_objects) == (1, 1, 0)
 
 
+def test_without_detections_it_is_the_streaming_tracker(model):
+    _, wrapped = run_path(model, {})
+    tracker = StreamingTracker(model, precision="float32")
+    for index, (corner, result) in enumerate(zip(PATH, wrapped)):
+        image, mask = square_scene(corner)
+        alone = tracker.track(image, {1: Prompt(mask=mask)} if index == 0 else None).objects[1]
+        assert torch.equal(alone.mask_logits, result.objects[1].mask_logits)
+        assert alone.object_score == result.objects[1].object_score and result.objects[1].class_id == ""
+
+
 def test_bad_detections_change_nothing(model):
     bad = [
         Detection((math.nan, 1, 5, 5), "box"),
@@ -136,7 +151,7 @@ def test_bad_detections_change_nothing(model):
         Detection((500, 500, 600, 600), "box"),
         Detection((10, 10, 34, 34), "unknown"),
     ]
-    options = DetectionOptions(known_classes=("box",), new_objects_from=("box",))
+    options = replace(WEAK, known_classes=("box",), new_objects_from=("box",))
     _, plain = run_path(model, {}, options)
     tracker, fed = run_path(model, {index: bad for index in range(len(PATH))} | {2: []}, options)
     for without, with_bad in zip(plain, fed):

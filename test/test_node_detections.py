@@ -25,7 +25,7 @@ def client(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tracker_node_detections")
     arguments = harness.node_arguments(
         "default", namespace=NAMESPACE, precision="float32", diagnostics_period="0.3",
-        known_classes="box", new_objects_from="box",
+        known_classes="box", new_objects_from="box", min_object_score="1.0",  # see test_detections.WEAK
     )  # fmt: skip
     with harness.tracker_node(arguments, folder / "node.log", NAMESPACE) as client:
         client.detection_pub = client.node.create_publisher(DetectionArray, "detections", harness.RELIABLE)

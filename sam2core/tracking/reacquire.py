@@ -52,9 +52,10 @@ class DetectionOptions:
     # Least IoU of a track's mask box with a detection's box to pair them.
     match_iou: float = 0.3
     # A paired track whose mask box has less IoU than this with its detection is re-prompted.
-    drift_iou: float = 0.5
-    # A paired track whose object score (logit) is below this is in poor health: re-prompted too.
-    min_object_score: float = 1.0
+    drift_iou: float = 0.2
+    # A paired track whose object score (logit) is below this is in poor health: re-prompted too
+    # (0: never, as a visible track scores above 0).
+    min_object_score: float = 0.0
     # Re-prompt every paired track with its detection's box, drifting or not.
     reprompt_every_match: bool = False
     # How a re-prompt decodes the box: "correction" (on the track's memory, from its mask on the
