@@ -115,3 +115,4 @@ def test_bad_detections_are_counted_and_change_nothing(client):
         assert after[key] == before[key], key
     for key in ("detections_rejected_nonfinite", "detections_rejected_unknown_class"):
         assert int(after[key]) - int(before[key]) == len(PATH) - 1, key
+
