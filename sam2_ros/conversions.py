@@ -18,9 +18,11 @@ from geometry_msgs.msg import Point, Point32
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
+from sam2_ros.msg import Detection as DetectionMsg
+from sam2_ros.msg import DetectionArray
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
-from sam2core.tracking import ObjectResult, Prompt
+from sam2core.tracking import Detection, ObjectResult, Prompt
 from sam2core.tracking.prompt import NEGATIVE, POSITIVE
 from sam2core.tracking.results import EMPTY_GEOMETRY, MaskGeometry
 from sam2core.visualization import overlay
@@ -186,6 +188,7 @@ def tracked_object(
         centroid=centroid,
         mask_area=area,
         object_pointer=array.array("f", result.object_pointer.detach().float().cpu().numpy().tobytes()),
+        class_id=result.class_id,
     )
 
 
@@ -336,3 +339,45 @@ def prompt_to_msg(object_id: int, prompt: Prompt, header: Header) -> PromptMsg:
     if prompt.mask is not None:
         msg.mask = mask_to_image(prompt.mask.astype(np.uint8) * 255, header)
     return msg
+
+
+# ----------------------------------------------------------------------------- detections
+
+
+def detections_from_msg(msg: DetectionArray) -> list[Detection]:
+    """The sam2core Detections of a sam2_ros/DetectionArray (box from centre and size). Nothing
+    is checked here: DetectionTracker rejects or clips bad boxes and counts them."""
+    return [
+        _detection(each.center_x, each.center_y, each.size_x, each.size_y, each.class_id, each.score)
+        for each in msg.detections
+    ]
+
+
+def detections_from_vision_msgs(msg) -> list[Detection]:
+    """The sam2core Detections of any object laid out as vision_msgs/Detection2DArray:
+    ``detections[i].bbox.center.position.x/y``, ``.bbox.size_x/size_y`` and
+    ``.results[j].hypothesis.class_id/score``. Each detection keeps its best-scoring hypothesis;
+    one without any gets class "" and score 1."""
+    detections = []
+    for each in msg.detections:
+        box, hypotheses = each.bbox, [result.hypothesis for result in each.results]
+        best = max(hypotheses, key=lambda hypothesis: hypothesis.score, default=None)
+        class_id, score = ("", 1.0) if best is None else (best.class_id, best.score)
+        detections.append(_detection(box.center.position.x, box.center.position.y, box.size_x, box.size_y, class_id, score))
+    return detections
+
+
+def detection_array(header: Header, detections: list[Detection]) -> DetectionArray:
+    """A sam2_ros/DetectionArray of `detections` on the image of `header`."""
+    messages = []
+    for each in detections:
+        x0, y0, x1, y1 = (float(value) for value in each.box)
+        messages.append(DetectionMsg(center_x=(x0 + x1) / 2, center_y=(y0 + y1) / 2, size_x=x1 - x0, size_y=y1 - y0,
+                                     class_id=each.class_id, score=float(each.score)))  # fmt: skip
+    return DetectionArray(header=header, detections=messages)
+
+
+def _detection(center_x: float, center_y: float, size_x: float, size_y: float, class_id: str, score: float) -> Detection:
+    half_width, half_height = float(size_x) / 2, float(size_y) / 2
+    box = (float(center_x) - half_width, float(center_y) - half_height, float(center_x) + half_width, float(center_y) + half_height)
+    return Detection(box, str(class_id), float(score))

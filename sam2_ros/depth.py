@@ -101,30 +101,34 @@ class DepthMatcher:
 
     def __init__(self, max_offset_ns: int, capacity: int = 8):
         self.max_offset_ns, self.capacity = max_offset_ns, capacity
-        self._lock = threading.Lock()
+        self._arrived = threading.Condition()
         self._buffer: dict[int, object] = {}
         self.matched = self.unmatched = 0
 
     def add(self, stamp_ns: int, message: object) -> None:
-        with self._lock:
+        with self._arrived:
             self._buffer[stamp_ns] = message
             while len(self._buffer) > self.capacity:
                 del self._buffer[min(self._buffer)]
+            self._arrived.notify_all()
 
     def has_match(self, stamp_ns: int) -> bool:
         """Whether a message within max_offset of `stamp_ns` is buffered (nothing counted)."""
-        with self._lock:
+        with self._arrived:
             return self._nearest(stamp_ns) is not None
 
-    def match(self, stamp_ns: int) -> object | None:
-        """The buffered message nearest to `stamp_ns` within max_offset, or None (counted)."""
-        with self._lock:
+    def match(self, stamp_ns: int, wait: float = 0.0, *, consume: bool = False) -> object | None:
+        """The buffered message nearest to `stamp_ns` within max_offset, or None (counted); waits
+        up to `wait` seconds for one to arrive (a depth image still on its way). `consume`: the
+        message is removed, so that no other image matches it."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: self._nearest(stamp_ns) is not None, timeout=wait)
             nearest = self._nearest(stamp_ns)
             if nearest is None:
                 self.unmatched += 1
                 return None
             self.matched += 1
-            return self._buffer[nearest]
+            return self._buffer.pop(nearest) if consume else self._buffer[nearest]
 
     def _nearest(self, stamp_ns: int) -> int | None:
         nearest = min(self._buffer, key=lambda stamp: abs(stamp - stamp_ns), default=None)

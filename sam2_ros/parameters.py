@@ -25,6 +25,7 @@ from sam2_ros.conversions import MASK_ENCODINGS, MASK_MODES
 from sam2core.locating import DepthSettings
 from sam2core import MODEL_NAMES
 from sam2core.precision import PRECISIONS
+from sam2core.tracking import DetectionOptions
 
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
@@ -153,6 +154,60 @@ class Settings:
     publish_tf: bool = _parameter(False, "Send a TF frame per object at its 3D position (needs tf2_ros).")
     tf_prefix: str = _parameter("sam2_object_", "TF frame of object N: <tf_prefix>N.")
 
+    # Detections: a detector's boxes keep tracks on their objects (sam2core.tracking.DetectionTracker).
+    detections_topic: str = _parameter(
+        "detections", "Boxes of a detector: sam2_ros/DetectionArray, or vision_msgs/Detection2DArray (detection_format)."
+    )
+    detection_format: str = _parameter(
+        "sam2_ros", "Message type on detections_topic: sam2_ros (DetectionArray) or vision_msgs (Detection2DArray; "
+        "needs vision_msgs installed).",
+        choices=("sam2_ros", "vision_msgs"),
+    )
+    detection_max_offset: float = _parameter(
+        0.05, "Largest |detections stamp - image stamp| in seconds for detections to pair with an image.",
+        limits=(0.0, 10.0),
+    )
+    detection_wait: float = _parameter(
+        0.0, "Seconds an image waits at most for its detections to arrive (an image the detector skips waits it all).",
+        limits=(0.0, 1.0),
+    )
+    detection_buffer_size: int = _parameter(8, "Detection arrays held for pairing with images by stamp.", limits=(1, 1000))
+    match_iou: float = _parameter(
+        0.3, "Least IoU of an object's mask box with a detection's box to pair them.", limits=(0.01, 1.0)
+    )
+    drift_iou: float = _parameter(
+        0.2, "A paired object whose mask box has less IoU with its detection is re-prompted with the box.",
+        limits=(0.0, 1.0),
+    )
+    min_object_score: float = _parameter(
+        0.0, "A paired object whose object score (logit) is below this is re-prompted with its detection's box "
+        "(0: never; a visible object scores above 0).",
+        limits=(-1000.0, 1000.0),
+    )
+    new_objects_from: str = _parameter(
+        "", "Class ids, separated by commas, whose unpaired detections start new objects (empty: none do)."
+    )
+    max_new_objects: int = _parameter(
+        1, "At most this many new objects from detections in any new_object_window images.", limits=(0, 1000)
+    )
+    new_object_window: int = _parameter(8, "Images over which max_new_objects counts.", limits=(1, 100000))
+    known_classes: str = _parameter(
+        "", "Class ids, separated by commas, that detections may have (empty: any); others are rejected."
+    )
+    min_detection_score: float = _parameter(0.0, "Detections scoring below this are rejected.", limits=(0.0, 1.0))
+    max_detections: int = _parameter(
+        100, "Most detections used per image; the lowest-scoring beyond it are rejected.", limits=(0, 100000)
+    )
+
+    def detection_options(self) -> DetectionOptions:
+        """How detections steer the tracks (sam2core.tracking.DetectionOptions)."""
+        return DetectionOptions(
+            match_iou=self.match_iou, drift_iou=self.drift_iou, min_object_score=self.min_object_score,
+            new_objects_from=_class_ids(self.new_objects_from), max_new_objects=self.max_new_objects,
+            new_object_window=self.new_object_window, known_classes=_class_ids(self.known_classes),
+            min_score=self.min_detection_score, max_detections=self.max_detections,
+        )  # fmt: skip
+
     def tracker_options(self) -> dict[str, str | int]:
         """Keyword arguments of sam2_ros.loading.load_tracker."""
         return {name: getattr(self, name) for name in TRACKER_OPTIONS}
@@ -164,6 +219,11 @@ class Settings:
             occlusion_margin=self.occlusion_margin, out_of_view_border=self.out_of_view_border,
             depth_min=self.depth_min, depth_max=self.depth_max, cloud_max_points=self.cloud_max_points,
         )  # fmt: skip
+
+
+def _class_ids(text: str) -> tuple[str, ...]:
+    """("a", "b") of "a, b"; () of ""."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 # The Settings fields that make the tracker; the offline tools take them as flags.

@@ -32,7 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from sam2core.tracking import ObjectResult, Prompt, PromptError, StreamingTracker
+from sam2core.tracking import (
+    Detection,
+    DetectionOptions,
+    DetectionTracker,
+    ObjectResult,
+    Prompt,
+    PromptError,
+    StreamingTracker,
+)
 
 JUMP_BACK_TOLERANCE_NS = 100_000_000  # images this much older than the newest are still one stream
 
@@ -47,13 +55,15 @@ class FrameRejected(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One camera image: (H, W, 3) uint8 RGB, its stamp, the transport's header (handed back) and
-    the message matched to it by stamp (the node's depth image; see worker.Pairing), if any."""
+    """One camera image: (H, W, 3) uint8 RGB, its stamp, the transport's header (handed back), the
+    message matched to it by stamp (the node's depth image; see worker.Pairing), if any, and the
+    detector's boxes on it (None when the detector did not run on it)."""
 
     image: np.ndarray
     stamp_ns: int
     header: Any = None
     companion: Any = None
+    detections: list[Detection] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,10 +127,12 @@ class _Waiting:
 
 
 class TrackingSession:
-    """Feeds one StreamingTracker; every method must be called from one thread."""
+    """Feeds one StreamingTracker (through a DetectionTracker, which uses each frame's detections);
+    every method must be called from one thread."""
 
-    def __init__(self, tracker: StreamingTracker):
+    def __init__(self, tracker: StreamingTracker, detection_options: DetectionOptions | None = None):
         self.tracker = tracker
+        self.detections = DetectionTracker(tracker, detection_options)
         self._held: dict[int, _HeldFrame] = {}  # frame index -> its stamp, in stream order
         self._waiting: list[_Waiting] = []
         self._size: tuple[int, int] | None = None  # (H, W) of the stream's images
@@ -209,7 +221,7 @@ class TrackingSession:
 
     def remove_object(self, object_id: int) -> None:
         """Stop tracking `object_id` (UnknownObjectError if it is not tracked)."""
-        self.tracker.remove_object(object_id)
+        self.detections.remove_object(object_id)
 
     def reset(self) -> None:
         """Forget every object and image; prompts still waiting are rejected."""
@@ -235,14 +247,15 @@ class TrackingSession:
             else:
                 first[waiting.request.object_id] = waiting
         try:
-            result = self.tracker.track(frame.image, {obj: waiting.request.prompt for obj, waiting in first.items()})
+            prompts = {obj: waiting.request.prompt for obj, waiting in first.items()}
+            result = self.detections.track(frame.image, frame.detections, prompts)
         except PromptError as error:
             if len(first) == 1:
                 next(iter(first.values())).future.set_exception(error)
             else:
                 later = [*first.values(), *later]
             first = {}
-            result = self.tracker.track(frame.image)
+            result = self.detections.track(frame.image, frame.detections)
         self._held[result.frame_index] = _HeldFrame(frame.stamp_ns, frame.header, frame.image)
         objects = dict(result.objects)
         for obj, waiting in first.items():
@@ -275,6 +288,7 @@ class TrackingSession:
     def _add_prompt(self, request: PromptRequest, frame_index: int) -> PromptOutcome:
         held = self._held[frame_index]
         result = self.tracker.add_prompt(request.object_id, request.prompt, frame_index)
+        result = dataclasses.replace(result, class_id=self.detections.class_of(request.object_id))
         self._forget_released()
         return PromptOutcome(frame_index, held.stamp_ns, held.header, result)
 
@@ -306,7 +320,7 @@ class TrackingSession:
         self._size = size
 
     def _restart(self) -> None:
-        self.tracker.reset()
+        self.detections.reset()
         self._held.clear()
         self._size = None
         self._newest_stamp_ns = None

@@ -33,12 +33,20 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from sam2_ros import parameters
-from sam2_ros.conversions import compressed_to_rgb, image_to_rgb, prompt_from_msg, stamp_to_ns, tracked_object
-from sam2_ros.depth import DepthStage
+from sam2_ros.conversions import (
+    compressed_to_rgb,
+    detections_from_msg,
+    detections_from_vision_msgs,
+    image_to_rgb,
+    prompt_from_msg,
+    stamp_to_ns,
+    tracked_object,
+)
+from sam2_ros.depth import DepthMatcher, DepthStage
 from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.diagnostics import NO_IMAGE_WARNING_AFTER, diagnostic_array, no_image_warning
 from sam2_ros.loading import load_tracker, release_device_memory
-from sam2_ros.msg import Prompt, TrackedObjectArray
+from sam2_ros.msg import DetectionArray, Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
 from sam2_ros.segmentation import segment, segment_everything
@@ -88,6 +96,8 @@ class TrackerNode(LifecycleNode):
         self._service_group = ReentrantCallbackGroup()
         self._depth: DepthStage | None = None  # of the active state, with use_depth
         self._writer: FrameMessageWriter | None = None  # of the active state (the worker's thread)
+        self._detections = DepthMatcher(0)  # detection arrays by stamp, of the active state
+        self._detection_counts = {"detection_arrays_received": 0}
         self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
 
     def start(self) -> bool:
@@ -136,8 +146,10 @@ class TrackerNode(LifecycleNode):
         if settings.use_depth:
             self._depth = self._depth_stage()
         self._writer = FrameMessageWriter(self._depth)
+        self._detections = DepthMatcher(round(settings.detection_max_offset * 1e9), settings.detection_buffer_size)
+        self._detection_counts = {"detection_arrays_received": 0}
         self._worker = TrackingWorker(
-            TrackingSession(self._tracker),
+            TrackingSession(self._tracker, settings.detection_options()),
             decode=self._decoder(),
             publish=self._publish,
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
@@ -151,6 +163,7 @@ class TrackerNode(LifecycleNode):
             self._image_subscription(),
             self.create_subscription(Prompt, settings.prompts_topic, self._on_prompt, reliable),
         ]
+        self._inputs += self._detection_subscriptions()
         self._servers = [
             self.create_service(AddPrompt, "add_prompt", self._on_add_prompt, callback_group=services),
             self.create_service(RemoveObject, "remove_object", self._on_remove_object, callback_group=services),
@@ -191,6 +204,27 @@ class TrackerNode(LifecycleNode):
         message_type = CompressedImage if self.settings.image_transport == "compressed" else Image
         qos = parameters.image_qos(self.settings)
         return self.create_subscription(message_type, self._image_subscription_topic(), self._worker.submit_frame, qos)
+
+    def _detection_subscriptions(self) -> list[Subscription]:
+        """The subscription to detections_topic in detection_format; none (with an error line) for
+        vision_msgs where it is not installed."""
+        settings, qos = self.settings, parameters.reliable_qos(self.settings)
+        if settings.detection_format == "sam2_ros":
+            message_type, convert = DetectionArray, detections_from_msg
+        else:
+            try:
+                from vision_msgs.msg import Detection2DArray
+            except ImportError:
+                self.get_logger().error("detection_format is vision_msgs but vision_msgs is not installed: no detections are read")
+                return []
+            message_type, convert = Detection2DArray, detections_from_vision_msgs
+
+        def received(msg) -> None:
+            detections = convert(msg)
+            self._detection_counts["detection_arrays_received"] += 1
+            self._detections.add(stamp_to_ns(msg.header.stamp), detections)
+
+        return [self.create_subscription(message_type, settings.detections_topic, received, qos)]
 
     def _depth_stage(self) -> DepthStage:
         settings = self.settings
@@ -237,7 +271,13 @@ class TrackerNode(LifecycleNode):
 
     def _decoder(self) -> Callable[[Image | CompressedImage], Frame]:
         to_rgb = compressed_to_rgb if self.settings.image_transport == "compressed" else image_to_rgb
-        return lambda msg: Frame(to_rgb(msg), stamp_to_ns(msg.header.stamp), msg.header)
+        matcher, wait = self._detections, self.settings.detection_wait
+
+        def decode(msg) -> Frame:  # on the worker thread: the detections of the image's stamp go with it
+            stamp = stamp_to_ns(msg.header.stamp)
+            return Frame(to_rgb(msg), stamp, msg.header, detections=matcher.match(stamp, wait, consume=True))
+
+        return decode
 
     def _on_prompt(self, msg: Prompt) -> None:
         try:
@@ -395,9 +435,20 @@ class TrackerNode(LifecycleNode):
                 precision_by_part=self._tracker.precision_by_part,
                 worker_alive=worker.alive,
                 image_topic=topic,
-                extra=self._depth.counts() if self._depth is not None else None,
+                extra={**self._detection_diagnostics(), **(self._depth.counts() if self._depth is not None else {})},
             )
         )
+
+    def _detection_diagnostics(self) -> dict[str, str]:
+        """Detections since activation: arrays received, detections received, matched to an
+        object, re-prompting one, starting one, rejected (and why)."""
+        stats = self._worker.session.detections.stats.as_dict()
+        counts = {
+            **self._detection_counts,
+            "detection_arrays_paired": self._detections.matched,
+            **{f"detections_{name}": value for name, value in stats.items()},
+        }
+        return {key: str(value) for key, value in counts.items()}
 
     # ----------------------------------------------------------------- teardown
 

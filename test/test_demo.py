@@ -105,3 +105,21 @@ def test_demo_fails_with_the_node_log_when_the_node_cannot_start(tmp_path):
     assert "the tracker node exited with code 1" in result.stderr
     assert "missing.pt" in result.stderr
     assert not (tmp_path / "demo" / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_demo_runs_without_and_with_the_simulated_detector(tmp_path):
+    out = tmp_path / "demo"
+    result = run_demo(out, "--sequences", "1", "--frames", "9", "--rate", "3", "--detector", "both",
+                      "--detector-settings", "every=2,miss_rate=0,false_positives=0")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    helped = summary["with_detector"]
+    assert (summary["detector"], helped["detector"]) == (None, "every=2,miss_rate=0,false_positives=0")
+    assert helped["overall"]["frames_published"] == summary["overall"]["frames_published"] == 9
+    assert "without the detector" in result.stdout and "with it" in result.stdout
+    # images 0, 2, 4, 6, 8 carry a box per visible target; the node paired each array with its image
+    counts = helped["node_detection_counts"]
+    assert counts["detection_arrays_received"] == 5 and counts["detections_received"] > 0
+    assert counts["detections_rejected"] == 0
+    assert len(video_frames(out / "with_detector" / "demo.mp4")) == 9

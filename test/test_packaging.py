@@ -95,6 +95,7 @@ ROSDEP_KEYS = {
     "sensor_msgs": "sensor_msgs",
     "std_msgs": "std_msgs",
     "tf2_ros": "tf2_ros",  # imported only with publish_tf; a robot's ROS has it (not installable here)
+    "vision_msgs": "vision_msgs",  # imported only with detection_format vision_msgs (not installable here)
     "visualization_msgs": "visualization_msgs",
     "cv2": "python3-opencv",
     "matplotlib": "python3-matplotlib",

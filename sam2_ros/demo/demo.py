@@ -15,7 +15,13 @@ sequence's objects; the camera holds that image for `--hold` seconds meanwhile. 
   runs with depth (use_depth), and `depth` scores its 3D positions and visibility reasons;
 - logs/: the output of the node and the camera.
 
-    python -m sam2_ros.demo.demo --out outputs/demo [--sequences 3] [--rate 8] [--checkpoint default] [--prompt box]
+By default (`--detector both`) it runs twice: without detections, then with the camera
+publishing a simulated detector's boxes (`--detector-settings`) that the node uses to re-acquire
+lost objects; the second run writes the same files into OUT/with_detector/ and the summary holds
+it under "with_detector". `--detector off` or `on` runs once, without or with them.
+
+    python -m sam2_ros.demo.demo --out outputs/demo [--sequences 3] [--rate 8] [--checkpoint default] [--prompt box] \
+        [--detector off|on|both]
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from ament_index_python.packages import get_package_share_directory
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -49,6 +56,7 @@ from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
 from sam2_ros.demo.synthetic_camera import camera_sequences
 from sam2core.data import BENCHMARK
+from sam2core.data.detector import DetectorConfig, parse_settings
 from sam2core.evaluation import PROMPT_KINDS
 from sam2core.evaluation.benchmark import PromptKind, first_frame_prompts
 
@@ -56,6 +64,8 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 START_TIMEOUT = 180.0  # seconds for the node to load its model and open its services
 QUIET_TIMEOUT = 30.0  # seconds without a message from the camera or the node end the recording
 LOG_TAIL = 20  # lines of a failed process's log in the error message
+DIAGNOSTICS_PERIOD = 0.25  # seconds between the node's diagnostics, which the demo reads detection counts from
+DETECTION_WAIT = 0.02  # seconds an image waits for its detections, sent just before it on another topic
 
 
 class DemoError(RuntimeError):
@@ -100,6 +110,8 @@ class DemoClient(Node):
         self.add_prompt = self.create_client(AddPrompt, "add_prompt")
         self.remove_object = self.create_client(RemoveObject, "remove_object")
         self.results = self.create_subscription(TrackedObjectArray, "tracked_objects", self._on_result, RELIABLE)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.detection_counts: dict[str, int] = {}  # the node's detection counts, as last reported
         self.tracked: tuple[int, ...] = ()  # the ids prompted for the sequence playing
         self.failures: list[str] = []
         self.last_heard = time.monotonic()
@@ -150,6 +162,12 @@ class DemoClient(Node):
         else:
             clip.prompted[object_id] = observation(response.object)
 
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.endswith("sam2_tracker: tracking"):
+                values = {kv.key: kv.value for kv in status.values if kv.key.startswith("detection")}
+                self.detection_counts = {key: int(value) for key, value in values.items()}
+
     def _on_result(self, msg: TrackedObjectArray) -> None:
         self.last_heard = time.monotonic()
         objects = {obj.object_id: observation(obj) for obj in msg.objects}
@@ -199,15 +217,20 @@ def record(client: DemoClient, children: list[Child]) -> None:
     spin_until(client, lambda: client.recording.complete or client.quiet, children, math.inf, "the camera")
     if not client.recording.complete:
         raise DemoError(f"nothing came from the camera or the node for {QUIET_TIMEOUT:.0f} s; see the logs")
+    settled = time.monotonic() + 3 * DIAGNOSTICS_PERIOD  # the node's counts of the last images
+    spin_until(client, lambda: time.monotonic() > settled, children, math.inf, "the node's last diagnostics")
 
 
-def start_children(args: argparse.Namespace, logs: Path) -> list[Child]:
+def start_children(args: argparse.Namespace, logs: Path, *, detector: bool) -> list[Child]:
     """The tracker node (the package's parameter file, the demo's model, no overlay topic) and
-    the camera (waiting for its subscribers, playing every sequence once)."""
+    the camera (waiting for its subscribers, playing every sequence once; with `detector`,
+    publishing the simulated detector's boxes, which each image waits up to DETECTION_WAIT for)."""
     params_file = Path(get_package_share_directory("sam2_ros")) / "config" / "sam2_tracker.yaml"
-    node = {**parameters.chosen(args), "publish_overlay": "false", "use_depth": "true"}
+    node = {**parameters.chosen(args), "publish_overlay": "false", "use_depth": "true",
+            "detection_wait": DETECTION_WAIT if detector else 0.0, "diagnostics_period": DIAGNOSTICS_PERIOD}  # fmt: skip
     camera = {"sequences": args.sequences, "frames": args.frames, "rate": float(args.rate),
-              "first_frame_hold": float(args.hold), "wait_for_subscribers": "true", "loop": "false"}  # fmt: skip
+              "first_frame_hold": float(args.hold), "wait_for_subscribers": "true", "loop": "false",
+              "publish_detections": str(detector).lower(), "detector": args.detector_settings}  # fmt: skip
     return [
         Child("tracker node", "sam2_ros.tracker_node", ["--params-file", str(params_file), *_overrides(node)],
               logs / "tracker.log"),
@@ -216,10 +239,21 @@ def start_children(args: argparse.Namespace, logs: Path) -> list[Child]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Run the node and the camera, record, score and draw; the summary's figures."""
-    logs = args.out / "logs"
+    """The runs --detector asks for; the summary's figures (of the second run under "with_detector")."""
+    if args.detector == "on":
+        return run_once(args, args.out, detector=True)
+    figures = run_once(args, args.out, detector=False)
+    if args.detector == "both":
+        figures["with_detector"] = run_once(args, args.out / "with_detector", detector=True)
+    return figures
+
+
+def run_once(args: argparse.Namespace, out: Path, *, detector: bool) -> dict:
+    """Run the node and the camera, record, score and draw into `out`; the run's figures."""
+    print(f"demo: a run {'with' if detector else 'without'} the simulated detector's boxes")
+    logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    children = start_children(args, logs)
+    children = start_children(args, logs, detector=detector)
     rclpy.init()
     try:
         client = DemoClient(Recording(camera_sequences(args.sequences, args.frames)), args.prompt)
@@ -234,7 +268,9 @@ def run(args: argparse.Namespace) -> dict:
     figures = summary(scores, model=args.model, checkpoint=args.checkpoint, prompt=args.prompt, rate=args.rate)
     figures["prompt_failures"] = client.failures
     figures["unmatched_results"] = client.recording.unmatched_results
-    figures["video_frames"] = write_video(args.out / "demo.mp4", scores, prompt=args.prompt, fps=args.rate)
+    figures["video_frames"] = write_video(out / "demo.mp4", scores, prompt=args.prompt, fps=args.rate)
+    figures["detector"] = (args.detector_settings or "default") if detector else None
+    figures["node_detection_counts"] = client.detection_counts
     return figures
 
 
@@ -256,6 +292,15 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=8.0, help="camera images per second")
     parser.add_argument("--hold", type=float, default=1.0, help="seconds each sequence's first image is held")
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="box", help="the true box, mask or one click")
+    parser.add_argument(
+        "--detector", choices=("off", "on", "both"), default="both",
+        help="run without the simulated detector's boxes, with them, or both one after the other",
+    )
+    parser.add_argument(
+        "--detector-settings", default="", metavar="NAME=VALUE,...",
+        help="the simulated detector (sam2core.data.detector.DetectorConfig); empty: every 4th image, "
+        "10%% jitter, 20%% misses, 0.2 false positives an image",
+    )
     parameters.add_arguments(parser)
     return parser
 
@@ -266,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.sequences < 1 or args.frames < 2 or args.rate <= 0 or args.hold < 0:
         parser.error("--sequences must be at least 1, --frames at least 2, --rate positive, --hold not negative")
+    try:
+        parse_settings(DetectorConfig, args.detector_settings)
+    except (ValueError, TypeError) as error:
+        parser.error(f"--detector-settings: {error}")
     if args.checkpoint != "default":
         args.checkpoint = str(Path(args.checkpoint).resolve())
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")

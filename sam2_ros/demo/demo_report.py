@@ -226,7 +226,19 @@ def _tracking_rate(scores: list[ClipScore]) -> float | None:
 
 
 def format_summary(figures: dict) -> str:
-    """The summary as a short table for the terminal."""
+    """The summary as short tables for the terminal: the run, then the run with the simulated
+    detector when there is one, and both overall J&F side by side."""
+    if "with_detector" not in figures:
+        return _format_run(figures)
+    helped = figures["with_detector"]
+    return "\n".join([
+        _format_run(figures), "", "with the simulated detector's boxes:", _format_run(helped), "",
+        f"J&F overall: {figures['overall']['jf']:.3f} without the detector, {helped['overall']['jf']:.3f} with it",
+    ])  # fmt: skip
+
+
+def _format_run(figures: dict) -> str:
+    """One run's summary as a short table."""
     columns = "{:>10}  {:>7}  {:>9}  {:>5}  {:>9}  {:>7}  {:>19}"
     header = columns.format("sequence", "objects", "processed", "J&F", "still J&F", "vis acc", "latency mean/p95 ms")
     rows = [_row(columns, str(s["seed"]), s["objects"], s, s["still_jf"]) for s in figures["sequences"]]
@@ -235,13 +247,24 @@ def format_summary(figures: dict) -> str:
     rule = "-" * len(header)
     return "\n".join([
         f"demo: {figures['model']} ({figures['checkpoint']}), every target prompted on frame 0 with its true "
-        f"{figures['prompt']}",
+        f"{figures['prompt']}" + (f"; simulated detector: {figures['detector']}" if figures.get("detector") else ""),
         header, rule, *rows, rule, total,
         "processed: images answered of those published; still: the frame-0 mask held still, always visible",
         f"tracker: {figures['overall']['tracker_fps']:.1f} results/s, "
         f"the camera at {figures['camera_rate_hz']:g} images/s",
         _depth_line(figures["depth"]),
+        *([_detections_line(figures["node_detection_counts"])] if figures.get("detector") else []),
     ])  # fmt: skip
+
+
+def _detections_line(counts: dict[str, int]) -> str:
+    if not counts:
+        return "detections: the node reported no counts"
+    return (
+        f"detections (as the node last reported them): {counts['detections_received']} received in "
+        f"{counts['detection_arrays_paired']} arrays paired with images, {counts['detections_matched']} matched to an "
+        f"object, {counts['detections_reprompted']} re-prompted one, {counts['detections_rejected']} rejected"
+    )
 
 
 def _depth_line(depth: dict) -> str:

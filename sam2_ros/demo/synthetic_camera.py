@@ -11,6 +11,9 @@ scenes, `frames` frames each) one after another at `rate` images per second:
 - `ground_truth` (sam2_ros/TrackedObjectArray, reliable): the same header, `frame_index` the
   frame's index in its sequence (0 starts a sequence), and every target with its true mask,
   visibility, 3D position and visibility reason, as a tracker that is always right would report it.
+- `detections` (sam2_ros/DetectionArray, reliable), with `publish_detections`: a simulated
+  detector's boxes (sam2core.data.detector, set by `detector`), on the images it runs on, with
+  the image's header and published just before it.
 
 `first_frame_hold` keeps each sequence's first frame the newest image for that many seconds,
 rounded up to whole frame periods (time for an operator to prompt it); `wait_for_subscribers`
@@ -35,14 +38,15 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from sam2_ros.conversions import rgb_to_image, tracked_object_array
+from sam2_ros.conversions import detection_array, rgb_to_image, tracked_object_array
 from sam2_ros.depth_messages import camera_info, depth_image
-from sam2_ros.msg import TrackedObject, TrackedObjectArray
+from sam2_ros.msg import DetectionArray, TrackedObject, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.parameters import declare, parameter, usage
 from sam2core.data import BENCHMARK, Sequence, held_out_sequences
 from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
-from sam2core.tracking import ObjectResult
+from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections
+from sam2core.tracking import Detection, ObjectResult
 from sam2core.tracking.results import mask_geometry
 
 # Logit of a ground-truth pixel or object score: its sigmoid is 1 (or 0) to within 1e-8.
@@ -100,6 +104,11 @@ class CameraSettings:
     frame_id: str = parameter("camera", "frame_id of the images and ground truth.")
     wait_for_subscribers: bool = parameter(False, "Hold back the first image until both topics have a subscriber.")
     loop: bool = parameter(True, "Start over after the last sequence instead of going quiet.")
+    publish_detections: bool = parameter(False, "Publish a simulated detector's boxes on detections.")
+    detector: str = parameter(
+        "", "The simulated detector: NAME=VALUE pairs of sam2core.data.detector.DetectorConfig, separated by commas "
+        "(empty: every=4,jitter=0.1,miss_rate=0.2,false_positives=0.2)."
+    )
 
 
 class SyntheticCamera(Node):
@@ -111,6 +120,11 @@ class SyntheticCamera(Node):
         self.frame_id = settings.frame_id
         self.waiting = settings.wait_for_subscribers
         sequences = camera_sequences(settings.sequences, settings.frames)
+        self.detections: dict[int, list[tuple[Detection, ...] | None]] = {}  # sequence seed -> per frame
+        if settings.publish_detections:
+            detector = parse_settings(DetectorConfig, settings.detector)
+            self.detections = {sequence.seed: simulate_detections(sequence, detector) for sequence in sequences}
+            self.detection_pub = self.create_publisher(DetectionArray, "detections", GROUND_TRUTH_QOS)
         hold_ticks = max(math.ceil(settings.first_frame_hold * settings.rate) - 1, 0)
         self.schedule = schedule(sequences, hold_ticks=hold_ticks, loop=settings.loop)
         self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
@@ -136,6 +150,9 @@ class SyntheticCamera(Node):
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
             self.depth_pub.publish(depth_image(camera_depth(sequence, frame), header))
             self.info_pub.publish(camera_info(self.camera, header))
+            found = self.detections[sequence.seed][frame] if self.detections else None
+            if found is not None:
+                self.detection_pub.publish(detection_array(header, list(found)))
             self.image_pub.publish(rgb_to_image(sequence.frames[frame], header))
             self.truth_pub.publish(ground_truth_array(sequence, frame, header))
 

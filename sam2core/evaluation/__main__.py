@@ -15,6 +15,7 @@ import argparse
 import functools
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -26,9 +27,10 @@ from sam2core.config import MODEL_NAMES
 from sam2core.data import FAMILIES, SceneSequence, family
 from sam2core.data.datasets import DATA_FORMATS, read_data
 from sam2core.data.davis import DatasetError
+from sam2core.data.detector import DetectorConfig, parse_settings
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
-from sam2core.precision import PRECISIONS
+from sam2core.tracking import DetectionOptions, TrackerOptions
 from sam2core.visualization import VideoWriter, overlay
 
 VIDEO_FPS = 8.0
@@ -57,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as error:
         parser.error(str(error))
     description = f"{args.model} ({args.checkpoint or 'random weights'})"
+    try:
+        detector = None if args.detector is None else parse_settings(DetectorConfig, args.detector)
+        detection_options = parse_settings(DetectionOptions, args.detection_options)
+        # float32 unless asked otherwise: the same scores on every CPU
+        tracker_options = asdict(parse_settings(TrackerOptions, "precision=float32," + args.tracker_options))
+    except (ValueError, TypeError) as error:
+        parser.error(f"--detector / --detection-options / --tracker-options: {error}")
+    if detector is not None:
+        description += f", simulated detector every {detector.every} images"
     args.out.mkdir(parents=True, exist_ok=True)
     if args.data is not None:  # your own videos: one report named after the folder
         own_videos = functools.partial(read_data, args.data, args.format)
@@ -84,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             reports[name] = evaluate(
                 model, _named(sequences(), names), prompt=args.prompt, description=description,
-                tracker_options={"precision": args.precision}, on_sequence=write_video if args.video else None,
+                on_sequence=write_video if args.video else None, tracker_options=tracker_options,
+                detector=detector, detection_options=detection_options,
             )  # fmt: skip
         except DatasetError as error:
             print(f"python -m sam2core.evaluation: {error}", file=sys.stderr)
@@ -117,16 +129,27 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
     parser.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda, cuda:N")
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="float32",
-        help="the tracker's arithmetic (default float32: the same scores on every CPU; auto: bfloat16 where native)",
-    )
-    parser.add_argument(
         "--data", type=Path, help="your own data instead of the synthetic benchmark (see --format)"
     )
     parser.add_argument(
         "--format", choices=DATA_FORMATS, default="davis",
         help="layout of --data, as training reads it: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png "
         "(palette); masks and coco hold single images, which train but cannot be scored as videos",
+    )
+    parser.add_argument(
+        "--detector", metavar="NAME=VALUE,...",
+        help="feed the tracker a simulated detector's boxes, e.g. every=4,jitter=0.1,miss_rate=0.2,"
+        "false_positives=0.2 (fields of sam2core.data.detector.DetectorConfig; '' for its defaults)",
+    )
+    parser.add_argument(
+        "--detection-options", default="", metavar="NAME=VALUE,...",
+        help="with --detector: how detections steer the tracks, e.g. drift_iou=0.6 "
+        "(fields of sam2core.tracking.DetectionOptions)",
+    )
+    parser.add_argument(
+        "--tracker-options", default="", metavar="NAME=VALUE,...",
+        help="options of the tracker, e.g. precision=auto (fields of sam2core.tracking.TrackerOptions; "
+        "precision is float32 unless given, so that scores are the same on every CPU)",
     )
     parser.add_argument(
         "--threads", type=int, help="CPU threads of torch; none: torch's choice (1 is fastest on a busy machine)"

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from sam2core.data import BENCHMARK, Sequence, held_out_sequences
 from sam2core.evaluation.metrics import CAUSES, ObjectScore, RecoveryStats, recovery_stats, score_object
 from sam2core.modeling.sam2 import SAM2Model
-from sam2core.tracking import Prompt, StreamingTracker
+from sam2core.data.detector import DetectorConfig, simulate_detections
+from sam2core.tracking import DetectionOptions, DetectionTracker, Prompt
 from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
 
 # The tracker option that makes a score the same on every CPU (see sam2core.precision).
@@ -81,12 +82,16 @@ class Report:
     """A benchmark run: the tracker and the baselines on the same sequences.
 
     prompt: how targets were prompted on frame 0; tracker_options: StreamingTracker's keywords.
+    detector: the simulated detector's settings (DetectorConfig's fields) and detection_options
+    (DetectionOptions' fields) when the tracker was given detections, else None.
     """
 
     prompt: PromptKind
     tracker_options: dict[str, object]
     tracker: MethodScore
     baselines: tuple[MethodScore, ...]
+    detector: dict[str, object] | None = None
+    detection_options: dict[str, object] | None = None
 
     @property
     def methods(self) -> tuple[MethodScore, ...]:
@@ -107,6 +112,8 @@ def evaluate(
     description: str = "SAM 2",
     on_sequence: Callable[[Sequence, Prediction], None] | None = None,
     progress: bool = True,
+    detector: DetectorConfig | None = None,
+    detection_options: DetectionOptions | None = None,
 ) -> Report:
     """Track every sequence with a fresh StreamingTracker and score it and the baselines.
 
@@ -119,13 +126,18 @@ def evaluate(
         description: what the report calls the tracker (e.g. model and checkpoint).
         on_sequence: called with each sequence and the tracker's prediction, e.g. to draw it.
         progress: show a tqdm bar over the sequences.
+        detector: when given, the tracker is a DetectionTracker fed the simulated detector's
+            boxes of each sequence (sam2core.data.detector), steered by ``detection_options``.
     """
     tracker_options = dict(tracker_options or {})
     scores: dict[str, list[SequenceScore]] = {name: [] for name in (TRACKER, *(b.name for b in BASELINES))}
     seconds = 0.0
     bar = tqdm(sequences, desc="evaluate", unit="sequence", disable=not progress)
     for sequence in bar:
-        prediction = track_sequence(model, sequence, prompt=prompt, tracker_options=tracker_options)
+        prediction = track_sequence(
+            model, sequence, prompt=prompt, tracker_options=tracker_options,
+            detector=detector, detection_options=detection_options,
+        )  # fmt: skip
         if on_sequence is not None:
             on_sequence(sequence, prediction)
         seconds += prediction.seconds
@@ -137,6 +149,8 @@ def evaluate(
     return Report(
         prompt=prompt,
         tracker_options=tracker_options,
+        detector=None if detector is None else asdict(detector),
+        detection_options=None if detector is None else asdict(detection_options or DetectionOptions()),
         tracker=summarize(
             scores[TRACKER], name=TRACKER, description=description, frames_per_second=frames / max(seconds, 1e-9)
         ),
@@ -163,17 +177,25 @@ def quick_score(model: SAM2Model, *, n_sequences: int = 4, num_frames: int = 24)
 
 
 def track_sequence(
-    model: SAM2Model, sequence: Sequence, *, prompt: PromptKind, tracker_options: dict[str, object]
+    model: SAM2Model,
+    sequence: Sequence,
+    *,
+    prompt: PromptKind,
+    tracker_options: dict[str, object],
+    detector: DetectorConfig | None = None,
+    detection_options: DetectionOptions | None = None,
 ) -> Prediction:
-    """Run a fresh StreamingTracker over ``sequence``, every target prompted on frame 0."""
-    tracker = StreamingTracker(model, **tracker_options)
+    """Run a fresh tracker over ``sequence``, every target prompted on frame 0; with ``detector``,
+    a DetectionTracker given the simulated detector's boxes (the detector's time not counted)."""
+    tracker = DetectionTracker.from_model(model, detection_options, **tracker_options)
+    detections = simulate_detections(sequence, detector) if detector is not None else [None] * len(sequence.frames)
     masks = np.zeros(sequence.masks.shape, bool)
     visible = np.zeros(sequence.visibility.shape, bool)
     seconds = 0.0
     for index, frame in enumerate(sequence.frames):
         prompts = first_frame_prompts(sequence, kind=prompt) if index == 0 else None
         started = time.perf_counter()
-        result = tracker.track(frame, prompts)
+        result = tracker.track(frame, detections[index], prompts)
         for k, object_id in enumerate(sequence.object_ids):
             masks[index, k] = result.objects[object_id].mask.cpu().numpy()
             visible[index, k] = result.objects[object_id].visible

@@ -7,6 +7,10 @@ from sam2core.lazy_exports import lazy_exports
 
 # Each public name and the module it lives in.
 HOMES = {
+    "Detection": "sam2core.tracking.detections",
+    "DetectionOptions": "sam2core.tracking.reacquire",
+    "DetectionStats": "sam2core.tracking.detections",
+    "DetectionTracker": "sam2core.tracking.reacquire",
     "FrameResult": "sam2core.tracking.results",
     "ObjectResult": "sam2core.tracking.results",
     "Prompt": "sam2core.tracking.prompt",

@@ -114,6 +114,12 @@ class ObjectMemory:
             if t < masks_before:
                 entry.mask_logits = None
 
+    def forget_tracked(self, *, before: int) -> None:
+        """Drop the tracked (not prompted) frames before frame `before`: what the object's mask
+        followed there is not to be read again (e.g. it followed the wrong thing)."""
+        for t in [t for t in self.tracked if t < before]:
+            del self.tracked[t]
+
     def __len__(self) -> int:
         return len(self.conditioning) + len(self.tracked)
 

@@ -46,6 +46,7 @@ class ObjectResult:
     iou: the model's own estimate of the mask's IoU with the object.
     object_pointer: (C,) the object's embedding on this frame (SAM 2's object pointer).
     geometry: box, centroid and area of the mask (mask_logits > 0), computed once.
+    class_id: the object's class, as a detector named it (DetectionTracker); "" when unknown.
     """
 
     object_id: int
@@ -54,6 +55,7 @@ class ObjectResult:
     iou: float
     object_pointer: torch.Tensor
     geometry: MaskGeometry
+    class_id: str = ""
 
     @property
     def box(self) -> tuple[int, int, int, int] | None:

@@ -187,11 +187,22 @@ class StreamingTracker:
         return FrameResult(frame.frame_index, {obj: self._result(obj, out, image_size) for obj, out in outputs.items()})
 
     @torch.inference_mode()
-    def add_prompt(self, object_id: int, prompt: Prompt, frame_index: int | None = None) -> ObjectResult:
+    def add_prompt(
+        self,
+        object_id: int,
+        prompt: Prompt,
+        frame_index: int | None = None,
+        *,
+        from_memory: bool = True,
+        from_previous_mask: bool = True,
+    ) -> ObjectResult:
         """Prompt `object_id` on a held frame (default: the newest) and return it on that frame.
 
         A known object that was tracked on that frame is corrected (its memory and previous mask
-        are used); otherwise the prompt starts the object there. The object is then re-tracked
+        are used, as SAM 2 corrects a mask); `from_memory` False leaves out both, the prompt alone
+        segmenting the object there as on a new object's first frame (its memory of other frames is
+        kept for later ones), and `from_previous_mask` False leaves out only the previous mask.
+        Otherwise the prompt starts the object there. The object is then re-tracked
         over the held frames after `frame_index`. Raises PromptError for a bad prompt or a frame
         no longer held, and nothing changes.
         """
@@ -199,18 +210,30 @@ class StreamingTracker:
         model_prompt = self._check_prompt(object_id, prompt, frame.image_size)
         self._check_capacity({object_id: model_prompt})
         memory = self._objects.setdefault(object_id, self._new_memory())
-        initial = memory.entry(frame.frame_index) is None
-        output = self._prompt_step(frame, object_id, model_prompt, initial=initial)
+        initial = not from_memory or memory.entry(frame.frame_index) is None
+        output = self._prompt_step(frame, object_id, model_prompt, initial=initial, previous_mask=from_previous_mask)
         for later in [held for held in self._frames if held.frame_index > frame.frame_index]:
             if later.frame_index not in memory.conditioning:
                 self._tracking_step(later, [object_id])
         self._forget_unreadable()
         return self._result(object_id, output, frame.image_size)
 
+    def forget_tracked_frames(self, object_id: int, before: int | None = None) -> None:
+        """Forget what `object_id` remembers of the frames it was tracked on (not prompted on)
+        before frame `before` (default: the newest): later frames read only its prompted frames
+        and what follows. For a track that followed the wrong thing, before it is prompted again."""
+        if object_id not in self._objects:
+            raise UnknownObjectError(f"unknown object id {object_id}; tracked ids: {self.object_ids}")
+        self._objects[object_id].forget_tracked(before=self.frame_index if before is None else before)
+
     # ----------------------------------------------------------------- steps
 
-    def _prompt_step(self, frame: HeldFrame, object_id: int, prompt: ModelPrompt, *, initial: bool) -> DecoderOutput:
-        """Segment one object from its prompt on `frame`; the frame becomes a conditioning frame."""
+    def _prompt_step(
+        self, frame: HeldFrame, object_id: int, prompt: ModelPrompt, *, initial: bool, previous_mask: bool = True
+    ) -> DecoderOutput:
+        """Segment one object from its prompt on `frame`; the frame becomes a conditioning frame.
+        initial: from the prompt alone; else on the object's memory, and with `previous_mask` its
+        mask on `frame` as the decoder's mask input."""
         memory = self._objects[object_id]
         with self._autocast():
             output = step.decode_prompted(
@@ -218,7 +241,7 @@ class StreamingTracker:
                 frame.features,
                 prompt,
                 memory=None if initial else self._memory_context([memory], frame.frame_index),
-                previous_mask_logits=None if initial else memory.entry(frame.frame_index).mask_logits[None],
+                previous_mask_logits=None if initial or not previous_mask else memory.entry(frame.frame_index).mask_logits[None],
             )
             output = self._clean(output)
             memory_features = self._encode_memory(frame.features, output, prompted=True)

@@ -1,0 +1,34 @@
+"""A scene the bundled model loses an object in: a yellow square over dark gradients shows on
+three images, leaves for four, and comes back elsewhere on image RETURN. Shared by the library's
+and the node's detection tests."""
+
+import numpy as np
+
+HEIGHT, WIDTH, SIDE = 96, 128, 24
+PATH = [(10, 10)] * 3 + [None] * 4 + [(90, 60)] * 2  # the square's top-left corner (x, y), or away
+RETURN = 7
+
+
+def square_scene(corner: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB image of the square at `corner` (None: no square) and its (H, W) mask."""
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    image[..., 2] = np.linspace(0, 80, WIDTH, dtype=np.uint8)[None]
+    image[..., 1] = np.linspace(0, 60, HEIGHT, dtype=np.uint8)[:, None]
+    mask = np.zeros((HEIGHT, WIDTH), bool)
+    if corner is not None:
+        x, y = corner
+        image[y : y + SIDE, x : x + SIDE] = (230, 200, 40)
+        mask[y : y + SIDE, x : x + SIDE] = True
+    return image, mask
+
+
+def returned_box() -> tuple[float, float, float, float]:
+    """A detector's box of the square where it comes back, a pixel or so off."""
+    x, y = PATH[RETURN]
+    return (x - 1.0, y + 1.0, x + SIDE + 1.0, y + SIDE - 1.0)
+
+
+def iou(predicted: np.ndarray, corner: tuple[int, int] | None) -> float:
+    """IoU of an (H, W) bool mask with the square at `corner`."""
+    truth = square_scene(corner)[1]
+    return float((predicted & truth).sum() / max((predicted | truth).sum(), 1))
