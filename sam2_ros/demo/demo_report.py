@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sam2_ros.demo.depth_score import DepthScore
-from sam2core.data import Sequence
+from sam2core.data import SceneSequence
 from sam2core.data.depth import visibility_causes
 from sam2core.evaluation import TRACKER, MethodScore, Prediction, SequenceScore, first_frame_baseline
 from sam2core.evaluation.benchmark import PromptKind, score_sequence, summarize
@@ -42,7 +42,7 @@ class Clip:
     """One sequence as the camera played it: each frame's stamp, and the objects the node
     returned for the prompts on frame 0."""
 
-    sequence: Sequence
+    sequence: SceneSequence
     stamps: list[int] = field(default_factory=list)
     prompted: dict[int, Observation] = field(default_factory=dict)
 
@@ -52,7 +52,7 @@ class Recording:
     """Everything the demo heard, in nanoseconds: the frames the camera published (from its
     ground truth), the node's results by image stamp and when each result came."""
 
-    sequences: list[Sequence]
+    sequences: list[SceneSequence]
     clips: list[Clip] = field(default_factory=list)
     results: dict[int, dict[int, Observation]] = field(default_factory=dict)
     received: dict[int, int] = field(default_factory=dict)
@@ -133,7 +133,7 @@ def frame_views(clip: Clip, recording: Recording) -> list[FrameView]:
     return views
 
 
-def prediction(sequence: Sequence, views: list[FrameView]) -> Prediction:
+def prediction(sequence: SceneSequence, views: list[FrameView]) -> Prediction:
     """The views as the benchmark's Prediction of `sequence` (an object missing is empty, hidden)."""
     masks = np.zeros(sequence.masks.shape, bool)
     visible = np.zeros(sequence.visibility.shape, bool)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from sam2_ros.demo.demo_report import Box, ClipScore, FrameView
-from sam2core.data import Sequence
+from sam2core.data import SceneSequence
 from sam2core.evaluation import region_similarity
 from sam2core.evaluation.benchmark import PromptKind, first_frame_prompts
 from sam2core.tracking import Prompt
@@ -47,7 +47,7 @@ def write_video(path: Path, scores: list[ClipScore], *, prompt: PromptKind, fps:
     return written
 
 
-def draw_frame(sequence: Sequence, index: int, view: FrameView, prompts: dict[int, Prompt]) -> np.ndarray:
+def draw_frame(sequence: SceneSequence, index: int, view: FrameView, prompts: dict[int, Prompt]) -> np.ndarray:
     """The camera image at SCALE with the tracked masks, boxes and ids filled in each object's
     colour (faded for a dropped frame's stale result), the true contours in white and `prompts`."""
     image = cv2.resize(sequence.frames[index], None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
@@ -76,7 +76,7 @@ def _draw_prompt(picture: np.ndarray, prompt: Prompt) -> None:
         cv2.drawMarker(picture, (int(x * SCALE), int(y * SCALE)), PROMPT_COLOUR, cv2.MARKER_CROSS, 14, 2, cv2.LINE_AA)
 
 
-def side_panel(sequence: Sequence, index: int, view: FrameView, title: str, prompt: PromptKind) -> np.ndarray:
+def side_panel(sequence: SceneSequence, index: int, view: FrameView, title: str, prompt: PromptKind) -> np.ndarray:
     """The text beside the picture: where in the run, the latency (or the drop, or the prompt),
     each object's state and IoU with the truth, and the legend."""
     panel = np.full((sequence.frames.shape[1] * SCALE, PANEL_WIDTH, 3), 28, np.uint8)

@@ -43,7 +43,7 @@ from sam2_ros.depth_messages import camera_info, depth_image
 from sam2_ros.msg import DetectionArray, TrackedObject, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.parameters import declare, parameter, usage
-from sam2core.data import BENCHMARK, Sequence, held_out_sequences
+from sam2core.data import BENCHMARK, SceneSequence, held_out_sequences
 from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
 from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections
 from sam2core.tracking import Detection, ObjectResult
@@ -57,12 +57,12 @@ GROUND_TRUTH_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 FINISHED = object()  # what the schedule gives after the last frame
 
 
-def camera_sequences(count: int, frames: int = BENCHMARK.num_frames) -> list[Sequence]:
+def camera_sequences(count: int, frames: int = BENCHMARK.num_frames) -> list[SceneSequence]:
     """The sequences the camera plays: the first `count` held-out benchmark scenes, `frames` long."""
     return list(held_out_sequences(count, config=replace(BENCHMARK, num_frames=frames)))
 
 
-def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> TrackedObjectArray:
+def ground_truth_array(sequence: SceneSequence, frame: int, header: Header) -> TrackedObjectArray:
     """Every target of `sequence` on `frame` with its true mask and visibility, stamped `header`."""
     results = []
     for mask, visible, object_id in zip(sequence.masks[frame], sequence.visibility[frame], sequence.object_ids):
@@ -86,7 +86,7 @@ def ground_truth_array(sequence: Sequence, frame: int, header: Header) -> Tracke
     return array
 
 
-def camera_depth(sequence: Sequence, frame: int) -> np.ndarray:
+def camera_depth(sequence: SceneSequence, frame: int) -> np.ndarray:
     """(H, W) uint16 millimetres: the depth camera's reading of `frame` (the same on every call)."""
     return sensor_depth(sequence.depth[frame], np.random.default_rng([sequence.seed, frame]))
 
@@ -157,7 +157,7 @@ class SyntheticCamera(Node):
             self.truth_pub.publish(ground_truth_array(sequence, frame, header))
 
 
-def schedule(sequences: list[Sequence], *, hold_ticks: int, loop: bool) -> Iterator[tuple[Sequence, int] | None]:
+def schedule(sequences: list[SceneSequence], *, hold_ticks: int, loop: bool) -> Iterator[tuple[SceneSequence, int] | None]:
     """What each tick of the camera's timer publishes: (sequence, frame index) of every frame in
     play order, and None for the `hold_ticks` ticks after each first frame; forever when `loop`."""
     ticks = []

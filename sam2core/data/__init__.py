@@ -19,10 +19,6 @@ from sam2core.data.synthetic import (
     training_clip,
 )
 
-# The former name of SceneSequence, kept while sam2core.evaluation.benchmark and sam2_ros.demo
-# still import it.
-Sequence = SceneSequence
-
 __all__ = [
     "BENCHMARK",
     "FAMILIES",
@@ -36,7 +32,6 @@ __all__ = [
     "HiddenInterval",
     "SceneConfig",
     "SceneSequence",
-    "Sequence",
     "Split",
     "family",
     "generate_geometric_sequence",

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from sam2core.data.synthetic import Sequence
+from sam2core.data.sequence import SceneSequence
 from sam2core.tracking.detections import Detection
 
 T = TypeVar("T")
@@ -76,7 +76,7 @@ def true_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
     return (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
 
 
-def simulate_detections(sequence: Sequence, config: DetectorConfig) -> list[tuple[Detection, ...] | None]:
+def simulate_detections(sequence: SceneSequence, config: DetectorConfig) -> list[tuple[Detection, ...] | None]:
     """One entry per image of `sequence`: None where the detector does not run, else its boxes
     (the visible targets' true boxes jittered, each kept with chance 1 - miss_rate, then false
     positives), in random order."""

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from tqdm import tqdm
 
-from sam2core.data import BENCHMARK, Sequence, held_out_sequences
+from sam2core.data import BENCHMARK, SceneSequence, held_out_sequences
 from sam2core.evaluation.metrics import CAUSES, ObjectScore, RecoveryStats, recovery_stats, score_object
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.data.detector import DetectorConfig, simulate_detections
@@ -105,12 +105,12 @@ class Report:
 
 def evaluate(
     model: SAM2Model,
-    sequences: Iterable[Sequence],
+    sequences: Iterable[SceneSequence],
     *,
     prompt: PromptKind = "mask",
     tracker_options: dict[str, object] | None = None,
     description: str = "SAM 2",
-    on_sequence: Callable[[Sequence, Prediction], None] | None = None,
+    on_sequence: Callable[[SceneSequence, Prediction], None] | None = None,
     progress: bool = True,
     detector: DetectorConfig | None = None,
     detection_options: DetectionOptions | None = None,
@@ -178,7 +178,7 @@ def quick_score(model: SAM2Model, *, n_sequences: int = 4, num_frames: int = 24)
 
 def track_sequence(
     model: SAM2Model,
-    sequence: Sequence,
+    sequence: SceneSequence,
     *,
     prompt: PromptKind,
     tracker_options: dict[str, object],
@@ -203,13 +203,13 @@ def track_sequence(
     return Prediction(masks=masks, visible=visible, seconds=seconds)
 
 
-def first_frame_baseline(sequence: Sequence) -> Prediction:
+def first_frame_baseline(sequence: SceneSequence) -> Prediction:
     """Every frame predicts each target's frame-0 mask, always visible."""
     masks = np.broadcast_to(sequence.masks[:1], sequence.masks.shape)
     return Prediction(masks=masks, visible=np.ones(sequence.visibility.shape, bool), seconds=None)
 
 
-def empty_baseline(sequence: Sequence) -> Prediction:
+def empty_baseline(sequence: SceneSequence) -> Prediction:
     """Every frame predicts an empty mask, never visible."""
     masks = np.broadcast_to(False, sequence.masks.shape)
     return Prediction(masks=masks, visible=np.zeros(sequence.visibility.shape, bool), seconds=None)
@@ -221,7 +221,7 @@ class Baseline:
 
     name: str
     description: str
-    predict: Callable[[Sequence], Prediction]
+    predict: Callable[[SceneSequence], Prediction]
 
 
 BASELINES: tuple[Baseline, ...] = (
@@ -230,7 +230,7 @@ BASELINES: tuple[Baseline, ...] = (
 )
 
 
-def first_frame_prompts(sequence: Sequence, *, kind: PromptKind) -> dict[int, Prompt]:
+def first_frame_prompts(sequence: SceneSequence, *, kind: PromptKind) -> dict[int, Prompt]:
     """Object id -> Prompt of ``kind`` built from each target's ground-truth mask on frame 0."""
     prompts = {}
     for object_id, mask in zip(sequence.object_ids, sequence.masks[0]):
@@ -246,7 +246,7 @@ def first_frame_prompts(sequence: Sequence, *, kind: PromptKind) -> dict[int, Pr
     return prompts
 
 
-def score_sequence(prediction: Prediction, sequence: Sequence) -> SequenceScore:
+def score_sequence(prediction: Prediction, sequence: SceneSequence) -> SequenceScore:
     """Score every target of ``sequence``; the means are over its targets."""
     objects = tuple(
         score_object(
