@@ -2,7 +2,8 @@
 and overlay videos.
 
     python -m sam2core.evaluation --model sam2.1_hiera_demo --checkpoint PATH|default \
-        --sequences 4 --prompt mask --out DIR [--families cutouts geometric] [--video N]
+        --sequences 4 --prompt mask --out DIR [--families cutouts geometric] [--video N] \
+        [--precision float32] [--motion]
 
 evaluation.json holds one report per family, keyed by the family's name.
 """
@@ -24,6 +25,7 @@ from sam2core.data import FAMILIES, Sequence, family
 from sam2core.data.davis import DatasetError, read_davis
 from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
 from sam2core.evaluation.metrics import RecoveryStats
+from sam2core.precision import PRECISIONS
 from sam2core.visualization import VideoWriter, overlay
 
 VIDEO_FPS = 8.0
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             reports[name] = evaluate(
                 model, sequences(), prompt=args.prompt, description=description,
+                tracker_options={"precision": args.precision, "motion": args.motion},
                 on_sequence=write_video if args.video else None,
             )  # fmt: skip
         except DatasetError as error:
@@ -102,6 +105,10 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format", choices=("davis",), default="davis",
         help="layout of --data: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png (palette)",
+    )
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="the tracker's arithmetic")
+    parser.add_argument(
+        "--motion", action="store_true", help="motion-aware memory per object (SAMURAI's method; TrackerOptions.motion)"
     )
     parser.add_argument(
         "--threads", type=int, help="CPU threads of torch; none: torch's choice (1 is fastest on a busy machine)"
