@@ -117,15 +117,21 @@ def test_one_object_matches_samurai(case, sequence, model_and_weights, tmp_path,
         choice = tracker._objects[1].entry(index).motion
         motion_ious.append(np.nan if choice.motion_iou is None else choice.motion_iou)
         label = f"frame {index}"
-        oracle.assert_masks_match(f"{label} mask", result.mask_logits, torch.from_numpy(reference.mask_logits[index]), TOLERANCE)
-        oracle.assert_close(f"{label} score", torch.tensor([result.object_score]), torch.tensor(reference.object_scores[index : index + 1]), TOLERANCE)
-        oracle.assert_close(f"{label} pointer", result.object_pointer, torch.from_numpy(reference.pointers[index]), TOLERANCE)
-        oracle.assert_close(f"{label} iou", torch.tensor([result.iou]), torch.tensor(reference.ious[index : index + 1]), TOLERANCE)
+        expected = torch.from_numpy(reference.mask_logits[index])
+        oracle.assert_masks_match(f"{label} mask", result.mask_logits, expected, TOLERANCE)
+        for name, ours, theirs in [
+            ("score", result.object_score, reference.object_scores[index]),
+            ("iou", result.iou, reference.ious[index]),
+        ]:
+            oracle.assert_close(f"{label} {name}", torch.tensor([ours]), torch.tensor([theirs]), TOLERANCE)
+        pointer = torch.from_numpy(reference.pointers[index])
+        oracle.assert_close(f"{label} pointer", result.object_pointer, pointer, TOLERANCE)
     np.testing.assert_allclose(np.array(motion_ious), reference.motion_ious, atol=TOLERANCE, rtol=0)
     assert (reference.object_scores > 0).all(), "masks must be real on every frame"
     overruled = sum(kept != best for kept, best in choices)
-    print(f"[motion] {case}: motion IoU on {np.isfinite(reference.motion_ious).sum()} frames, overruled the predicted IoU on {overruled}")
-    assert np.isfinite(reference.motion_ious).sum() >= 5, "motion must take part in the choice"
+    with_motion = int(np.isfinite(reference.motion_ious).sum())
+    print(f"[motion] {case}: motion IoU on {with_motion} frames, overruled the predicted IoU on {overruled}")
+    assert with_motion >= 5, "motion must take part in the choice"
     assert overruled >= fewest_overruled, "the case must exercise choices that differ from the highest predicted IoU"
 
 
