@@ -86,6 +86,10 @@ class Settings:
         16, "Images the tracker holds for prompts on past images (stamped prompts).", limits=(1, 1000)
     )
     max_conditioning_frames: int = _parameter(4, "Prompted images remembered per object.", limits=(1, 64))
+    motion: bool = _parameter(
+        False, "Motion-aware memory per object (SAMURAI's method): a Kalman filter on each object's box helps "
+        "choose its mask, and memory keeps its reliable images.",
+    )
     image_transport: str = _parameter(
         "raw", "Subscribe to sensor_msgs/Image on image_topic ('raw') or CompressedImage on image_topic/compressed.",
         choices=("raw", "compressed"),
@@ -229,7 +233,7 @@ def _class_ids(text: str) -> tuple[str, ...]:
 # The Settings fields that make the tracker; the offline tools take them as flags.
 TRACKER_OPTIONS = (
     "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames",
-    "compile", "backend", "export_dir",
+    "compile", "backend", "export_dir", "motion",
 )  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything sam2_ros needs into .venv and builds the package with colcon.
 #   scripts/setup.sh          runtime: CPU torch, numpy, OpenCV, ROS 2 Jazzy wheels, colcon
-#   scripts/setup.sh --test   the same plus pytest and Meta's reference implementation (test oracle)
+#   scripts/setup.sh --test   the same plus pytest and the test oracles: Meta's reference implementation,
+#                             and SAMURAI's in .venv/oracles/samurai
 # Safe to run again: with nothing changed it returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,11 @@ if [ "$with_test" = 1 ] && [ "$(cat "$venv/.test-stamp" 2>/dev/null)" != "$test_
     echo "setup: installing the test extras into .venv"
     "$py" -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
     SAM2_BUILD_CUDA=0 "$py" -m pip install -q --disable-pip-version-check --no-deps sam2==1.1.0
+    # SAMURAI's code (the motion-aware mode's oracle) is packaged under the top-level name sam2
+    # too: it gets a folder of its own and runs only in a child process (test/samurai_oracle.py).
+    "$py" -m pip install -q --disable-pip-version-check --upgrade --no-deps --no-build-isolation \
+        --target "$venv/oracles/samurai" absolutely-not-samurai==1.0.0
+    "$py" -m pip install -q --disable-pip-version-check --upgrade --target "$venv/oracles/samurai" loguru
     echo "$test_stamp" >"$venv/.test-stamp"
 fi
 

@@ -15,7 +15,7 @@ import argparse
 import functools
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 import cv2
@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         detector = None if args.detector is None else parse_settings(DetectorConfig, args.detector)
         detection_options = parse_settings(DetectionOptions, args.detection_options)
         # float32 unless asked otherwise: the same scores on every CPU
-        tracker_options = asdict(parse_settings(TrackerOptions, "precision=float32," + args.tracker_options))
+        options = parse_settings(TrackerOptions, "precision=float32," + args.tracker_options)
+        tracker_options = {field.name: getattr(options, field.name) for field in fields(options)}
     except (ValueError, TypeError) as error:
         parser.error(f"--detector / --detection-options / --tracker-options: {error}")
     if detector is not None:

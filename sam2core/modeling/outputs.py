@@ -52,6 +52,7 @@ class DecoderOutput:
     object_score_logits: Tensor  # (B, 1) > 0 where the object is present
     low_res_multimasks: Tensor  # (B, M, 4h, 4w) all M candidate masks (M = 3 or 1)
     multimask_iou: Tensor  # (B, M)
+    multimask_tokens: Tensor  # (B, M, C) each candidate's output token, its object pointer's source
 
     def select(self, index: int) -> "DecoderOutput":
         """The output of batch element `index`, as a batch of one."""

@@ -178,6 +178,7 @@ class SAM2Model(nn.Module):
             object_score_logits=MASK_AS_OUTPUT_SCALE * visibility + MASK_AS_OUTPUT_BIAS,
             low_res_multimasks=low_res_masks,
             multimask_iou=iou,
+            multimask_tokens=decoded.multimask_tokens,
         )
 
     def condition_on_memory(
@@ -270,27 +271,43 @@ class SAM2Model(nn.Module):
             and config.multimask_min_pt_num <= num_points <= config.multimask_max_pt_num
         )
 
+    def choose_masks(self, output: DecoderOutput, chosen: Tensor) -> DecoderOutput:
+        """`output` keeping candidate `chosen` (B,) of each object instead of the one with the best
+        predicted IoU: its mask, IoU and object pointer. For outputs of `decode_masks`."""
+        return self._keep_candidates(
+            output.low_res_multimasks, output.multimask_iou, output.multimask_tokens, output.object_score_logits, chosen
+        )
+
     def _select_best_mask(self, prediction: MaskPrediction) -> DecoderOutput:
-        """Fill absent objects' masks, pick the mask with the best predicted IoU, upsample it
-        and make the object pointer from its token."""
+        """Fill absent objects' masks and keep the mask with the best predicted IoU."""
         visible = prediction.object_score_logits > 0  # (B, 1)
         masks = torch.where(visible[..., None, None], prediction.masks, NO_OBJECT_MASK_LOGIT)
-        masks = masks.float()  # (B, M, 4h, 4w)
-        rows = torch.arange(masks.shape[0], device=masks.device)
         best = prediction.iou.argmax(dim=-1)  # (B,)
-        low_res_masks = masks[rows, best].unsqueeze(1)
-        pointer = self.obj_ptr_proj(prediction.mask_tokens[rows, best])
+        return self._keep_candidates(
+            masks.float(), prediction.iou, prediction.mask_tokens, prediction.object_score_logits, best
+        )
+
+    def _keep_candidates(
+        self, masks: Tensor, iou: Tensor, tokens: Tensor, object_score_logits: Tensor, chosen: Tensor
+    ) -> DecoderOutput:
+        """Candidates (B, M, 4h, 4w) with absent objects already filled, their IoU (B, M) and
+        tokens (B, M, C) -> the output keeping candidate `chosen` (B,): the mask upsampled and
+        the object pointer made from its token."""
+        rows = torch.arange(masks.shape[0], device=masks.device)
+        low_res_masks = masks[rows, chosen].unsqueeze(1)
+        pointer = self.obj_ptr_proj(tokens[rows, chosen])
         size = self.config.image_size
         return DecoderOutput(
             low_res_masks=low_res_masks,
             high_res_masks=F.interpolate(
                 low_res_masks, size=(size, size), mode="bilinear", align_corners=False
             ),
-            iou=prediction.iou[rows, best].unsqueeze(1),
-            object_pointer=self._mix_no_object_pointer(pointer, visible.float()),
-            object_score_logits=prediction.object_score_logits,
+            iou=iou[rows, chosen].unsqueeze(1),
+            object_pointer=self._mix_no_object_pointer(pointer, (object_score_logits > 0).float()),
+            object_score_logits=object_score_logits,
             low_res_multimasks=masks,
-            multimask_iou=prediction.iou,
+            multimask_iou=iou,
+            multimask_tokens=tokens,
         )
 
     def _mix_no_object_pointer(self, pointer: Tensor, visibility: Tensor) -> Tensor:

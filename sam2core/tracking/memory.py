@@ -7,6 +7,8 @@ The selection rules are SAM 2's (its video predictor at stride 1):
 - object pointers for frame f: the conditioning frames at or before f (signed offset f - t) and
   the tracked frames f-15 .. f-1 (offset f - t).
 A conditioning frame is one the object was prompted on; it is never also a tracked frame.
+In motion-aware mode the tracked frames of spatial memory are chosen by `ReliableFrames`
+(SAMURAI's rule) instead of `RecentFrames`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch.nn.functional as F
 from sam2core.config import SAM2Config
 from sam2core.modeling.outputs import DecoderOutput, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
+from sam2core.tracking.motion import MotionChoice, MotionSettings, MotionTrack
 
 # One object's memory tokens and their position encodings, each (N, Cm).
 TokensAndPositions = tuple[torch.Tensor, torch.Tensor]
@@ -34,6 +37,8 @@ class MemoryEntry:
     object_score: () logit that the object is visible.
     mask_logits: (1, S/4, S/4) low-resolution mask logits; kept while the frame is held, because a
         correction on that frame starts from it.
+    motion: in motion-aware mode, the candidate kept on that frame, its scores and the object's
+        motion state after it; None otherwise.
     """
 
     frame_index: int
@@ -42,29 +47,127 @@ class MemoryEntry:
     object_score: torch.Tensor
     memory_features: torch.Tensor | None
     mask_logits: torch.Tensor | None
+    motion: MotionChoice | None = None
+
+
+# Tracked entries by frame index.
+TrackedEntries = dict[int, MemoryEntry]
+
+
+@dataclass(frozen=True)
+class RecentFrames:
+    """SAM 2's spatial memory: the `count` tracked frames just before the current one, each at
+    the temporal index of its distance (the previous frame at `count`)."""
+
+    count: int
+
+    @property
+    def reach(self) -> int:
+        """How many frames back from the current one a selection may reach."""
+        return self.count
+
+    def select(self, tracked: TrackedEntries, frame_index: int, start_frame: int) -> list[tuple[int, MemoryEntry]]:
+        """(temporal index, entry) pairs of the tracked frames that frame `frame_index` attends to."""
+        chosen = []
+        for frames_back in range(self.count, 0, -1):
+            entry = tracked.get(frame_index - frames_back)
+            if entry is not None:
+                chosen.append((self.count + 1 - frames_back, entry))
+        return chosen
+
+    def feature_frames(self, tracked: TrackedEntries, oldest_frame: int, start_frame: int) -> set[int]:
+        """Tracked frames whose memory features a frame at or after `oldest_frame` may read."""
+        return {t for t in tracked if t >= oldest_frame - self.count}
+
+
+@dataclass(frozen=True)
+class ReliableFrames:
+    """SAMURAI's spatial memory: the previous frame, and before it the `count - 1` most recent
+    tracked frames that pass the thresholds of `settings` (`passes`), searched back at most
+    `settings.memory_window` frames. Temporal indices go by rank, not distance: the previous
+    frame gets `count`, the next most recent chosen one `count - 1`, and so on.
+
+    As in SAMURAI's reference, the search never reaches the object's first frame after its
+    start frame (the reference's loop stops before frame 1 of a stream prompted on frame 0);
+    that frame still serves as the previous frame.
+    """
+
+    count: int
+    settings: MotionSettings
+
+    @property
+    def reach(self) -> int:
+        return self.settings.memory_window
+
+    def passes(self, entry: MemoryEntry) -> bool:
+        """Whether a tracked frame is reliable enough to be remembered."""
+        choice, settings = entry.motion, self.settings
+        return (
+            choice is not None
+            and choice.iou > settings.memory_min_iou
+            and float(entry.object_score) > settings.memory_min_object_score
+            and (choice.motion_iou is None or choice.motion_iou > settings.memory_min_motion_iou)
+        )
+
+    def select(self, tracked: TrackedEntries, frame_index: int, start_frame: int) -> list[tuple[int, MemoryEntry]]:
+        """(temporal index, entry) pairs of the tracked frames that frame `frame_index` attends to."""
+        frames = self._passing(tracked, frame_index, start_frame)[::-1] + [frame_index - 1]
+        ranks = range(self.count + 1 - len(frames), self.count + 1)
+        return [(rank, tracked[t]) for rank, t in zip(ranks, frames) if t in tracked]
+
+    def feature_frames(self, tracked: TrackedEntries, oldest_frame: int, start_frame: int) -> set[int]:
+        """Tracked frames whose memory features a frame at or after `oldest_frame` may read: the
+        frames from `oldest_frame - 1` on, and the passing frames `oldest_frame` would choose
+        (a later frame chooses among them and newer ones)."""
+        keep = {t for t in tracked if t >= oldest_frame - 1}
+        return keep.union(self._passing(tracked, oldest_frame, start_frame))
+
+    def _passing(self, tracked: TrackedEntries, frame_index: int, start_frame: int) -> list[int]:
+        """Up to count - 1 passing frames for frame `frame_index`, newest first, from
+        frame_index - 2 back to the lower end of the window."""
+        lowest = max(start_frame + 2, frame_index - self.settings.memory_window)
+        found = []
+        for t in range(frame_index - 2, lowest - 1, -1):
+            if len(found) == self.count - 1:
+                break
+            entry = tracked.get(t)
+            if entry is not None and self.passes(entry):
+                found.append(t)
+        return found
 
 
 class ObjectMemory:
     """The conditioning and tracked frames one object remembers."""
 
-    def __init__(self, *, num_recent: int, pointer_window: int, max_conditioning: int):
+    def __init__(
+        self,
+        *,
+        num_recent: int,
+        pointer_window: int,
+        max_conditioning: int,
+        motion: MotionSettings | None = None,
+    ):
         """num_recent: tracked frames in spatial memory (SAM 2: num_maskmem - 1 = 6).
         pointer_window: pointers read per frame, conditioning ones excluded (SAM 2: 16 - 1).
-        max_conditioning: conditioning frames kept; the oldest beyond it become tracked frames."""
+        max_conditioning: conditioning frames kept; the oldest beyond it become tracked frames.
+        motion: settings of motion-aware mode (SAMURAI's memory selection), None for SAM 2's."""
         self.num_recent = num_recent
         self.pointer_window = pointer_window
         self.max_conditioning = max_conditioning
+        self.selection = RecentFrames(num_recent) if motion is None else ReliableFrames(num_recent, motion)
         self.conditioning: dict[int, MemoryEntry] = {}
-        self.tracked: dict[int, MemoryEntry] = {}
+        self.tracked: TrackedEntries = {}
+        self.start_frame: int | None = None  # the first frame the object was seen on
 
     @classmethod
-    def for_model(cls, config: SAM2Config, *, max_conditioning: int) -> ObjectMemory:
+    def for_model(cls, config: SAM2Config, *, max_conditioning: int, motion: MotionSettings | None = None) -> ObjectMemory:
         """A memory with SAM 2's windows for a model `config`: num_maskmem - 1
         recent frames and max_obj_ptrs_in_encoder - 1 tracked pointers."""
         return cls(
             num_recent=config.num_maskmem - 1,
             pointer_window=config.max_obj_ptrs_in_encoder - 1,
             max_conditioning=max_conditioning,
+            motion=motion,
         )
 
     def entry(self, frame_index: int) -> MemoryEntry | None:
@@ -74,6 +177,8 @@ class ObjectMemory:
         """Keep `entry`, replacing whatever this object had for that frame."""
         self.conditioning.pop(entry.frame_index, None)
         self.tracked.pop(entry.frame_index, None)
+        if self.start_frame is None or entry.frame_index < self.start_frame:
+            self.start_frame = entry.frame_index
         if not entry.is_conditioning:
             self.tracked[entry.frame_index] = entry
             return
@@ -87,11 +192,13 @@ class ObjectMemory:
     def spatial_memories(self, frame_index: int) -> list[tuple[int, MemoryEntry]]:
         """(temporal index, entry) pairs whose memory features frame `frame_index` attends to."""
         chosen = [(0, self.conditioning[t]) for t in sorted(self.conditioning)]
-        for frames_back in range(self.num_recent, 0, -1):
-            entry = self.tracked.get(frame_index - frames_back)
-            if entry is not None:
-                chosen.append((self.num_recent + 1 - frames_back, entry))
-        return chosen
+        return chosen + self.selection.select(self.tracked, frame_index, self.start_frame)
+
+    def motion_before(self, frame_index: int) -> MotionTrack:
+        """The object's motion state before frame `frame_index`: after the latest earlier frame
+        that recorded one (a fresh state if none did)."""
+        earlier = [t for t in {**self.tracked, **self.conditioning} if t < frame_index and self.entry(t).motion]
+        return self.entry(max(earlier)).motion.track if earlier else MotionTrack()
 
     def pointer_memories(self, frame_index: int) -> list[tuple[int, MemoryEntry]]:
         """(signed frame offset, entry) pairs whose object pointers frame `frame_index` reads."""
@@ -102,16 +209,19 @@ class ObjectMemory:
                 chosen.append((frames_back, entry))
         return chosen
 
-    def forget(self, *, before: int, features_before: int, masks_before: int) -> None:
-        """Free what no later frame reads: tracked entries before frame `before`, memory features
-        of tracked frames before `features_before`, mask logits before `masks_before`."""
+    def forget(self, oldest_frame: int) -> None:
+        """Free what no frame at or after `oldest_frame` reads: tracked entries beyond the
+        pointer window and the selection's reach, memory features the selection cannot pick,
+        mask logits of frames before `oldest_frame`."""
+        before = oldest_frame - max(self.pointer_window, self.selection.reach)
         for t in [t for t in self.tracked if t < before]:
             del self.tracked[t]
+        keep_features = self.selection.feature_frames(self.tracked, oldest_frame, self.start_frame)
         for t, entry in self.tracked.items():
-            if t < features_before:
+            if t not in keep_features:
                 entry.memory_features = None
         for t, entry in {**self.tracked, **self.conditioning}.items():
-            if t < masks_before:
+            if t < oldest_frame:
                 entry.mask_logits = None
 
     def forget_tracked(self, *, before: int) -> None:
@@ -131,9 +241,10 @@ def remember(
     memory_features: torch.Tensor,
     *,
     is_conditioning: bool,
+    motion: list[MotionChoice] | None = None,
 ) -> None:
     """Store a batch's decoder output and memory features (B, Cm, h, w) of `frame_index`, object
-    i of the batch into memories[i]."""
+    i of the batch into memories[i], with its motion choice in motion-aware mode."""
     for i, memory in enumerate(memories):
         memory.store(
             MemoryEntry(
@@ -143,6 +254,7 @@ def remember(
                 object_score=output.object_score_logits[i, 0].float(),
                 memory_features=memory_features[i],
                 mask_logits=output.low_res_masks[i].float(),
+                motion=None if motion is None else motion[i],
             )
         )
 

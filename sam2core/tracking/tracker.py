@@ -12,6 +12,9 @@ Semantics follow SAM 2's video predictor, frame by frame and with bounded state:
   `track` continues from the corrected memory. Other objects are not touched.
 - Each object's state is bounded: its conditioning frames (at most `max_conditioning_frames`),
   and the tracked frames that a later frame can still read.
+- Motion-aware mode (`motion=True`, SAMURAI's method per object, see motion.py): after decoding,
+  each object's own Kalman filter chooses among its candidate masks, and its spatial memory
+  holds reliable frames (memory.ReliableFrames) rather than the last six.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, choose_preci
 from sam2core.runtime import BACKENDS, exported_model, precision_by_part
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
+from sam2core.tracking.motion import BoxKalmanFilter, MotionChoice, MotionSettings, candidate_boxes, choose_candidate
 from sam2core.tracking.postprocess import clean_mask_logits
 from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
 from sam2core.tracking.results import FrameResult, ObjectResult, mask_geometry
@@ -66,6 +70,11 @@ class TrackerOptions:
     # pixels (11 x 11) at 1024 px, far below an object worth tracking. See README.
     fill_hole_area: int = 8
     min_region_area: int = 8
+    # Motion-aware memory per object (SAMURAI's method): a Kalman filter on each object's box
+    # helps choose among the decoder's candidate masks, and spatial memory holds the recent
+    # frames that pass `motion_settings`' thresholds. Off: SAM 2's choice and memory.
+    motion: bool = False
+    motion_settings: MotionSettings = MotionSettings()
 
     # torch.compile the model's modules in place (see compile_model); the first frames pay for it.
     compile: bool = False
@@ -130,6 +139,7 @@ class StreamingTracker:
             compile_model(model)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
         self._memory_pos: torch.Tensor | None = None  # (1, Cm, h, w), the same for every frame
+        self._kalman = BoxKalmanFilter()
         self.reset()
 
     # ----------------------------------------------------------------- public API
@@ -243,9 +253,10 @@ class StreamingTracker:
                 memory=None if initial else self._memory_context([memory], frame.frame_index),
                 previous_mask_logits=None if initial or not previous_mask else memory.entry(frame.frame_index).mask_logits[None],
             )
+            output, motion = self._choose_masks([memory], frame.frame_index, output)
             output = self._clean(output)
             memory_features = self._encode_memory(frame.features, output, prompted=True)
-        remember([memory], frame.frame_index, output, memory_features, is_conditioning=True)
+        remember([memory], frame.frame_index, output, memory_features, is_conditioning=True, motion=motion)
         return output
 
     def _tracking_step(self, frame: HeldFrame, object_ids: list[int]) -> list[DecoderOutput]:
@@ -253,10 +264,30 @@ class StreamingTracker:
         The frame's features stay a batch of one: what depends only on them is computed once."""
         memories = [self._objects[obj] for obj in object_ids]
         with self._autocast():
-            output = self._clean(step.decode_tracked(self.model, frame.features, self._memory_context(memories, frame.frame_index)))
+            output = step.decode_tracked(self.model, frame.features, self._memory_context(memories, frame.frame_index))
+            output, motion = self._choose_masks(memories, frame.frame_index, output)
+            output = self._clean(output)
             memory_features = self._encode_memory(frame.features, output, prompted=False)
-        remember(memories, frame.frame_index, output, memory_features, is_conditioning=False)
+        remember(memories, frame.frame_index, output, memory_features, is_conditioning=False, motion=motion)
         return [output.select(i) for i in range(len(object_ids))]
+
+    def _choose_masks(
+        self, memories: list[ObjectMemory], frame_index: int, output: DecoderOutput
+    ) -> tuple[DecoderOutput, list[MotionChoice] | None]:
+        """Motion-aware mode: each object's filter chooses among its candidate masks
+        (motion.choose_candidate); the output keeps the chosen ones, and the choices go to memory.
+        Otherwise `output` as decoded (the best predicted IoU) and no choices."""
+        if not self.options.motion:
+            return output, None
+        boxes = candidate_boxes(output.low_res_multimasks, self.config.image_size)
+        choices = [
+            choose_candidate(self._kalman, memory.motion_before(frame_index), object_boxes, iou, self.options.motion_settings)
+            for memory, object_boxes, iou in zip(memories, boxes, output.multimask_iou)
+        ]
+        if output.low_res_multimasks.shape[1] > 1:
+            chosen = torch.tensor([choice.candidate for choice in choices], device=output.low_res_masks.device)
+            output = self.model.choose_masks(output, chosen)
+        return output, choices
 
     def _clean(self, output: DecoderOutput) -> DecoderOutput:
         """`output` with its low-resolution mask cleaned (postprocess.clean_mask_logits), as SAM 2's
@@ -287,14 +318,11 @@ class StreamingTracker:
         """Drop what neither the next frame nor a prompt on a held frame can read."""
         oldest_held = self._frames[0].frame_index
         for memory in self._objects.values():
-            memory.forget(
-                before=oldest_held - memory.pointer_window,
-                features_before=oldest_held - memory.num_recent,
-                masks_before=oldest_held,
-            )
+            memory.forget(oldest_held)
 
     def _new_memory(self) -> ObjectMemory:
-        return ObjectMemory.for_model(self.config, max_conditioning=self.options.max_conditioning_frames)
+        motion = self.options.motion_settings if self.options.motion else None
+        return ObjectMemory.for_model(self.config, max_conditioning=self.options.max_conditioning_frames, motion=motion)
 
     # ----------------------------------------------------------------- helpers
 
