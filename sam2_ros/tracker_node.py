@@ -509,7 +509,7 @@ def main(args: list[str] | None = None) -> int:
         start=lambda node: not node.settings.autostart or node.start(),
         close=TrackerNode.close,
         # One executor thread: no callback blocks it (services await the tracking thread), and it
-        # measured lower latencies than four threads with depth (docs/notes/node.md).
+        # measured lower latencies than four threads with depth (docs/design/node.md).
         executor=SingleThreadedExecutor,
     )
 
