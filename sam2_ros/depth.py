@@ -408,8 +408,10 @@ def _visible_mask(result: ObjectResult) -> np.ndarray:
 
 
 def fill_tracked_object(msg: TrackedObject, located: ObjectDepth) -> None:
-    """Set the 3D fields of `msg` from `located` (left zero when not measured)."""
-    msg.visibility_reason = located.reason
+    """Set the 3D fields of `msg` from `located` (left zero when not measured); a LOST_TO_OTHER
+    reason set from the tracker's result stays."""
+    if msg.visibility_reason != TrackedObject.REASON_LOST_TO_OTHER:
+        msg.visibility_reason = located.reason
     msg.depth_points = located.depth_points
     if located.position is not None:
         msg.position, msg.extent_min, msg.extent_max = (
@@ -498,6 +500,7 @@ REASON_NAMES = {
     TrackedObject.REASON_OCCLUDED: "occluded",
     TrackedObject.REASON_OUT_OF_VIEW: "out_of_view",
     TrackedObject.REASON_LOST: "lost",
+    TrackedObject.REASON_LOST_TO_OTHER: "lost_to_other",
 }
 
 

@@ -85,6 +85,13 @@ class Settings:
         16, "Images the tracker holds for prompts on past images (stamped prompts).", limits=(1, 1000)
     )
     max_conditioning_frames: int = _parameter(4, "Prompted images remembered per object.", limits=(1, 64))
+    exclusive: bool = _parameter(
+        False, "Objects compete for pixels (one owner per pixel); a track that loses most of its mask to others is "
+        "published not visible with visibility_reason LOST_TO_OTHER and not remembered on that image.",
+    )
+    min_kept_fraction: float = _parameter(
+        0.5, "With exclusive: the least share of its mask a visible object keeps to stay visible.", limits=(0.0, 1.0)
+    )
     image_transport: str = _parameter(
         "raw", "Subscribe to sensor_msgs/Image on image_topic ('raw') or CompressedImage on image_topic/compressed.",
         choices=("raw", "compressed"),
@@ -169,7 +176,7 @@ class Settings:
 # The Settings fields that make the tracker; the offline tools take them as flags.
 TRACKER_OPTIONS = (
     "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames",
-    "compile", "backend", "export_dir",
+    "compile", "backend", "export_dir", "exclusive", "min_kept_fraction",
 )  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 and overlay videos.
 
     python -m sam2core.evaluation --model sam2.1_hiera_demo --checkpoint PATH|default \
-        --sequences 4 --prompt mask --out DIR [--families cutouts geometric] [--video N]
+        --sequences 4 --prompt mask --out DIR [--families cutouts geometric] [--video N] \
+        [--tracker-option NAME=VALUE ...]
 
 evaluation.json holds one report per family, keyed by the family's name.
 """
@@ -22,7 +23,15 @@ from sam2core.build import CheckpointError, build_model
 from sam2core.config import MODEL_NAMES
 from sam2core.data import FAMILIES, Sequence, family
 from sam2core.data.davis import DatasetError, read_davis
-from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
+from sam2core.evaluation.benchmark import (
+    PROMPT_KINDS,
+    MethodScore,
+    Prediction,
+    Report,
+    SequenceScore,
+    evaluate,
+    parse_tracker_options,
+)
 from sam2core.evaluation.metrics import RecoveryStats
 from sam2core.visualization import VideoWriter, overlay
 
@@ -38,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sequences and --threads must be at least 1, --video at least 0")
     if args.frames is not None and args.frames < 1:
         parser.error("--frames must be at least 1")
+    try:
+        tracker_options = parse_tracker_options(args.tracker_option)
+    except ValueError as error:
+        parser.error(str(error))
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # random weights, when no checkpoint is given, are the same every run
@@ -65,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             reports[name] = evaluate(
-                model, sequences(), prompt=args.prompt, description=description,
+                model, sequences(), prompt=args.prompt, description=description, tracker_options=tracker_options,
                 on_sequence=write_video if args.video else None,
             )  # fmt: skip
         except DatasetError as error:
@@ -104,6 +117,10 @@ def command_line() -> argparse.ArgumentParser:
         help="layout of --data: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png (palette)",
     )
     parser.add_argument(
+        "--tracker-option", action="append", default=[], metavar="NAME=VALUE",
+        help="a StreamingTracker option (a field of TrackerOptions), e.g. exclusive=true precision=float32; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
         "--threads", type=int, help="CPU threads of torch; none: torch's choice (1 is fastest on a busy machine)"
     )
     return parser
@@ -129,10 +146,15 @@ def format_table(report: Report) -> str:
         ],
         rules=(1,),
     )
+    identity = _aligned(
+        [["method", "collapse", "collapsed pairs", "recovered within 3", "ms/frame"]]
+        + [[method.name, *_identity(method)] for method in methods],
+        rules=(1,),
+    )
     legend = [f"{method.name}: {method.description}" for method in methods]
     prompted = f"every target prompted on frame 0 with a {report.prompt} from ground truth"
     speed = f"tracker speed: {report.tracker.frames_per_second:.1f} frames per second"
-    return "\n".join([*scores, "", *recovery, "", *legend, prompted, speed])
+    return "\n".join([*scores, "", *recovery, "", *identity, "", *legend, prompted, speed])
 
 
 def _cells(scores: tuple[SequenceScore, ...] | tuple[MethodScore, ...]) -> list[str]:
@@ -146,6 +168,14 @@ def _recovery(stats: RecoveryStats) -> list[str]:
         return ["0", "-", "-", "-"]
     median = "never" if stats.median_frames is None else f"{stats.median_frames:g}"
     return [str(stats.events), median, f"{stats.recovered:.0%}", f"{stats.quickly_recovered:.0%}"]
+
+
+def _identity(method: MethodScore) -> list[str]:
+    """Cells of a method's collapse rate, collapsed of visible pairs, recovery within 3 frames and cost."""
+    within = "-" if method.recovered_within_3 is None else f"{method.recovered_within_3:.0%}"
+    cost = "-" if method.ms_per_frame is None else f"{method.ms_per_frame:.0f}"
+    pairs = f"{method.collapsed_pairs} of {method.visible_pairs}"
+    return [f"{method.collapse_rate:.1%}", pairs, within, cost]
 
 
 def _aligned(rows: list[list[str]], *, rules: tuple[int, ...]) -> list[str]:

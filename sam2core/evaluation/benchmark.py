@@ -9,6 +9,7 @@ frames where a target is hidden. A tracker worth running beats both.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -17,9 +18,17 @@ import numpy as np
 from tqdm import tqdm
 
 from sam2core.data import BENCHMARK, Sequence, held_out_sequences
-from sam2core.evaluation.metrics import CAUSES, ObjectScore, RecoveryStats, recovery_stats, score_object
+from sam2core.evaluation.metrics import (
+    CAUSES,
+    Collapses,
+    ObjectScore,
+    RecoveryStats,
+    collapses,
+    recovery_stats,
+    score_object,
+)
 from sam2core.modeling.sam2 import SAM2Model
-from sam2core.tracking import Prompt, StreamingTracker
+from sam2core.tracking import Prompt, StreamingTracker, TrackerOptions
 from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
 TRACKER = "sam2"  # the tracker's name in reports
 
@@ -48,6 +57,7 @@ class SequenceScore:
     f: float
     jf: float
     visibility_accuracy: float
+    collapses: Collapses
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,12 @@ class MethodScore:
     j, f, jf, visibility_accuracy: means over all objects of all sequences (DAVIS averages over
     objects, so a sequence with three targets weighs three times one with one).
     recovery: one RecoveryStats per cause of hiding ("occluded", then "out_of_view").
+    recovered_within_3: of every event where a hidden target shows again, the fraction re-acquired
+        (J >= RECOVERY_IOU) within QUICK_RECOVERY_FRAMES frames; None without events.
+    collapse_rate: fraction of the object-frames of sequences with several targets that are in an
+        identity collapse (metrics.collapses); collapsed_pairs of visible_pairs: the pairs.
     frames_per_second: frames tracked per second of tracking, all targets at once; None for a
-        baseline.
+        baseline. ms_per_frame: its inverse in milliseconds.
     """
 
     name: str
@@ -70,7 +84,12 @@ class MethodScore:
     jf: float
     visibility_accuracy: float
     recovery: tuple[RecoveryStats, ...]
+    recovered_within_3: float | None
+    collapse_rate: float
+    collapsed_pairs: int
+    visible_pairs: int
     frames_per_second: float | None
+    ms_per_frame: float | None
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,35 @@ def track_sequence(
     return Prediction(masks=masks, visible=visible, seconds=seconds)
 
 
+def parse_tracker_options(pairs: Iterable[str]) -> dict[str, object]:
+    """StreamingTracker keywords from "name=value" texts, each value read as the type of the
+    TrackerOptions field's default (bool: true/false, 1/0, yes/no, on/off). Raises ValueError
+    for an unknown name, a value of the wrong type, or options TrackerOptions rejects."""
+    defaults = {field.name: field.default for field in dataclasses.fields(TrackerOptions)}
+    options: dict[str, object] = {}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not equals or name not in defaults:
+            raise ValueError(f"tracker option {pair!r}: expected NAME=VALUE with NAME one of {sorted(defaults)}")
+        options[name] = _option_value(name, text.strip(), type(defaults[name]))
+    TrackerOptions(**options)
+    return options
+
+
+def _option_value(name: str, text: str, kind: type) -> object:
+    """``text`` read as a value of ``kind`` (bool, int, float or str) for option ``name``."""
+    if kind is bool:
+        words = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+        if text.lower() not in words:
+            raise ValueError(f"tracker option {name}: {text!r} is not a boolean (true or false)")
+        return words[text.lower()]
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"tracker option {name}: {text!r} is not a {kind.__name__}") from None
+
+
 def first_frame_baseline(sequence: Sequence) -> Prediction:
     """Every frame predicts each target's frame-0 mask, always visible."""
     masks = np.broadcast_to(sequence.masks[:1], sequence.masks.shape)
@@ -234,7 +282,12 @@ def score_sequence(prediction: Prediction, sequence: Sequence) -> SequenceScore:
         for k, object_id in enumerate(sequence.object_ids)
     )
     means = _means(objects)
-    return SequenceScore(seed=sequence.seed, num_frames=len(sequence.frames), objects=objects, **means)
+    collapsed = collapses(
+        predicted_masks=prediction.masks, predicted_visible=prediction.visible, full_masks=sequence.full_masks
+    )
+    return SequenceScore(
+        seed=sequence.seed, num_frames=len(sequence.frames), objects=objects, collapses=collapsed, **means
+    )
 
 
 def summarize(
@@ -245,12 +298,19 @@ def summarize(
         raise ValueError("no sequence was scored")
     objects = [score for sequence in sequences for score in sequence.objects]
     events = [event for score in objects for event in score.recoveries]
+    counts = [sequence.collapses for sequence in sequences]
+    object_frames = sum(count.object_frames for count in counts)
     return MethodScore(
         name=name,
         description=description,
         sequences=tuple(sequences),
         recovery=tuple(recovery_stats(events, cause=cause) for cause in CAUSES),
+        recovered_within_3=recovery_stats(events, cause=None).quickly_recovered,
+        collapse_rate=sum(count.collapsed_object_frames for count in counts) / max(object_frames, 1),
+        collapsed_pairs=sum(count.collapsed_pairs for count in counts),
+        visible_pairs=sum(count.visible_pairs for count in counts),
         frames_per_second=frames_per_second,
+        ms_per_frame=None if frames_per_second is None else 1000.0 / frames_per_second,
         **_means(objects),
     )
 

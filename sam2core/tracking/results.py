@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sam2core.tracking.exclusivity import TrackHealth
+
 
 @dataclass(frozen=True)
 class MaskGeometry:
@@ -46,6 +48,8 @@ class ObjectResult:
     iou: the model's own estimate of the mask's IoU with the object.
     object_pointer: (C,) the object's embedding on this frame (SAM 2's object pointer).
     geometry: box, centroid and area of the mask (mask_logits > 0), computed once.
+    health: TRACKED, or LOST_TO_OTHER when other objects took most of its mask (the tracker's
+        `exclusive` option): then it is not visible, whatever its object score.
     """
 
     object_id: int
@@ -54,6 +58,7 @@ class ObjectResult:
     iou: float
     object_pointer: torch.Tensor
     geometry: MaskGeometry
+    health: TrackHealth = TrackHealth.TRACKED
 
     @property
     def box(self) -> tuple[int, int, int, int] | None:
@@ -66,7 +71,7 @@ class ObjectResult:
 
     @property
     def visible(self) -> bool:
-        return self.object_score > 0
+        return self.object_score > 0 and self.health is TrackHealth.TRACKED
 
     @property
     def mask(self) -> torch.Tensor:
