@@ -46,7 +46,7 @@ def test_hidden_objects_do_not_compete():
 
 
 def test_a_track_left_with_less_than_the_fraction_of_its_mask_is_lost_to_the_other():
-    winner, loser, apart = square(0, 0, 8, 5.0), square(2, 2, 6, 3.0), square(10, 10, 6, 1.0)
+    winner, loser, apart = square(0, 0, 8, 5.0), square(2, 2, 8, 3.0), square(10, 10, 6, 1.0)  # loser keeps 24 of 64
     keeper = square(6, 0, 4, 4.0)  # keeps 8 of its 16 pixels against the winner
     before = torch.stack([winner, loser, apart, keeper])
     after = owned_logits(Claims(before, prompted=torch.zeros(4, dtype=torch.bool)))
