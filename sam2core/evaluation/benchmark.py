@@ -31,6 +31,7 @@ from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking import Prompt, StreamingTracker, TrackerOptions
 from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
 TRACKER = "sam2"  # the tracker's name in reports
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True)
@@ -215,10 +216,9 @@ def parse_tracker_options(pairs: Iterable[str]) -> dict[str, object]:
 def _option_value(name: str, text: str, kind: type) -> object:
     """``text`` read as a value of ``kind`` (bool, int, float or str) for option ``name``."""
     if kind is bool:
-        words = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
-        if text.lower() not in words:
+        if text.lower() not in BOOLEAN_WORDS:
             raise ValueError(f"tracker option {name}: {text!r} is not a boolean (true or false)")
-        return words[text.lower()]
+        return BOOLEAN_WORDS[text.lower()]
     try:
         return kind(text)
     except ValueError:

@@ -54,7 +54,9 @@ def owned_logits(claims: Claims) -> torch.Tensor:
     return torch.where(owner == objects, logits, logits.clamp(max=LOSER_LOGIT))
 
 
-def track_health(before: torch.Tensor, after: torch.Tensor, visible: torch.Tensor, *, min_kept_fraction: float) -> list[TrackHealth]:
+def track_health(
+    before: torch.Tensor, after: torch.Tensor, visible: torch.Tensor, *, min_kept_fraction: float
+) -> list[TrackHealth]:
     """Health of each of N objects from its (N, 1, H, W) logits `before` and `after` the pixels
     were shared out and its (N,) bool visibility: LOST_TO_OTHER for a visible object that keeps
     less than `min_kept_fraction` of its mask's area."""

@@ -257,7 +257,8 @@ class StreamingTracker:
         The frame's features stay a batch of one: what depends only on them is computed once."""
         memories = [self._objects[obj] for obj in object_ids]
         with self._autocast():
-            output = self._clean(step.decode_tracked(self.model, frame.features, self._memory_context(memories, frame.frame_index)))
+            context = self._memory_context(memories, frame.frame_index)
+            output = self._clean(step.decode_tracked(self.model, frame.features, context))
         return DecodedGroup(object_ids, output, prompted=False)
 
     def _share_pixels(self, groups: list[DecodedGroup]) -> tuple[list[DecodedGroup], dict[int, TrackHealth]]:
@@ -293,7 +294,7 @@ class StreamingTracker:
     def _remember(self, frame: HeldFrame, group: DecodedGroup, health: dict[int, TrackHealth]) -> None:
         """Encode and store the memory of `group` on `frame`, except for objects LOST_TO_OTHER:
         their memory keeps only frames where the object was its own."""
-        kept = [i for i, obj in enumerate(group.object_ids) if health.get(obj, TrackHealth.TRACKED) is TrackHealth.TRACKED]
+        kept = [i for i, obj in enumerate(group.object_ids) if health.get(obj) is not TrackHealth.LOST_TO_OTHER]
         if not kept:
             return
         output = group.output if len(kept) == len(group.object_ids) else group.output.index(kept)
@@ -377,7 +378,9 @@ class StreamingTracker:
         dtype = self.precision.dtype
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
 
-    def _result(self, object_id: int, output: DecoderOutput, image_size: tuple[int, int], health: TrackHealth) -> ObjectResult:
+    def _result(
+        self, object_id: int, output: DecoderOutput, image_size: tuple[int, int], health: TrackHealth
+    ) -> ObjectResult:
         mask_logits = F.interpolate(output.low_res_masks[:1].float(), size=image_size, mode="bilinear", align_corners=False)[0, 0]
         return ObjectResult(
             object_id=object_id,
