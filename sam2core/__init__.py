@@ -13,6 +13,7 @@ from sam2core.tracking import (
     PromptError,
     StreamingTracker,
     TrackerOptions,
+    TrackHealth,
     UnknownObjectError,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "Segmentation",
     "StreamingTracker",
     "TrackerOptions",
+    "TrackHealth",
     "UnknownObjectError",
     "build_model",
     "get_config",

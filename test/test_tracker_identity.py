@@ -63,8 +63,8 @@ def test_without_the_option_both_tracks_claim_the_prompted_target(model, scene):
 @pytest.mark.slow
 def test_exclusive_tracking_removes_the_collapse_of_a_held_out_sequence(model):
     """The second held-out cutouts sequence: without the option its three tracks settle on one
-    object within 16 frames; with it, no two visible tracks share an object."""
-    sequence = list(family("cutouts").held_out(2, num_frames=16))[1]
+    object; with it, no two visible tracks share an object."""
+    sequence = list(family("cutouts").held_out(2))[1]
     counts = {}
     for exclusive in (False, True):
         options = {"precision": "float32", "exclusive": exclusive}
