@@ -22,7 +22,7 @@ from sam2_ros.msg import Detection as DetectionMsg
 from sam2_ros.msg import DetectionArray
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
-from sam2core.tracking import Detection, ObjectResult, Prompt
+from sam2core.tracking import Detection, ObjectResult, Prompt, TrackHealth
 from sam2core.tracking.prompt import NEGATIVE, POSITIVE
 from sam2core.tracking.results import EMPTY_GEOMETRY, MaskGeometry
 from sam2core.visualization import overlay
@@ -164,7 +164,9 @@ def tracked_object(
     The mask is all zero when the object is not visible, and box, centroid and area describe the
     published mask. mask_encoding: "mono8" (255 on the object) or "mono8_probability"
     (sigmoid of the mask logits times 255, zero where the object is not). mask_mode: see
-    MASK_MODES; a cropped mask of a hidden or empty object is an empty image.
+    MASK_MODES; a cropped mask of a hidden or empty object is an empty image. visibility_reason
+    is LOST_TO_OTHER for an object other objects took its mask from, else NO_DEPTH (the depth
+    stage, when there is one, says more: sam2_ros.depth.fill_tracked_object).
     """
     if mask_encoding not in MASK_ENCODINGS:
         raise ConversionError(f"unknown mask encoding {mask_encoding!r}; known: {', '.join(MASK_ENCODINGS)}")
@@ -189,7 +191,15 @@ def tracked_object(
         mask_area=area,
         object_pointer=array.array("f", result.object_pointer.detach().float().cpu().numpy().tobytes()),
         class_id=result.class_id,
+        visibility_reason=visibility_reason(result),
     )
+
+
+def visibility_reason(result: ObjectResult) -> int:
+    """The TrackedObject.REASON_* the tracker alone can give: LOST_TO_OTHER or NO_DEPTH."""
+    if result.health is TrackHealth.LOST_TO_OTHER:
+        return TrackedObject.REASON_LOST_TO_OTHER
+    return TrackedObject.REASON_NO_DEPTH
 
 
 def _mask_pixels(pixels: np.ndarray, box: RegionOfInterest, mask_mode: str) -> np.ndarray:

@@ -28,6 +28,7 @@ REASON_TO_MSG = {
     VisibilityReason.OCCLUDED: TrackedObject.REASON_OCCLUDED,
     VisibilityReason.OUT_OF_VIEW: TrackedObject.REASON_OUT_OF_VIEW,
     VisibilityReason.LOST: TrackedObject.REASON_LOST,
+    VisibilityReason.LOST_TO_OTHER: TrackedObject.REASON_LOST_TO_OTHER,
 }
 REASON_FROM_MSG = {value: reason for reason, value in REASON_TO_MSG.items()}
 
@@ -55,8 +56,10 @@ def camera_info(camera: PinholeCamera, header: Header) -> CameraInfo:
 
 
 def fill_tracked_object(msg: TrackedObject, located: ObjectDepth) -> None:
-    """Set the 3D fields of `msg` from `located` (left zero when not measured)."""
-    msg.visibility_reason = REASON_TO_MSG[located.reason]
+    """Set the 3D fields of `msg` from `located` (left zero when not measured); a LOST_TO_OTHER
+    reason set from the tracker's result stays."""
+    if msg.visibility_reason != TrackedObject.REASON_LOST_TO_OTHER:
+        msg.visibility_reason = REASON_TO_MSG[located.reason]
     msg.depth_points = located.depth_points
     if located.position is not None:
         msg.position, msg.extent_min, msg.extent_max = (

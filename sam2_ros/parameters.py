@@ -90,6 +90,13 @@ class Settings:
         False, "Motion-aware memory per object (SAMURAI's method): a Kalman filter on each object's box helps "
         "choose its mask, and memory keeps its reliable images.",
     )
+    exclusive: bool = _parameter(
+        False, "Objects compete for pixels (one owner per pixel); a track that loses most of its mask to others is "
+        "published not visible with visibility_reason LOST_TO_OTHER and not remembered on that image.",
+    )
+    min_kept_fraction: float = _parameter(
+        0.5, "With exclusive: the least share of its mask a visible object keeps to stay visible.", limits=(0.0, 1.0)
+    )
     image_transport: str = _parameter(
         "raw", "Subscribe to sensor_msgs/Image on image_topic ('raw') or CompressedImage on image_topic/compressed.",
         choices=("raw", "compressed"),
@@ -233,7 +240,7 @@ def _class_ids(text: str) -> tuple[str, ...]:
 # The Settings fields that make the tracker; the offline tools take them as flags.
 TRACKER_OPTIONS = (
     "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames",
-    "compile", "backend", "export_dir", "motion",
+    "compile", "backend", "export_dir", "motion", "exclusive", "min_kept_fraction",
 )  # fmt: skip
 
 

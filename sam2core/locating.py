@@ -25,6 +25,7 @@ class VisibilityReason(enum.IntEnum):
     OCCLUDED = 2  # something nearer covers where the object should be
     OUT_OF_VIEW = 3  # its predicted position left the image or the depth range
     LOST = 4  # none of the above: the tracker lost it
+    LOST_TO_OTHER = 5  # exclusive tracking: other objects took most of its mask (set by the tracker's result)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """sam2_ros.conversions without a ROS graph: images, masks, results and prompts, good and malformed."""
 
+import dataclasses
 import math
 
 import cv2
@@ -12,8 +13,10 @@ from std_msgs.msg import Header
 
 from sam2_ros import conversions
 from sam2_ros.conversions import ConversionError
+from sam2_ros.depth import ObjectDepth, fill_tracked_object
 from sam2_ros.msg import Prompt as PromptMsg
-from sam2core.tracking import ObjectResult
+from sam2_ros.msg import TrackedObject
+from sam2core.tracking import ObjectResult, TrackHealth
 from sam2core.tracking.results import mask_geometry
 
 RNG = np.random.default_rng(0)
@@ -175,6 +178,21 @@ def test_hidden_object_has_an_all_zero_mask_and_empty_geometry():
     assert not any(msg.mask.data) and msg.mask_area == 0
     assert (msg.box.width, msg.box.height, msg.centroid.x) == (0, 0, 0.0)
     assert len(msg.object_pointer) == 64
+
+
+def test_object_lost_to_another_is_hidden_with_its_reason():
+    """A track whose mask other tracks took is published hidden, with the LOST_TO_OTHER reason,
+    and a depth stage's reason does not overwrite it; a tracked object keeps NO_DEPTH."""
+    lost = dataclasses.replace(object_result(disc_logits(), score=2.0), health=TrackHealth.LOST_TO_OTHER)
+    msg = conversions.tracked_object(lost, HEADER)
+    assert msg.visibility_reason == TrackedObject.REASON_LOST_TO_OTHER
+    assert not msg.visible and msg.visibility > 0.5 and not any(msg.mask.data) and msg.mask_area == 0
+    fill_tracked_object(msg, ObjectDepth(lost.object_id, TrackedObject.REASON_LOST))
+    assert msg.visibility_reason == TrackedObject.REASON_LOST_TO_OTHER
+    tracked = conversions.tracked_object(object_result(disc_logits(), score=2.0), HEADER)
+    assert tracked.visible and tracked.visibility_reason == TrackedObject.REASON_NO_DEPTH
+    fill_tracked_object(tracked, ObjectDepth(4, TrackedObject.REASON_VISIBLE))
+    assert tracked.visibility_reason == TrackedObject.REASON_VISIBLE
 
 
 def test_probability_masks_scale_the_sigmoid():

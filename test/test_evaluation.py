@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from sam2core import build_model
-from sam2core.data import BENCHMARK, FAMILIES, HiddenInterval, held_out_sequences
+from sam2core.data import BENCHMARK, FAMILIES, HiddenInterval, family, held_out_sequences
 from sam2core.evaluation import (
     BASELINES,
+    Prediction,
     Report,
     boundary_f_measure,
     empty_baseline,
@@ -22,8 +23,8 @@ from sam2core.evaluation import (
     score_object,
 )
 from sam2core.evaluation import __main__ as command
-from sam2core.evaluation.benchmark import FLOAT32, first_frame_prompts, score_sequence
-from sam2core.evaluation.metrics import recovery_stats
+from sam2core.evaluation.benchmark import FLOAT32, first_frame_prompts, score_sequence, summarize, tracker_options_from_text
+from sam2core.evaluation.metrics import collapses, recovery_stats
 
 SIZE = 100  # a 100 x 100 frame: the boundary tolerance is ceil(0.008 * 141.4) = 2 pixels
 
@@ -121,6 +122,60 @@ def test_recovery_counts_frames_until_the_mask_is_back():
     out_of_view = recovery_stats(score.recoveries, cause="out_of_view")
     assert (out_of_view.events, out_of_view.median_frames, out_of_view.recovered) == (1, 0.0, 1.0)
     assert score.visibility_accuracy == pytest.approx(17 / 19)  # wrong on frames 10 and 11
+    every = recovery_stats(score.recoveries, cause=None)
+    assert (every.cause, every.events) == (None, 3)
+    assert every.recovered == every.quickly_recovered == pytest.approx(2 / 3)
+
+
+def test_collapse_counts_visible_tracks_on_one_object_whose_true_objects_are_apart():
+    """Three objects over 5 frames (frame 0, the prompt, is not scored). Objects 0 and 1 are apart
+    in truth; object 2's true extent is object 0's (one in front of the other)."""
+    left, right = _square(left=10, top=10), _square(left=60, top=60)
+    full = np.stack([np.stack([left, right, left])] * 5)  # (T, K, H, W)
+    predicted = full.copy()
+    visible = np.ones((5, 3), bool)
+    predicted[1, 1] = predicted[2, 1] = left  # object 1 on object 0's target: collapses on frames 1, 2
+    predicted[2, 1] = _square(left=14, top=10)  # IoU 16/24 with object 0's mask: still above 0.5
+    predicted[3, 1] = _square(left=20, top=10)  # IoU 10/30 = 1/3: overlapping, not collapsed
+    predicted[4, 1], visible[4, 1] = left, False  # on it but reported hidden: no pair
+    predicted[0, 1] = left  # frame 0 is not scored
+    counted = collapses(predicted_masks=predicted, predicted_visible=visible, full_masks=full)
+    # Visible pairs: 3 per frame on frames 1..3, 1 on frame 4. Object 1 collapses onto both 0 and
+    # 2 on frames 1 and 2; pair (0, 2) overlaps but is one object in truth: never a collapse.
+    assert (counted.visible_pairs, counted.collapsed_pairs) == (10, 4)
+    assert (counted.object_frames, counted.collapsed_object_frames) == (12, 6)
+    one = collapses(predicted_masks=predicted[:, :1], predicted_visible=visible[:, :1], full_masks=full[:, :1])
+    assert (one.visible_pairs, one.object_frames, one.collapsed_object_frames) == (0, 0, 0)
+    empty = np.zeros_like(predicted)
+    assert collapses(predicted_masks=empty, predicted_visible=visible, full_masks=full).collapsed_pairs == 0
+
+
+def test_method_summary_has_the_collapse_rate_recovery_and_cost():
+    """Every target of a three-target sequence predicted as the first target's frame-0 mask."""
+    sequence = next(family("geometric").held_out(1, num_frames=8))
+    masks = np.repeat(sequence.masks[:1, :1], sequence.masks.shape[1], axis=1)
+    visible = np.ones(sequence.visibility.shape, bool)
+    predicted = Prediction(masks=np.broadcast_to(masks, sequence.masks.shape), visible=visible, seconds=2.0)
+    scored = score_sequence(predicted, sequence)
+    method = summarize([scored], name="copy", description="", frames_per_second=4.0)
+    count = len(sequence.object_ids)
+    apart = scored.collapses.collapsed_pairs
+    assert count >= 2 and 0 < apart <= (len(sequence.frames) - 1) * count * (count - 1) // 2
+    assert method.collapse_rate == scored.collapses.collapsed_object_frames / ((len(sequence.frames) - 1) * count)
+    assert method.ms_per_frame == 250.0
+    events = [event for score in scored.objects for event in score.recoveries]
+    assert method.recovered_within_3 == (recovery_stats(events, cause=None).quickly_recovered if events else None)
+
+
+def test_tracker_options_from_text():
+    options = tracker_options_from_text("exclusive=true,min_kept_fraction=0.25,max_objects=3")
+    assert {name: options[name] for name in ("exclusive", "min_kept_fraction", "max_objects", "precision")} == {
+        "exclusive": True, "min_kept_fraction": 0.25, "max_objects": 3, "precision": "float32"
+    }
+    assert tracker_options_from_text("precision=auto")["precision"] == "auto"
+    for bad in ("exclusive=maybe", "max_objects=two", "no_such_option=1", "exclusive", "min_kept_fraction=2"):
+        with pytest.raises(ValueError):
+            tracker_options_from_text(bad)
 
 
 def test_first_frame_baseline_on_a_held_out_sequence(sequence):

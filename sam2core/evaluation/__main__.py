@@ -15,7 +15,6 @@ import argparse
 import functools
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import cv2
@@ -28,9 +27,17 @@ from sam2core.data import FAMILIES, SceneSequence, family
 from sam2core.data.datasets import DATA_FORMATS, read_data
 from sam2core.data.davis import DatasetError
 from sam2core.data.detector import DetectorConfig, parse_settings
-from sam2core.evaluation.benchmark import PROMPT_KINDS, MethodScore, Prediction, Report, SequenceScore, evaluate
+from sam2core.evaluation.benchmark import (
+    PROMPT_KINDS,
+    MethodScore,
+    Prediction,
+    Report,
+    SequenceScore,
+    evaluate,
+    tracker_options_from_text,
+)
 from sam2core.evaluation.metrics import RecoveryStats
-from sam2core.tracking import DetectionOptions, TrackerOptions
+from sam2core.tracking import DetectionOptions
 from sam2core.visualization import VideoWriter, overlay
 
 VIDEO_FPS = 8.0
@@ -63,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         detector = None if args.detector is None else parse_settings(DetectorConfig, args.detector)
         detection_options = parse_settings(DetectionOptions, args.detection_options)
         # float32 unless asked otherwise: the same scores on every CPU
-        options = parse_settings(TrackerOptions, "precision=float32," + args.tracker_options)
-        tracker_options = {field.name: getattr(options, field.name) for field in fields(options)}
+        tracker_options = tracker_options_from_text(args.tracker_options)
     except (ValueError, TypeError) as error:
         parser.error(f"--detector / --detection-options / --tracker-options: {error}")
     if detector is not None:
@@ -187,10 +193,15 @@ def format_table(report: Report, names: dict[int, str] | None = None) -> str:
         ],
         rules=(1,),
     )
+    identity = _aligned(
+        [["method", "collapse", "collapsed pairs", "recovered within 3", "ms/frame"]]
+        + [[method.name, *_identity(method)] for method in methods],
+        rules=(1,),
+    )
     legend = [f"{method.name}: {method.description}" for method in methods]
     prompted = f"every target prompted on frame 0 with a {report.prompt} from ground truth"
     speed = f"tracker speed: {report.tracker.frames_per_second:.1f} frames per second"
-    return "\n".join([*scores, "", *recovery, "", *legend, prompted, speed])
+    return "\n".join([*scores, "", *recovery, "", *identity, "", *legend, prompted, speed])
 
 
 def _cells(scores: tuple[SequenceScore, ...] | tuple[MethodScore, ...]) -> list[str]:
@@ -204,6 +215,14 @@ def _recovery(stats: RecoveryStats) -> list[str]:
         return ["0", "-", "-", "-"]
     median = "never" if stats.median_frames is None else f"{stats.median_frames:g}"
     return [str(stats.events), median, f"{stats.recovered:.0%}", f"{stats.quickly_recovered:.0%}"]
+
+
+def _identity(method: MethodScore) -> list[str]:
+    """Cells of a method's collapse rate, collapsed of visible pairs, recovery within 3 frames and cost."""
+    within = "-" if method.recovered_within_3 is None else f"{method.recovered_within_3:.0%}"
+    cost = "-" if method.ms_per_frame is None else f"{method.ms_per_frame:.0f}"
+    pairs = f"{method.collapsed_pairs} of {method.visible_pairs}"
+    return [f"{method.collapse_rate:.1%}", pairs, within, cost]
 
 
 def _aligned(rows: list[list[str]], *, rules: tuple[int, ...]) -> list[str]:

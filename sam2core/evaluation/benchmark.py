@@ -9,6 +9,7 @@ frames where a target is hidden. A tracker worth running beats both.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -17,10 +18,18 @@ import numpy as np
 from tqdm import tqdm
 
 from sam2core.data import BENCHMARK, SceneSequence, held_out_sequences
-from sam2core.evaluation.metrics import CAUSES, ObjectScore, RecoveryStats, recovery_stats, score_object
+from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections
+from sam2core.evaluation.metrics import (
+    CAUSES,
+    Collapses,
+    ObjectScore,
+    RecoveryStats,
+    collapses,
+    recovery_stats,
+    score_object,
+)
 from sam2core.modeling.sam2 import SAM2Model
-from sam2core.data.detector import DetectorConfig, simulate_detections
-from sam2core.tracking import DetectionOptions, DetectionTracker, Prompt
+from sam2core.tracking import DetectionOptions, DetectionTracker, Prompt, TrackerOptions
 from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
 
 # The tracker option that makes a score the same on every CPU (see sam2core.precision).
@@ -52,6 +61,7 @@ class SequenceScore:
     f: float
     jf: float
     visibility_accuracy: float
+    collapses: Collapses
 
 
 @dataclass(frozen=True)
@@ -62,8 +72,12 @@ class MethodScore:
     j, f, jf, visibility_accuracy: means over all objects of all sequences (DAVIS averages over
     objects, so a sequence with three targets weighs three times one with one).
     recovery: one RecoveryStats per cause of hiding ("occluded", then "out_of_view").
+    recovered_within_3: of every event where a hidden target shows again, the fraction re-acquired
+        (J >= RECOVERY_IOU) within QUICK_RECOVERY_FRAMES frames; None without events.
+    collapse_rate: fraction of the object-frames of sequences with several targets that are in an
+        identity collapse (metrics.collapses); collapsed_pairs of visible_pairs: the pairs.
     frames_per_second: frames tracked per second of tracking, all targets at once; None for a
-        baseline.
+        baseline. ms_per_frame: its inverse in milliseconds.
     """
 
     name: str
@@ -74,7 +88,12 @@ class MethodScore:
     jf: float
     visibility_accuracy: float
     recovery: tuple[RecoveryStats, ...]
+    recovered_within_3: float | None
+    collapse_rate: float
+    collapsed_pairs: int
+    visible_pairs: int
     frames_per_second: float | None
+    ms_per_frame: float | None
 
 
 @dataclass(frozen=True)
@@ -203,6 +222,15 @@ def track_sequence(
     return Prediction(masks=masks, visible=visible, seconds=seconds)
 
 
+def tracker_options_from_text(text: str) -> dict[str, object]:
+    """StreamingTracker keywords from "name=value,name=value" (fields of TrackerOptions, read by
+    sam2core.data.detector.parse_settings), in float32 unless `text` gives a precision: scores
+    the same on every CPU. Raises ValueError for an unknown name, a bad value, or options
+    TrackerOptions rejects."""
+    options = parse_settings(TrackerOptions, "precision=float32," + text)
+    return {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
+
+
 def first_frame_baseline(sequence: SceneSequence) -> Prediction:
     """Every frame predicts each target's frame-0 mask, always visible."""
     masks = np.broadcast_to(sequence.masks[:1], sequence.masks.shape)
@@ -260,7 +288,12 @@ def score_sequence(prediction: Prediction, sequence: SceneSequence) -> SequenceS
         for k, object_id in enumerate(sequence.object_ids)
     )
     means = _means(objects)
-    return SequenceScore(seed=sequence.seed, num_frames=len(sequence.frames), objects=objects, **means)
+    collapsed = collapses(
+        predicted_masks=prediction.masks, predicted_visible=prediction.visible, full_masks=sequence.full_masks
+    )
+    return SequenceScore(
+        seed=sequence.seed, num_frames=len(sequence.frames), objects=objects, collapses=collapsed, **means
+    )
 
 
 def summarize(
@@ -271,12 +304,19 @@ def summarize(
         raise ValueError("no sequence was scored")
     objects = [score for sequence in sequences for score in sequence.objects]
     events = [event for score in objects for event in score.recoveries]
+    counts = [sequence.collapses for sequence in sequences]
+    object_frames = sum(count.object_frames for count in counts)
     return MethodScore(
         name=name,
         description=description,
         sequences=tuple(sequences),
         recovery=tuple(recovery_stats(events, cause=cause) for cause in CAUSES),
+        recovered_within_3=recovery_stats(events, cause=None).quickly_recovered,
+        collapse_rate=sum(count.collapsed_object_frames for count in counts) / max(object_frames, 1),
+        collapsed_pairs=sum(count.collapsed_pairs for count in counts),
+        visible_pairs=sum(count.visible_pairs for count in counts),
         frames_per_second=frames_per_second,
+        ms_per_frame=None if frames_per_second is None else 1000.0 / frames_per_second,
         **_means(objects),
     )
 

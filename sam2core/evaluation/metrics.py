@@ -1,4 +1,5 @@
-"""Scores of a predicted track against ground truth: DAVIS's J and F, visibility and recovery.
+"""Scores of a predicted track against ground truth: DAVIS's J and F, visibility, recovery and
+identity collapse.
 
 Masks are bool numpy arrays, (..., H, W) with any number of leading dimensions (frames,
 objects); a score comes back with the leading shape. Frame 0 carries the prompt, so an object's
@@ -22,6 +23,10 @@ FIRST_EVALUATED_FRAME = 1
 BOUNDARY_TOLERANCE = 0.008  # of the image diagonal, as in DAVIS
 RECOVERY_IOU = 0.5  # an object is re-acquired on the first frame with at least this IoU
 QUICK_RECOVERY_FRAMES = 3
+# Identity collapse: two objects predicted visible whose predicted masks overlap with IoU above
+# COLLAPSED_IOU while their true full masks (ignoring occlusion) overlap with IoU below APART_IOU.
+COLLAPSED_IOU = 0.5
+APART_IOU = 0.1
 
 
 def region_similarity(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -114,7 +119,7 @@ def recoveries(*, iou: np.ndarray, visible: np.ndarray, hidden: Iterable[HiddenI
 
 @dataclass(frozen=True)
 class RecoveryStats:
-    """Recoveries of one cause of hiding, summed over objects and sequences.
+    """Recoveries of one cause of hiding (None: every cause), summed over objects and sequences.
 
     median_frames: median of Recovery.frames over all events, an event never recovered ranking
         after every recovered one; None when there is no event or the median is such an event.
@@ -122,16 +127,16 @@ class RecoveryStats:
         within :data:`QUICK_RECOVERY_FRAMES` frames. Both None without events.
     """
 
-    cause: Cause
+    cause: Cause | None
     events: int
     median_frames: float | None
     recovered: float | None
     quickly_recovered: float | None
 
 
-def recovery_stats(events: Iterable[Recovery], *, cause: Cause) -> RecoveryStats:
-    """The summary of the ``events`` of ``cause``."""
-    frames = np.array([np.inf if e.frames is None else e.frames for e in events if e.cause == cause])
+def recovery_stats(events: Iterable[Recovery], *, cause: Cause | None) -> RecoveryStats:
+    """The summary of the ``events`` of ``cause`` (None: of every cause)."""
+    frames = np.array([np.inf if e.frames is None else e.frames for e in events if cause in (None, e.cause)])
     if len(frames) == 0:
         return RecoveryStats(cause=cause, events=0, median_frames=None, recovered=None, quickly_recovered=None)
     median = float(np.median(frames))
@@ -192,4 +197,60 @@ def score_object(
         visibility_accuracy=float(np.mean(predicted_visible[evaluated] == truth_visible[evaluated])),
         j_per_frame=tuple(iou.tolist()),
         recoveries=recoveries(iou=iou, visible=truth_visible, hidden=own),
+    )
+
+
+@dataclass(frozen=True)
+class Collapses:
+    """Identity collapses of one sequence of K objects on frames 1..T-1.
+
+    visible_pairs: pairs of objects both predicted visible, counted on every frame.
+    collapsed_pairs: those of them whose predicted masks overlap with IoU > COLLAPSED_IOU while
+        their true full masks overlap with IoU < APART_IOU: two tracks on one object.
+    object_frames: K * (T - 1) when K >= 2, else 0 (one object cannot collapse).
+    collapsed_object_frames: object-frames in at least one collapsed pair.
+    """
+
+    visible_pairs: int
+    collapsed_pairs: int
+    object_frames: int
+    collapsed_object_frames: int
+
+
+def pair_overlap(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """IoU of (..., H, W) bool masks, (...) float64; 0 where both are empty (no overlap to speak of)."""
+    intersection = np.count_nonzero(first & second, axis=(-2, -1))
+    union = np.count_nonzero(first | second, axis=(-2, -1))
+    return intersection / np.maximum(union, 1)
+
+
+def collapses(*, predicted_masks: np.ndarray, predicted_visible: np.ndarray, full_masks: np.ndarray) -> Collapses:
+    """Count identity collapses.
+
+    Args:
+        predicted_masks: (T, K, H, W) bool; predicted_visible: (T, K) bool.
+        full_masks: (T, K, H, W) bool, each object's true extent ignoring occlusion.
+    """
+    evaluated = slice(FIRST_EVALUATED_FRAME, None)
+    masks, visible, full = predicted_masks[evaluated], predicted_visible[evaluated], full_masks[evaluated]
+    frames, count = visible.shape
+    in_collapse = np.zeros((frames, count), bool)
+    visible_pairs = collapsed_pairs = 0
+    for a in range(count):
+        for b in range(a + 1, count):
+            both = visible[:, a] & visible[:, b]  # (T',)
+            collapsed = (
+                both
+                & (pair_overlap(masks[:, a], masks[:, b]) > COLLAPSED_IOU)
+                & (pair_overlap(full[:, a], full[:, b]) < APART_IOU)
+            )
+            visible_pairs += int(both.sum())
+            collapsed_pairs += int(collapsed.sum())
+            in_collapse[:, a] |= collapsed
+            in_collapse[:, b] |= collapsed
+    return Collapses(
+        visible_pairs=visible_pairs,
+        collapsed_pairs=collapsed_pairs,
+        object_frames=frames * count if count >= 2 else 0,
+        collapsed_object_frames=int(in_collapse.sum()),
     )

@@ -56,9 +56,11 @@ class DecoderOutput:
 
     def select(self, index: int) -> "DecoderOutput":
         """The output of batch element `index`, as a batch of one."""
-        return DecoderOutput(
-            **{name: getattr(self, name)[index : index + 1] for name in self.__dataclass_fields__}
-        )
+        return self.index(slice(index, index + 1))
+
+    def index(self, batch_indices: Sequence[int] | slice) -> "DecoderOutput":
+        """The outputs of the batch elements at `batch_indices`, in that order."""
+        return DecoderOutput(**{name: getattr(self, name)[batch_indices] for name in self.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

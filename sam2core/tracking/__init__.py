@@ -16,6 +16,7 @@ HOMES = {
     "Prompt": "sam2core.tracking.prompt",
     "PromptError": "sam2core.tracking.prompt",
     "StreamingTracker": "sam2core.tracking.tracker",
+    "TrackHealth": "sam2core.tracking.exclusivity",
     "TrackerOptions": "sam2core.tracking.tracker",
     "UnknownObjectError": "sam2core.tracking.tracker",
 }

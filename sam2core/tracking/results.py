@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sam2core.tracking.exclusivity import TrackHealth
+
 
 @dataclass(frozen=True)
 class MaskGeometry:
@@ -47,6 +49,8 @@ class ObjectResult:
     object_pointer: (C,) the object's embedding on this frame (SAM 2's object pointer).
     geometry: box, centroid and area of the mask (mask_logits > 0), computed once.
     class_id: the object's class, as a detector named it (DetectionTracker); "" when unknown.
+    health: TRACKED, or LOST_TO_OTHER when other objects took most of its mask (the tracker's
+        `exclusive` option): then it is not visible, whatever its object score.
     """
 
     object_id: int
@@ -56,6 +60,7 @@ class ObjectResult:
     object_pointer: torch.Tensor
     geometry: MaskGeometry
     class_id: str = ""
+    health: TrackHealth = TrackHealth.TRACKED
 
     @property
     def box(self) -> tuple[int, int, int, int] | None:
@@ -68,7 +73,7 @@ class ObjectResult:
 
     @property
     def visible(self) -> bool:
-        return self.object_score > 0
+        return self.object_score > 0 and self.health is TrackHealth.TRACKED
 
     @property
     def mask(self) -> torch.Tensor:

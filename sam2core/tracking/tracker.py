@@ -10,6 +10,8 @@ Semantics follow SAM 2's video predictor, frame by frame and with bounded state:
   used, as for the reference's clicks on a frame it has already tracked. The frame becomes a
   conditioning frame and the object is re-tracked over the held frames after it, so the next
   `track` continues from the corrected memory. Other objects are not touched.
+- With the `exclusive` option, the frame's objects (prompted and tracked) compete for pixels
+  before anything is published or remembered (sam2core.tracking.exclusivity).
 - Each object's state is bounded: its conditioning frames (at most `max_conditioning_frames`),
   and the tracked frames that a later frame can still read.
 - Motion-aware mode (`motion=True`, SAMURAI's method per object, see motion.py): after decoding,
@@ -32,6 +34,7 @@ from sam2core.modeling.sam2 import SAM2Model
 from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, choose_precision
 from sam2core.runtime import BACKENDS, exported_model, precision_by_part
 from sam2core.tracking import step
+from sam2core.tracking.exclusivity import Claims, TrackHealth, hidden_if_lost, owned_logits, track_health
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.tracking.motion import BoxKalmanFilter, MotionChoice, MotionSettings, candidate_boxes, choose_candidate
 from sam2core.tracking.postprocess import clean_mask_logits
@@ -75,6 +78,13 @@ class TrackerOptions:
     # frames that pass `motion_settings`' thresholds. Off: SAM 2's choice and memory.
     motion: bool = False
     motion_settings: MotionSettings = MotionSettings()
+    # Objects compete for pixels (SAM 2's non-overlap rule: per pixel only the highest logit stays
+    # positive; an object prompted on the frame wins its prompt's pixels), in what is published
+    # and what is remembered. A visible track left with less than `min_kept_fraction` of its mask
+    # is reported not visible (ObjectResult.health LOST_TO_OTHER) and its memory is not written
+    # from that frame. See sam2core.tracking.exclusivity and docs/notes/identity.md.
+    exclusive: bool = False
+    min_kept_fraction: float = 0.5
 
     # torch.compile the model's modules in place (see compile_model); the first frames pay for it.
     compile: bool = False
@@ -99,6 +109,8 @@ class TrackerOptions:
         for name in ("fill_hole_area", "min_region_area"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
+        if not 0.0 <= self.min_kept_fraction <= 1.0:
+            raise ValueError(f"min_kept_fraction must be in [0, 1], got {self.min_kept_fraction}")
 
 
 def compile_model(model: SAM2Model) -> None:
@@ -111,6 +123,18 @@ def compile_model(model: SAM2Model) -> None:
     model.image_encoder.compile(dynamic=False)
     for module in (model.sam_prompt_encoder, model.sam_mask_decoder, model.memory_attention, model.memory_encoder):
         module.compile(dynamic=True)
+
+
+@dataclass(frozen=True)
+class DecodedGroup:
+    """Objects decoded together on one frame and remembered together: `output` is a batch of
+    len(object_ids); prompted groups become conditioning frames; `motion`: each object's motion
+    choice in motion-aware mode, else None."""
+
+    object_ids: list[int]
+    output: DecoderOutput
+    prompted: bool
+    motion: list[MotionChoice] | None = None
 
 
 @dataclass
@@ -186,15 +210,25 @@ class StreamingTracker:
         self._frames.append(frame)
         self._next_frame += 1
 
-        outputs: dict[int, DecoderOutput] = {}
+        groups = []
         for object_id, model_prompt in checked.items():
             self._objects.setdefault(object_id, self._new_memory())
-            outputs[object_id] = self._prompt_step(frame, object_id, model_prompt, initial=True)
+            groups.append(self._prompt_step(frame, object_id, model_prompt, initial=True))
         tracked = [obj for obj in self._objects if obj not in checked]
         if tracked:
-            outputs.update(zip(tracked, self._tracking_step(frame, tracked)))
+            groups.append(self._tracking_step(frame, tracked))
+        groups, health = self._share_pixels(groups)
+        for group in groups:
+            self._remember(frame, group, health)
         self._forget_unreadable()
-        return FrameResult(frame.frame_index, {obj: self._result(obj, out, image_size) for obj, out in outputs.items()})
+        return FrameResult(
+            frame.frame_index,
+            {
+                obj: self._result(obj, group.output.select(i), image_size, health.get(obj, TrackHealth.TRACKED))
+                for group in groups
+                for i, obj in enumerate(group.object_ids)
+            },
+        )
 
     @torch.inference_mode()
     def add_prompt(
@@ -221,12 +255,13 @@ class StreamingTracker:
         self._check_capacity({object_id: model_prompt})
         memory = self._objects.setdefault(object_id, self._new_memory())
         initial = not from_memory or memory.entry(frame.frame_index) is None
-        output = self._prompt_step(frame, object_id, model_prompt, initial=initial, previous_mask=from_previous_mask)
+        group = self._prompt_step(frame, object_id, model_prompt, initial=initial, previous_mask=from_previous_mask)
+        self._remember(frame, group, {})
         for later in [held for held in self._frames if held.frame_index > frame.frame_index]:
             if later.frame_index not in memory.conditioning:
-                self._tracking_step(later, [object_id])
+                self._remember(later, self._tracking_step(later, [object_id]), {})
         self._forget_unreadable()
-        return self._result(object_id, output, frame.image_size)
+        return self._result(object_id, group.output, frame.image_size, TrackHealth.TRACKED)
 
     def forget_tracked_frames(self, object_id: int, before: int | None = None) -> None:
         """Forget what `object_id` remembers of the frames it was tracked on (not prompted on)
@@ -240,8 +275,8 @@ class StreamingTracker:
 
     def _prompt_step(
         self, frame: HeldFrame, object_id: int, prompt: ModelPrompt, *, initial: bool, previous_mask: bool = True
-    ) -> DecoderOutput:
-        """Segment one object from its prompt on `frame`; the frame becomes a conditioning frame.
+    ) -> DecodedGroup:
+        """Segment one object from its prompt on `frame` (to be remembered as a conditioning frame).
         initial: from the prompt alone; else on the object's memory, and with `previous_mask` its
         mask on `frame` as the decoder's mask input."""
         memory = self._objects[object_id]
@@ -255,21 +290,61 @@ class StreamingTracker:
             )
             output, motion = self._choose_masks([memory], frame.frame_index, output)
             output = self._clean(output)
-            memory_features = self._encode_memory(frame.features, output, prompted=True)
-        remember([memory], frame.frame_index, output, memory_features, is_conditioning=True, motion=motion)
-        return output
+        return DecodedGroup([object_id], output, prompted=True, motion=motion)
 
-    def _tracking_step(self, frame: HeldFrame, object_ids: list[int]) -> list[DecoderOutput]:
-        """Track `object_ids` on `frame` from their memories, as one batch; one output each.
+    def _tracking_step(self, frame: HeldFrame, object_ids: list[int]) -> DecodedGroup:
+        """Track `object_ids` on `frame` from their memories, as one batch.
         The frame's features stay a batch of one: what depends only on them is computed once."""
         memories = [self._objects[obj] for obj in object_ids]
         with self._autocast():
-            output = step.decode_tracked(self.model, frame.features, self._memory_context(memories, frame.frame_index))
+            context = self._memory_context(memories, frame.frame_index)
+            output = step.decode_tracked(self.model, frame.features, context)
             output, motion = self._choose_masks(memories, frame.frame_index, output)
             output = self._clean(output)
-            memory_features = self._encode_memory(frame.features, output, prompted=False)
-        remember(memories, frame.frame_index, output, memory_features, is_conditioning=False, motion=motion)
-        return [output.select(i) for i in range(len(object_ids))]
+        return DecodedGroup(object_ids, output, prompted=False, motion=motion)
+
+    def _share_pixels(self, groups: list[DecodedGroup]) -> tuple[list[DecodedGroup], dict[int, TrackHealth]]:
+        """With the `exclusive` option: the frame's groups with one owner per pixel (low- and
+        high-resolution masks alike) and the health of each object that lost its mask
+        (sam2core.tracking.exclusivity); a prompted object never loses. Otherwise unchanged."""
+        if not self.options.exclusive or sum(len(group.object_ids) for group in groups) < 2:
+            return groups, {}
+        object_ids = [obj for group in groups for obj in group.object_ids]
+        prompted = torch.tensor([group.prompted for group in groups for _ in group.object_ids], device=self.device)
+        outputs = [group.output for group in groups]
+        low_res = torch.cat([output.low_res_masks.float() for output in outputs])  # (N, 1, S/4, S/4)
+        high_res = torch.cat([output.high_res_masks.float() for output in outputs])  # (N, 1, S, S)
+        visible = torch.cat([output.object_score_logits[:, 0] > 0 for output in outputs]) & ~prompted  # (N,)
+        owned = owned_logits(Claims(low_res, prompted))
+        health = track_health(low_res, owned, visible, min_kept_fraction=self.options.min_kept_fraction)
+        sizes = [len(group.object_ids) for group in groups]
+        low_res = hidden_if_lost(owned, health).split(sizes)
+        high_res = hidden_if_lost(owned_logits(Claims(high_res, prompted)), health).split(sizes)
+        shared = [
+            dataclasses.replace(
+                group,
+                output=dataclasses.replace(
+                    group.output,
+                    low_res_masks=low.to(group.output.low_res_masks.dtype),
+                    high_res_masks=high.to(group.output.high_res_masks.dtype),
+                ),
+            )
+            for group, low, high in zip(groups, low_res, high_res)
+        ]
+        return shared, dict(zip(object_ids, health))
+
+    def _remember(self, frame: HeldFrame, group: DecodedGroup, health: dict[int, TrackHealth]) -> None:
+        """Encode and store the memory of `group` on `frame`, except for objects LOST_TO_OTHER:
+        their memory keeps only frames where the object was its own."""
+        kept = [i for i, obj in enumerate(group.object_ids) if health.get(obj) is not TrackHealth.LOST_TO_OTHER]
+        if not kept:
+            return
+        output = group.output if len(kept) == len(group.object_ids) else group.output.index(kept)
+        with self._autocast():
+            memory_features = self._encode_memory(frame.features, output, prompted=group.prompted)
+        memories = [self._objects[group.object_ids[i]] for i in kept]
+        motion = None if group.motion is None else [group.motion[i] for i in kept]
+        remember(memories, frame.frame_index, output, memory_features, is_conditioning=group.prompted, motion=motion)
 
     def _choose_masks(
         self, memories: list[ObjectMemory], frame_index: int, output: DecoderOutput
@@ -361,7 +436,9 @@ class StreamingTracker:
         dtype = self.precision.dtype
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
 
-    def _result(self, object_id: int, output: DecoderOutput, image_size: tuple[int, int]) -> ObjectResult:
+    def _result(
+        self, object_id: int, output: DecoderOutput, image_size: tuple[int, int], health: TrackHealth
+    ) -> ObjectResult:
         mask_logits = F.interpolate(output.low_res_masks[:1].float(), size=image_size, mode="bilinear", align_corners=False)[0, 0]
         return ObjectResult(
             object_id=object_id,
@@ -370,4 +447,5 @@ class StreamingTracker:
             iou=float(output.iou[0, 0]),
             object_pointer=output.object_pointer[0].float(),
             geometry=mask_geometry(mask_logits > 0),
+            health=health,
         )
