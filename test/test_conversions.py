@@ -13,9 +13,10 @@ from std_msgs.msg import Header
 
 from sam2_ros import conversions
 from sam2_ros.conversions import ConversionError
-from sam2_ros.depth import ObjectDepth, fill_tracked_object
+from sam2_ros.depth_messages import fill_tracked_object
 from sam2_ros.msg import Prompt as PromptMsg
 from sam2_ros.msg import TrackedObject
+from sam2core.locating import ObjectDepth, VisibilityReason
 from sam2core.tracking import ObjectResult, TrackHealth
 from sam2core.tracking.results import mask_geometry
 
@@ -187,11 +188,11 @@ def test_object_lost_to_another_is_hidden_with_its_reason():
     msg = conversions.tracked_object(lost, HEADER)
     assert msg.visibility_reason == TrackedObject.REASON_LOST_TO_OTHER
     assert not msg.visible and msg.visibility > 0.5 and not any(msg.mask.data) and msg.mask_area == 0
-    fill_tracked_object(msg, ObjectDepth(lost.object_id, TrackedObject.REASON_LOST))
+    fill_tracked_object(msg, ObjectDepth(lost.object_id, VisibilityReason.LOST))
     assert msg.visibility_reason == TrackedObject.REASON_LOST_TO_OTHER
     tracked = conversions.tracked_object(object_result(disc_logits(), score=2.0), HEADER)
     assert tracked.visible and tracked.visibility_reason == TrackedObject.REASON_NO_DEPTH
-    fill_tracked_object(tracked, ObjectDepth(4, TrackedObject.REASON_VISIBLE))
+    fill_tracked_object(tracked, ObjectDepth(4, VisibilityReason.VISIBLE))
     assert tracked.visibility_reason == TrackedObject.REASON_VISIBLE
 
 

@@ -8,7 +8,7 @@ the pixels of its prompt's mask before any tracked object does.
 A visible track that keeps less than `min_kept_fraction` of its mask after the rule lost its
 object to another track: its health is LOST_TO_OTHER, it is reported not visible with an empty
 mask, and the tracker does not write its memory from that frame, so that its memory still holds
-its own object and can find it again on a later frame (see docs/notes/identity.md for the
+its own object and can find it again on a later frame (see docs/design/identity.md for the
 measurement behind that choice).
 """
 

@@ -82,7 +82,7 @@ class TrackerOptions:
     # positive; an object prompted on the frame wins its prompt's pixels), in what is published
     # and what is remembered. A visible track left with less than `min_kept_fraction` of its mask
     # is reported not visible (ObjectResult.health LOST_TO_OTHER) and its memory is not written
-    # from that frame. See sam2core.tracking.exclusivity and docs/notes/identity.md.
+    # from that frame. See sam2core.tracking.exclusivity and docs/design/identity.md.
     exclusive: bool = False
     min_kept_fraction: float = 0.5
 
