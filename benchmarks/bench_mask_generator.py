@@ -46,20 +46,23 @@ def main() -> None:
     ours_model = build_model(args.size, image_size=args.image_size)
     state = ours_model.state_dict()
     for key in state:
-        if key.startswith("sam_mask_decoder.output_hypernetworks_mlps") and key.endswith(
-            "layers.2.weight"
-        ):
+        if key.startswith("sam_mask_decoder.output_hypernetworks_mlps") and key.endswith("layers.2.weight"):
             state[key] = state[key] * HYPERNETWORK_SCALE
     ours_model.load_state_dict(state)
     folder = "sam2.1" if args.size.startswith("sam2.1") else "sam2"
     meta_model = build_sam2(
-        f"configs/{folder}/{args.size}.yaml", ckpt_path=None, device="cpu",
+        f"configs/{folder}/{args.size}.yaml",
+        ckpt_path=None,
+        device="cpu",
         hydra_overrides_extra=[f"++model.image_size={args.image_size}"],
     )
     meta_model.load_state_dict(state)
     options = dict(
-        points_per_side=args.points_per_side, points_per_batch=args.points_per_batch,
-        pred_iou_thresh=0.0, stability_score_thresh=0.0, crop_n_layers=args.crop_n_layers,
+        points_per_side=args.points_per_side,
+        points_per_batch=args.points_per_batch,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        crop_n_layers=args.crop_n_layers,
         mask_threshold=MASK_THRESHOLD,
     )
     meta = SAM2AutomaticMaskGenerator(meta_model, **options)
@@ -68,9 +71,11 @@ def main() -> None:
     ours = AutomaticMaskGenerator(ours_model, **options)
     image = generate_sequence(seed=HELD_OUT.seeds[0], config=BENCHMARK).frames[0]
     clicks = args.points_per_side**2 * 3
-    print(f"{args.size} at {side}px, {torch.get_num_threads()} CPU threads, image "
-          f"{image.shape[1]}x{image.shape[0]}, {args.points_per_side}^2 clicks, "
-          f"crop layers {args.crop_n_layers}")
+    print(
+        f"{args.size} at {side}px, {torch.get_num_threads()} CPU threads, image "
+        f"{image.shape[1]}x{image.shape[0]}, {args.points_per_side}^2 clicks, "
+        f"crop layers {args.crop_n_layers}"
+    )
     print(f"{'':>8}{'s/image':>10}{'candidates/s':>14}{'masks':>7}{'masks/s':>9}")
     seconds = {}
     for name, generator in (("ours", ours), ("Meta", meta)):
@@ -79,10 +84,14 @@ def main() -> None:
         for _ in range(args.repeats):
             masks = generator.generate(image)
         seconds[name] = (time.perf_counter() - start) / args.repeats
-        print(f"{name:>8}{seconds[name]:>10.2f}{clicks / seconds[name]:>14.0f}{len(masks):>7}"
-              f"{len(masks) / seconds[name]:>9.1f}")
-    print(f"ours / Meta time per image: {seconds['ours'] / seconds['Meta']:.2f} "
-          f"(masks per second ratio {seconds['Meta'] / seconds['ours']:.2f})")
+        print(
+            f"{name:>8}{seconds[name]:>10.2f}{clicks / seconds[name]:>14.0f}{len(masks):>7}"
+            f"{len(masks) / seconds[name]:>9.1f}"
+        )
+    print(
+        f"ours / Meta time per image: {seconds['ours'] / seconds['Meta']:.2f} "
+        f"(masks per second ratio {seconds['Meta'] / seconds['ours']:.2f})"
+    )
 
 
 if __name__ == "__main__":

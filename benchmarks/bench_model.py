@@ -37,8 +37,10 @@ def main() -> None:
     reference = build_reference(args.size, args.image_size, args.device)
     ours = build_model(args.size, image_size=args.image_size, device=args.device)
     ours.load_state_dict(reference.state_dict(), strict=True)
-    print(f"{args.size} at {args.image_size}px on {args.device} "
-          f"({torch.get_num_threads()} CPU threads), median of {args.repeats} runs after 1 warm-up")
+    print(
+        f"{args.size} at {args.image_size}px on {args.device} "
+        f"({torch.get_num_threads()} CPU threads), median of {args.repeats} runs after 1 warm-up"
+    )
     ours_cases, reference_cases = workloads(ours, reference, args.image_size, args.device)
     print(f"{'component':<32}{'ours (ms)':>12}{'reference (ms)':>16}{'ours/ref':>10}")
     for component in ours_cases:
@@ -79,10 +81,7 @@ def workloads(
         stored = memory_features.to(torch.bfloat16)
         backbone = reference.forward_image(image)
         _, feats, pos, sizes = reference._prepare_backbone_features(backbone)
-    high_res = [
-        x.permute(1, 2, 0).view(x.size(1), x.size(2), *size)
-        for x, size in zip(feats[:-1], sizes[:-1])
-    ]
+    high_res = [x.permute(1, 2, 0).view(x.size(1), x.size(2), *size) for x, size in zip(feats[:-1], sizes[:-1])]
     num_pointers = config.max_obj_ptrs_in_encoder
     frame_outputs = {
         "maskmem_features": stored,
@@ -95,8 +94,7 @@ def workloads(
     }
 
     def our_memory_step():
-        spatial = [ours.spatial_memory_tokens(stored, memory_pos, index)
-                   for index in range(config.num_maskmem)]
+        spatial = [ours.spatial_memory_tokens(stored, memory_pos, index) for index in range(config.num_maskmem)]
         offsets = [num_pointers] + list(range(1, num_pointers))
         pointers = decoded.object_pointer[None].expand(len(offsets), -1, -1)
         memory = oracle.memory_context(spatial, ours.pointer_tokens(pointers, offsets))
@@ -108,7 +106,9 @@ def workloads(
             features, points=points, labels=labels, multimask=True
         ),
         "memory encoder": lambda: ours.encode_memory(
-            features, decoded.high_res_masks, decoded.object_score_logits,
+            features,
+            decoded.high_res_masks,
+            decoded.object_score_logits,
             masks_from_points=True,
         ),
         f"memory attention ({config.num_maskmem} frames)": our_memory_step,
@@ -122,16 +122,20 @@ def workloads(
             multimask_output=True,
         ),
         "memory encoder": lambda: reference._encode_new_memory(
-            current_vision_feats=feats, feat_sizes=sizes,
+            current_vision_feats=feats,
+            feat_sizes=sizes,
             pred_masks_high_res=decoded.high_res_masks,
-            object_score_logits=decoded.object_score_logits, is_mask_from_pts=True,
+            object_score_logits=decoded.object_score_logits,
+            is_mask_from_pts=True,
         ),
-        f"memory attention ({config.num_maskmem} frames)": lambda: (
-            reference._prepare_memory_conditioned_features(
-                frame_idx=num_pointers, is_init_cond_frame=False,
-                current_vision_feats=feats[-1:], current_vision_pos_embeds=pos[-1:],
-                feat_sizes=sizes[-1:], output_dict=output_dict, num_frames=10 * num_pointers,
-            )
+        f"memory attention ({config.num_maskmem} frames)": lambda: reference._prepare_memory_conditioned_features(
+            frame_idx=num_pointers,
+            is_init_cond_frame=False,
+            current_vision_feats=feats[-1:],
+            current_vision_pos_embeds=pos[-1:],
+            feat_sizes=sizes[-1:],
+            output_dict=output_dict,
+            num_frames=10 * num_pointers,
         ),
     }
     return ours_cases, reference_cases

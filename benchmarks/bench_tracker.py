@@ -8,7 +8,8 @@
 Both sides get the same weights and the same preprocessed frames (a held-out synthetic
 sequence, looped), and neither cleans its masks up. Latency: the mean time per frame over
 --timed frames, after 16 frames so that every memory window is full; Meta's predictor runs its
-objects one after another, ours runs them as one batch. Every combination of --precision, --compile and --backend is timed for
+objects one after another, ours runs them as one batch. Every combination of --precision, --compile and
+--backend is timed for
 ours (the exported graphs run in float32, uncompiled);
 the reference runs once per precision (autocast, as Meta's demos do on a GPU), and each row
 gives the mean IoU of our masks with the reference's over the timed frames. With --compile on,
@@ -39,11 +40,11 @@ import torch
 from PIL import Image
 
 from sam2core import Prompt, StreamingTracker, build_model
+from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.export import export
+from sam2core.precision import DTYPES, PRECISIONS, choose_precision
 from sam2core.runtime import BACKENDS, exported_model
 from sam2core.tracking.tracker import compile_model
-from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
-from sam2core.precision import DTYPES, PRECISIONS, choose_precision
 
 WARM_UP = 16
 
@@ -56,8 +57,13 @@ def main() -> None:
     parser.add_argument("--timed", type=int, default=8, help="frames timed per object count")
     parser.add_argument("--precision", nargs="+", default=["float32"], choices=PRECISIONS)
     parser.add_argument("--compile", nargs="+", default=["off"], choices=("off", "on"))
-    parser.add_argument("--backend", nargs="+", default=["torch"], choices=BACKENDS,
-                        help="not torch: ours exported first, float32 and eager only")
+    parser.add_argument(
+        "--backend",
+        nargs="+",
+        default=["torch"],
+        choices=BACKENDS,
+        help="not torch: ours exported first, float32 and eager only",
+    )
     parser.add_argument("--no-reference", action="store_true", help="time ours only")
     parser.add_argument("--memory-frames", type=int, nargs="*", default=[100, 1000], help="none: skip")
     parser.add_argument("--memory-image-size", type=int, default=256)
@@ -101,7 +107,9 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
         precision = choose_precision(requested, torch.device(args.device)).name
         references = {}
         if reference is not None:
-            references = {count: run_reference(reference, ours, frames, count, precision=precision) for count in args.objects}
+            references = {
+                count: run_reference(reference, ours, frames, count, precision=precision) for count in args.objects
+            }
         for backend, compiled in [(b, c) for b in args.backend for c in args.compile]:
             if backend != "torch" and (compiled == "on" or precision != "float32"):
                 continue
@@ -129,7 +137,9 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
                 if count in references:
                     row["reference_ms"] = float(np.mean(references[count].seconds[WARM_UP + 1 :]) * 1000)
                     row["speedup"] = row["reference_ms"] / row["ours_ms"]
-                    row["mask_iou_with_reference"] = mean_iou(run.masks[WARM_UP + 1 :], references[count].masks[WARM_UP + 1 :])
+                    row["mask_iou_with_reference"] = mean_iou(
+                        run.masks[WARM_UP + 1 :], references[count].masks[WARM_UP + 1 :]
+                    )
                 rows.append(row)
                 print(
                     f"{count:>8}{precision:>10}{compiled:>8}{backend:>12}"

@@ -22,12 +22,12 @@ import numpy as np
 from tqdm import tqdm
 
 from sam2_ros.demo.depth_score import DepthScore
-from sam2core.locating import DepthSettings, ObjectLocator
 from sam2core import build_model
 from sam2core.data import held_out_sequences
 from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
 from sam2core.data.scene import SceneConfig
 from sam2core.evaluation.benchmark import FLOAT32, track_sequence
+from sam2core.locating import DepthSettings, ObjectLocator
 
 FRAME_NS = 33_333_333  # the sequences played as a 30 FPS camera
 

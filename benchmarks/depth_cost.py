@@ -19,9 +19,9 @@ from std_msgs.msg import Header
 from sam2_ros.conversions import tracked_object_array
 from sam2_ros.depth import DepthStage
 from sam2_ros.depth_messages import MarkerBook, camera_info, depth_image, fill_tracked_object, point_cloud
-from sam2core.locating import DepthSettings
 from sam2_ros.loading import load_tracker
 from sam2core.geometry import PinholeCamera
+from sam2core.locating import DepthSettings
 from sam2core.tracking import Prompt
 
 HEIGHT, WIDTH = 480, 640
@@ -66,9 +66,11 @@ def main() -> int:
         depth += time.perf_counter() - tracked
         tracking += tracked - started
     count = args.frames - 1
-    print(f"depth_cost: {args.model}, {WIDTH}x{HEIGHT}, one object, {count} images: tracking + TrackedObjectArray "
-          f"{1000 * tracking / count:.1f} ms, depth stage {1000 * depth / count:.1f} ms per image "
-          f"({100 * depth / tracking:.1f}% extra); {located[0].depth_points} depth points on the last")
+    print(
+        f"depth_cost: {args.model}, {WIDTH}x{HEIGHT}, one object, {count} images: tracking + TrackedObjectArray "
+        f"{1000 * tracking / count:.1f} ms, depth stage {1000 * depth / count:.1f} ms per image "
+        f"({100 * depth / tracking:.1f}% extra); {located[0].depth_points} depth points on the last"
+    )
     return 0
 
 

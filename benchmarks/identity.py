@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         policies = {
             spec[0]: (
-                tracker_options_from_text(",".join([args.tracker_options, *(item for item in spec[1:] if item != "detector")])),
+                tracker_options_from_text(
+                    ",".join([args.tracker_options, *(item for item in spec[1:] if item != "detector")])
+                ),
                 DetectorConfig() if "detector" in spec[1:] else None,
             )
             for spec in args.policy or DEFAULT_POLICIES

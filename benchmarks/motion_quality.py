@@ -79,7 +79,8 @@ def main() -> None:
                 mode = "motion" if motion else "plain"
                 ms, step_ms = 1000 / report.frames_per_second, 1000 * clock.seconds / frames
                 print(
-                    f"{name:<10} {label:<17} {mode:<7} {report.jf:6.3f} {report.visibility_accuracy:6.3f} {ms:9.1f} {step_ms:12.2f}",
+                    f"{name:<10} {label:<17} {mode:<7} {report.jf:6.3f} {report.visibility_accuracy:6.3f} "
+                    f"{ms:9.1f} {step_ms:12.2f}",
                     flush=True,
                 )
 

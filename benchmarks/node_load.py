@@ -40,8 +40,8 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from sam2_ros.depth_messages import camera_info  # noqa: E402
 from sam2_ros.msg import Prompt, TrackedObjectArray  # noqa: E402
-from sam2core.geometry import PinholeCamera  # noqa: E402
 from sam2_ros.srv import AddPrompt  # noqa: E402
+from sam2core.geometry import PinholeCamera  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,9 +57,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--checkpoint", help="checkpoint file (default: random weights)")
     parser.add_argument("--overlay", action="store_true", help="let the node publish overlays too")
     parser.add_argument("--depth", action="store_true", help="publish depth and camera_info; the node uses them")
-    parser.add_argument("--depth-unused", action="store_true",
-                        help="publish depth and camera_info to a node without use_depth: what the two streams cost "
-                        "this machine (the publisher shares its cores) apart from the node's depth work")
+    parser.add_argument(
+        "--depth-unused",
+        action="store_true",
+        help="publish depth and camera_info to a node without use_depth: what the two streams cost "
+        "this machine (the publisher shares its cores) apart from the node's depth work",
+    )
     args = parser.parse_args()
     if args.depth and args.depth_unused:
         parser.error("--depth and --depth-unused exclude each other")
@@ -198,20 +201,28 @@ def report(args, client: LoadClient, elapsed: float, rss_start: float, rss_end: 
     latencies = np.array(client.latencies) * 1000
     received = int(client.diagnostics.get("frames_received", 0)) - received_before
     dropped = int(client.diagnostics.get("frames_dropped", 0)) - dropped_before
-    print(f"node_load: {args.model} (input {args.image_size or 'default'}) on cpu, {args.width}x{args.height} rgb8 "
-          f"at {args.fps:g} FPS for {elapsed:.0f} s, one prompted object, overlay {'on' if args.overlay else 'off'}, "
-          f"depth {'on' if args.depth else 'published, not used' if args.depth_unused else 'off'}")
+    print(
+        f"node_load: {args.model} (input {args.image_size or 'default'}) on cpu, {args.width}x{args.height} rgb8 "
+        f"at {args.fps:g} FPS for {elapsed:.0f} s, one prompted object, overlay {'on' if args.overlay else 'off'}, "
+        f"depth {'on' if args.depth else 'published, not used' if args.depth_unused else 'off'}"
+    )
     print(f"  published   {client.published} images, {client.published / elapsed:.1f} Hz")
-    print(f"  results     {len(latencies)} arrays, {len(latencies) / elapsed:.2f} Hz, "
-          f"object in {sum(c > 0 for c in client.object_counts)} of them")
+    print(
+        f"  results     {len(latencies)} arrays, {len(latencies) / elapsed:.2f} Hz, "
+        f"object in {sum(c > 0 for c in client.object_counts)} of them"
+    )
     if len(latencies):
-        print(f"  latency     mean {latencies.mean():.0f} ms, p95 {np.percentile(latencies, 95):.0f} ms "
-              f"(result receipt - image stamp)")
+        print(
+            f"  latency     mean {latencies.mean():.0f} ms, p95 {np.percentile(latencies, 95):.0f} ms "
+            f"(result receipt - image stamp)"
+        )
     print(f"  dropped     {dropped} of {received} images the node received (node diagnostics)")
     if args.depth:
         counts = {name: client.diagnostics.get(f"depth_{name}", "?") for name in ("matched", "unmatched", "rejected")}
-        print(f"  depth       {counts['matched']} images matched, {counts['unmatched']} unmatched, "
-              f"{counts['rejected']} rejected (node diagnostics, since the start)")
+        print(
+            f"  depth       {counts['matched']} images matched, {counts['unmatched']} unmatched, "
+            f"{counts['rejected']} rejected (node diagnostics, since the start)"
+        )
     print(f"  node RSS    {rss_start:.0f} MB at the start, {rss_end:.0f} MB at the end")
 
 

@@ -10,11 +10,12 @@ empty. The node configures and activates itself (parameter `autostart`); set it 
 parameter file to leave the node to a lifecycle manager.
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 # Launch arguments that override one node parameter of the same name when they are not empty.
 PARAMETER_ARGUMENTS = {

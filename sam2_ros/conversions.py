@@ -19,9 +19,8 @@ from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
 from sam2_ros.msg import Detection as DetectionMsg
-from sam2_ros.msg import DetectionArray
+from sam2_ros.msg import DetectionArray, TrackedObject, TrackedObjectArray
 from sam2_ros.msg import Prompt as PromptMsg
-from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2core.tracking import Detection, ObjectResult, Prompt, TrackHealth
 from sam2core.tracking.prompt import NEGATIVE, POSITIVE
 from sam2core.tracking.results import EMPTY_GEOMETRY, MaskGeometry
@@ -116,9 +115,7 @@ def _pixel_rows(msg: Image, height: int, width: int, pixel_bytes: int) -> np.nda
             f"step {msg.step} is smaller than a row of {width} {msg.encoding} pixels ({row_bytes} bytes)"
         )
     if len(msg.data) < msg.step * height:
-        raise ConversionError(
-            f"image data has {len(msg.data)} bytes, fewer than step * height = {msg.step} * {height}"
-        )
+        raise ConversionError(f"image data has {len(msg.data)} bytes, fewer than step * height = {msg.step} * {height}")
     data = np.frombuffer(msg.data, np.uint8, count=msg.step * height)
     return data.reshape(height, msg.step)[:, :row_bytes]
 
@@ -373,7 +370,9 @@ def detections_from_vision_msgs(msg) -> list[Detection]:
         box, hypotheses = each.bbox, [result.hypothesis for result in each.results]
         best = max(hypotheses, key=lambda hypothesis: hypothesis.score, default=None)
         class_id, score = ("", 1.0) if best is None else (best.class_id, best.score)
-        detections.append(_detection(box.center.position.x, box.center.position.y, box.size_x, box.size_y, class_id, score))
+        detections.append(
+            _detection(box.center.position.x, box.center.position.y, box.size_x, box.size_y, class_id, score)
+        )
     return detections
 
 
@@ -387,7 +386,14 @@ def detection_array(header: Header, detections: list[Detection]) -> DetectionArr
     return DetectionArray(header=header, detections=messages)
 
 
-def _detection(center_x: float, center_y: float, size_x: float, size_y: float, class_id: str, score: float) -> Detection:
+def _detection(
+    center_x: float, center_y: float, size_x: float, size_y: float, class_id: str, score: float
+) -> Detection:
     half_width, half_height = float(size_x) / 2, float(size_y) / 2
-    box = (float(center_x) - half_width, float(center_y) - half_height, float(center_x) + half_width, float(center_y) + half_height)
+    box = (
+        float(center_x) - half_width,
+        float(center_y) - half_height,
+        float(center_x) + half_width,
+        float(center_y) + half_height,
+    )
     return Detection(box, str(class_id), float(score))

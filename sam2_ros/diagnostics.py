@@ -8,7 +8,6 @@ from std_msgs.msg import Header
 
 from sam2_ros.frame_stats import StatsWindow
 
-
 NO_IMAGE_WARNING_AFTER = 5.0  # seconds without an image before the node says so in its log
 
 
@@ -25,8 +24,17 @@ def no_image_warning(topic: str, silent_for: float, since_start: bool) -> str | 
 
 
 def diagnostic_array(
-    stamp: Time, name: str, stats: StatsWindow, *, model: str, device: str, precision: str, worker_alive: bool,
-    image_topic: str, precision_by_part: dict[str, str] | None = None, extra: dict[str, str] | None = None,
+    stamp: Time,
+    name: str,
+    stats: StatsWindow,
+    *,
+    model: str,
+    device: str,
+    precision: str,
+    worker_alive: bool,
+    image_topic: str,
+    precision_by_part: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> DiagnosticArray:
     """One DiagnosticStatus named `name` with rates, latencies, frame counts, objects, model, device and precision.
 
@@ -35,8 +43,8 @@ def diagnostic_array(
     "precision: <part>" each.
     Counts are totals since activation; rate and latencies are over the window since the previous
     message. Level: ERROR when the inference thread has died, WARN when no image came in this
-    window, images were rejected or failed in it or time jumped back in it, OK otherwise. `extra`: more values (the depth
-    stage's counts).
+    window, images were rejected or failed in it or time jumped back in it, OK otherwise.
+    `extra`: more values (the depth stage's counts).
     """
     window, total = stats.window, stats.total
     if not worker_alive:

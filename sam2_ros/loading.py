@@ -20,9 +20,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def load_tracker(
-    *, model: str, checkpoint: str, device: str, image_size: int = 0, **options
-) -> StreamingTracker:
+def load_tracker(*, model: str, checkpoint: str, device: str, image_size: int = 0, **options) -> StreamingTracker:
     """A StreamingTracker on the registered model `model` with the weights of `checkpoint`.
 
     image_size 0 keeps the model's own input size. `options` are StreamingTracker's keywords (the

@@ -22,8 +22,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from sam2_ros.conversions import MASK_ENCODINGS, MASK_MODES
-from sam2core.locating import DepthSettings
 from sam2core import MODEL_NAMES
+from sam2core.locating import DepthSettings
 from sam2core.precision import PRECISIONS
 from sam2core.tracking import DetectionOptions
 
@@ -64,7 +64,8 @@ class Settings:
         "auto", "Torch device: 'auto' (the GPU if there is one, else the CPU), 'cpu', 'cuda', 'cuda:N'."
     )
     precision: str = _parameter(
-        "auto", "Arithmetic of the model: auto (bfloat16 where the device runs it natively, else float32), "
+        "auto",
+        "Arithmetic of the model: auto (bfloat16 where the device runs it natively, else float32), "
         "float32, or autocast to bfloat16 / float16.",
         choices=PRECISIONS,
     )
@@ -72,10 +73,13 @@ class Settings:
         False, "torch.compile the model: faster frames after a one-time compilation on the first ones."
     )
     backend: str = _parameter(
-        "torch", "Where the model runs: torch, or onnxruntime / openvino on the graphs in export_dir (CPU, float32).",
+        "torch",
+        "Where the model runs: torch, or onnxruntime / openvino on the graphs in export_dir (CPU, float32).",
         choices=("torch", "onnxruntime", "openvino"),
     )
-    export_dir: str = _parameter("", "Folder written by python -m sam2core.export, for the onnxruntime / openvino backends.")
+    export_dir: str = _parameter(
+        "", "Folder written by python -m sam2core.export, for the onnxruntime / openvino backends."
+    )
     image_size: int = _parameter(
         0, "Side of the model's square input in pixels, a multiple of 32; 0 keeps the model's own.", limits=(0, 4096)
     )
@@ -87,18 +91,21 @@ class Settings:
     )
     max_conditioning_frames: int = _parameter(4, "Prompted images remembered per object.", limits=(1, 64))
     motion: bool = _parameter(
-        False, "Motion-aware memory per object (SAMURAI's method): a Kalman filter on each object's box helps "
+        False,
+        "Motion-aware memory per object (SAMURAI's method): a Kalman filter on each object's box helps "
         "choose its mask, and memory keeps its reliable images.",
     )
     exclusive: bool = _parameter(
-        False, "Objects compete for pixels (one owner per pixel); a track that loses most of its mask to others is "
+        False,
+        "Objects compete for pixels (one owner per pixel); a track that loses most of its mask to others is "
         "published not visible with visibility_reason LOST_TO_OTHER and not remembered on that image.",
     )
     min_kept_fraction: float = _parameter(
         0.5, "With exclusive: the least share of its mask a visible object keeps to stay visible.", limits=(0.0, 1.0)
     )
     image_transport: str = _parameter(
-        "raw", "Subscribe to sensor_msgs/Image on image_topic ('raw') or CompressedImage on image_topic/compressed.",
+        "raw",
+        "Subscribe to sensor_msgs/Image on image_topic ('raw') or CompressedImage on image_topic/compressed.",
         choices=("raw", "compressed"),
     )
     image_topic: str = _parameter("image", "Camera images to track objects on.")
@@ -109,31 +116,40 @@ class Settings:
         "labels", "mono8/mono16 image of object id + 1 per pixel (0: none), when publish_labels is true."
     )
     image_qos_reliability: str = _parameter(
-        "best_effort", "Reliability of the image subscription (best_effort: sensor data).",
+        "best_effort",
+        "Reliability of the image subscription (best_effort: sensor data).",
         choices=("best_effort", "reliable"),
     )
     image_qos_depth: int = _parameter(1, "Queue depth of the image subscription.", limits=(1, 100))
     output_qos_depth: int = _parameter(10, "Queue depth of the (reliable) output and prompt topics.", limits=(1, 1000))
     publish_overlay: bool = _parameter(True, "Publish the overlay image.", read_only=False)
     mask_encoding: str = _parameter(
-        "mono8", "Object masks: mono8 (255 on the object, else 0) or mono8_probability (mask probability * 255).",
-        read_only=False, choices=MASK_ENCODINGS,
+        "mono8",
+        "Object masks: mono8 (255 on the object, else 0) or mono8_probability (mask probability * 255).",
+        read_only=False,
+        choices=MASK_ENCODINGS,
     )
     mask_mode: str = _parameter(
-        "full", "Each object's mask in tracked_objects: full (image size), cropped (to its box, offset = box) "
+        "full",
+        "Each object's mask in tracked_objects: full (image size), cropped (to its box, offset = box) "
         "or none (an empty image; publish_labels instead).",
-        read_only=False, choices=MASK_MODES,
+        read_only=False,
+        choices=MASK_MODES,
     )
     publish_labels: bool = _parameter(
         False, "Publish every object as one label image on labels_topic, one per processed image.", read_only=False
     )
     prompt_wait_timeout: float = _parameter(
-        2.0, "Seconds a prompt waits for its image to be processed before it is rejected.",
-        read_only=False, limits=(0.0, 600.0),
+        2.0,
+        "Seconds a prompt waits for its image to be processed before it is rejected.",
+        read_only=False,
+        limits=(0.0, 600.0),
     )
     service_timeout: float = _parameter(
-        30.0, "Seconds a service call waits for the tracker before it answers with a failure.",
-        read_only=False, limits=(0.1, 3600.0),
+        30.0,
+        "Seconds a service call waits for the tracker before it answers with a failure.",
+        read_only=False,
+        limits=(0.1, 3600.0),
     )
     diagnostics_period: float = _parameter(1.0, "Seconds between /diagnostics messages.", limits=(0.1, 60.0))
 
@@ -150,11 +166,13 @@ class Settings:
         0.15, "Metres from the median depth within which a point belongs to the object.", limits=(0.001, 100.0)
     )
     occlusion_margin: float = _parameter(
-        0.1, "A hidden object is OCCLUDED when the depth where it was is nearer by more than this (metres).",
+        0.1,
+        "A hidden object is OCCLUDED when the depth where it was is nearer by more than this (metres).",
         limits=(0.0, 100.0),
     )
     out_of_view_border: float = _parameter(
-        0.03, "A hidden object is OUT_OF_VIEW when its predicted position is this share of the image from an edge.",
+        0.03,
+        "A hidden object is OUT_OF_VIEW when its predicted position is this share of the image from an edge.",
         limits=(0.0, 0.5),
     )
     depth_min: float = _parameter(0.1, "Nearest depth (metres) the camera measures.", limits=(0.0, 1000.0))
@@ -167,31 +185,39 @@ class Settings:
 
     # Detections: a detector's boxes keep tracks on their objects (sam2core.tracking.DetectionTracker).
     detections_topic: str = _parameter(
-        "detections", "Boxes of a detector: sam2_ros/DetectionArray, or vision_msgs/Detection2DArray (detection_format)."
+        "detections",
+        "Boxes of a detector: sam2_ros/DetectionArray, or vision_msgs/Detection2DArray (detection_format).",
     )
     detection_format: str = _parameter(
-        "sam2_ros", "Message type on detections_topic: sam2_ros (DetectionArray) or vision_msgs (Detection2DArray; "
+        "sam2_ros",
+        "Message type on detections_topic: sam2_ros (DetectionArray) or vision_msgs (Detection2DArray; "
         "needs vision_msgs installed).",
         choices=("sam2_ros", "vision_msgs"),
     )
     detection_max_offset: float = _parameter(
-        0.05, "Largest |detections stamp - image stamp| in seconds for detections to pair with an image.",
+        0.05,
+        "Largest |detections stamp - image stamp| in seconds for detections to pair with an image.",
         limits=(0.0, 10.0),
     )
     detection_wait: float = _parameter(
-        0.0, "Seconds an image waits at most for its detections to arrive (an image the detector skips waits it all).",
+        0.0,
+        "Seconds an image waits at most for its detections to arrive (an image the detector skips waits it all).",
         limits=(0.0, 1.0),
     )
-    detection_buffer_size: int = _parameter(8, "Detection arrays held for pairing with images by stamp.", limits=(1, 1000))
+    detection_buffer_size: int = _parameter(
+        8, "Detection arrays held for pairing with images by stamp.", limits=(1, 1000)
+    )
     match_iou: float = _parameter(
         0.3, "Least IoU of an object's mask box with a detection's box to pair them.", limits=(0.01, 1.0)
     )
     drift_iou: float = _parameter(
-        0.2, "A paired object whose mask box has less IoU with its detection is re-prompted with the box.",
+        0.2,
+        "A paired object whose mask box has less IoU with its detection is re-prompted with the box.",
         limits=(0.0, 1.0),
     )
     min_object_score: float = _parameter(
-        0.0, "A paired object whose object score (logit) is below this is re-prompted with its detection's box "
+        0.0,
+        "A paired object whose object score (logit) is below this is re-prompted with its detection's box "
         "(0: never; a visible object scores above 0).",
         limits=(-1000.0, 1000.0),
     )
@@ -239,8 +265,8 @@ def _class_ids(text: str) -> tuple[str, ...]:
 
 # The Settings fields that make the tracker; the offline tools take them as flags.
 TRACKER_OPTIONS = (
-    "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history", "max_conditioning_frames",
-    "compile", "backend", "export_dir", "motion", "exclusive", "min_kept_fraction",
+    "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history",
+    "max_conditioning_frames", "compile", "backend", "export_dir", "motion", "exclusive", "min_kept_fraction",
 )  # fmt: skip
 
 

@@ -171,7 +171,8 @@ class TrackingSession:
         target = self._target_frame(stamp_ns)
         if target is None:
             raise PromptRejected(
-                "no image has been processed yet" if not self._held
+                "no image has been processed yet"
+                if not self._held
                 else f"no image stamped {_seconds(stamp_ns)} or later has been processed yet"
             )
         held = self._held[target]

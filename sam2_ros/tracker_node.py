@@ -43,13 +43,13 @@ from sam2_ros.conversions import (
     tracked_object,
 )
 from sam2_ros.depth import DepthMatcher, DepthStage
-from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.diagnostics import NO_IMAGE_WARNING_AFTER, diagnostic_array, no_image_warning
+from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import DetectionArray, Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
-from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
 from sam2_ros.segmentation import segment, segment_everything
+from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
 from sam2_ros.worker import TrackingWorker
 from sam2core.automatic_mask_generator import GenerationStopped
@@ -215,7 +215,9 @@ class TrackerNode(LifecycleNode):
             try:
                 from vision_msgs.msg import Detection2DArray
             except ImportError:
-                self.get_logger().error("detection_format is vision_msgs but vision_msgs is not installed: no detections are read")
+                self.get_logger().error(
+                    "detection_format is vision_msgs but vision_msgs is not installed: no detections are read"
+                )
                 return []
             message_type, convert = Detection2DArray, detections_from_vision_msgs
 

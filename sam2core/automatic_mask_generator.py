@@ -138,21 +138,20 @@ class AutomaticMaskGenerator:
         if point_grids is None:
             if not 1 <= points_per_side <= 256:
                 raise ValueError(f"points_per_side must be in 1..256, got {points_per_side}")
-            point_grids = layer_point_grids(
-                points_per_side, crop_n_layers, crop_n_points_downscale_factor
-            )
+            point_grids = layer_point_grids(points_per_side, crop_n_layers, crop_n_points_downscale_factor)
         elif len(point_grids) != crop_n_layers + 1:
             raise ValueError(f"need {crop_n_layers + 1} point grids, got {len(point_grids)}")
         if output_mode not in OUTPUT_MODES:
             raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, got {output_mode!r}")
         if points_per_batch < 1 or crop_n_layers < 0 or crop_n_points_downscale_factor < 1:
-            raise ValueError("points_per_batch and crop_n_points_downscale_factor must be >= 1 "
-                             "and crop_n_layers >= 0")
-        for name, value in (("pred_iou_thresh", pred_iou_thresh),
-                            ("stability_score_thresh", stability_score_thresh),
-                            ("box_nms_thresh", box_nms_thresh),
-                            ("crop_nms_thresh", crop_nms_thresh),
-                            ("crop_overlap_ratio", crop_overlap_ratio)):
+            raise ValueError("points_per_batch and crop_n_points_downscale_factor must be >= 1 and crop_n_layers >= 0")
+        for name, value in (
+            ("pred_iou_thresh", pred_iou_thresh),
+            ("stability_score_thresh", stability_score_thresh),
+            ("box_nms_thresh", box_nms_thresh),
+            ("crop_nms_thresh", crop_nms_thresh),
+            ("crop_overlap_ratio", crop_overlap_ratio),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in 0..1, got {value}")
         self.options = GeneratorOptions(
@@ -192,14 +191,11 @@ class AutomaticMaskGenerator:
         return [self._annotation(candidates, index) for index in range(len(candidates))]
 
     @torch.no_grad()
-    def generate_candidates(
-        self, image: np.ndarray, should_stop: Callable[[], bool] | None = None
-    ) -> MaskCandidates:
+    def generate_candidates(self, image: np.ndarray, should_stop: Callable[[], bool] | None = None) -> MaskCandidates:
         """The masks of an (H, W, 3) uint8 RGB image as MaskCandidates. should_stop: asked
         before each batch of clicks; when it answers True, GenerationStopped is raised."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} "
-                             f"{image.dtype}")
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
         image_size = image.shape[:2]
         crops = image_crops(image_size, self.options.crop_n_layers, self.options.crop_overlap_ratio)
         candidates = MaskCandidates.concatenate(
@@ -248,9 +244,7 @@ class AutomaticMaskGenerator:
             crop_boxes=candidates.crop_boxes,
         )
 
-    def _segment_points(
-        self, points: np.ndarray, crop: Crop, image_size: tuple[int, int]
-    ) -> MaskCandidates:
+    def _segment_points(self, points: np.ndarray, crop: Crop, image_size: tuple[int, int]) -> MaskCandidates:
         """Masks from one batch of K clicks (K, 2) in crop pixels; boxes in crop pixels."""
         device = self.predictor.device
         clicks = torch.as_tensor(points, dtype=torch.float32, device=device)

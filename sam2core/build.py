@@ -125,19 +125,13 @@ def read_state_dict(path: str | PathLike) -> dict[str, Tensor]:
             f"checkpoint {path} is not a readable torch file ({type(error).__name__}: {reason})"
         ) from None
     state_dict = payload.get("model") if isinstance(payload, dict) else None
-    if not isinstance(state_dict, dict) or not all(
-        isinstance(value, Tensor) for value in state_dict.values()
-    ):
+    if not isinstance(state_dict, dict) or not all(isinstance(value, Tensor) for value in state_dict.values()):
         found = f"keys {sorted(map(str, payload))}" if isinstance(payload, dict) else "no dict"
-        raise CheckpointError(
-            f"checkpoint {path} holds no 'model' state dict (Meta's format); found {found}"
-        )
+        raise CheckpointError(f"checkpoint {path} holds no 'model' state dict (Meta's format); found {found}")
     return state_dict
 
 
-def save_checkpoint(
-    model: SAM2Model, path: str | PathLike, extra: dict[str, Any] | None = None
-) -> None:
+def save_checkpoint(model: SAM2Model, path: str | PathLike, extra: dict[str, Any] | None = None) -> None:
     """Write `{"model": model.state_dict(), **extra}` to `path` (Meta's format)."""
     extra = extra or {}
     if "model" in extra:
@@ -181,8 +175,6 @@ def _describe_mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) ->
     """'' if `found` fits `expected` key for key and shape for shape, else the counts."""
     missing = expected.keys() - found.keys()
     unexpected = found.keys() - expected.keys()
-    wrong_shape = [
-        key for key in expected.keys() & found.keys() if expected[key].shape != found[key].shape
-    ]
+    wrong_shape = [key for key in expected.keys() & found.keys() if expected[key].shape != found[key].shape]
     counts = {"missing": missing, "unexpected": unexpected, "wrong-shaped": wrong_shape}
     return ", ".join(f"{len(keys)} {kind} tensors" for kind, keys in counts.items() if keys)

@@ -141,8 +141,13 @@ def graph_specs(model: SAM2Model, layout: MemoryLayout) -> list[GraphSpec]:
     objects = {0: "objects"}
     num_tokens = 2 + model.sam_mask_decoder.num_mask_tokens + 2
     return [
-        GraphSpec("image_encoder", ImageEncoderGraph(model), {"images": torch.randn(1, 3, size, size)},
-                  (*levels, "vision_pos"), {}),
+        GraphSpec(
+            "image_encoder",
+            ImageEncoderGraph(model),
+            {"images": torch.randn(1, 3, size, size)},
+            (*levels, "vision_pos"),
+            {},
+        ),
         GraphSpec(
             "mask_decoder",
             MaskDecoderGraph(model),
@@ -155,8 +160,14 @@ def graph_specs(model: SAM2Model, layout: MemoryLayout) -> list[GraphSpec]:
             },
             ("masks", "iou", "mask_tokens", "object_score_logits"),
             {
-                "tokens": {0: "objects", 1: "tokens"}, "image": objects, "image_pe": objects, "feat_s0": objects,
-                "feat_s1": objects, "masks": objects, "iou": objects, "mask_tokens": objects,
+                "tokens": {0: "objects", 1: "tokens"},
+                "image": objects,
+                "image_pe": objects,
+                "feat_s0": objects,
+                "feat_s1": objects,
+                "masks": objects,
+                "iou": objects,
+                "mask_tokens": objects,
                 "object_score_logits": objects,
             },
         ),
@@ -172,8 +183,11 @@ def graph_specs(model: SAM2Model, layout: MemoryLayout) -> list[GraphSpec]:
             },
             ("conditioned",),
             {
-                "curr": {1: "frame_or_objects"}, "memory": {1: "objects"}, "memory_pos": {1: "objects"},
-                "memory_valid": objects, "conditioned": {1: "objects"},
+                "curr": {1: "frame_or_objects"},
+                "memory": {1: "objects"},
+                "memory_pos": {1: "objects"},
+                "memory_valid": objects,
+                "conditioned": {1: "objects"},
             },
         ),
         GraphSpec(

@@ -134,8 +134,13 @@ class ImagePredictor:
             already in 0..1 of the image's width and height.
         """
         result = self.segment(
-            point_coords, point_labels, box, mask_input, multimask=multimask_output,
-            as_logits=return_logits, pixel_coords=normalize_coords,
+            point_coords,
+            point_labels,
+            box,
+            mask_input,
+            multimask=multimask_output,
+            as_logits=return_logits,
+            pixel_coords=normalize_coords,
         )
         # Meta's predictor returns thresholded masks as float32 0 / 1.
         return result.masks.astype(np.float32), result.iou_predictions, result.low_res_logits
@@ -157,12 +162,8 @@ class ImagePredictor:
         as predict's point_coords, point_labels, box and mask_input; multimask: three candidate
         masks; as_logits: logits instead of bool masks; pixel_coords: coordinates in pixels of
         the original image (False: in 0..1); image_index: the image of a batch."""
-        points, labels, boxes, masks = self._prompts(
-            points, labels, box, mask_logits, pixel_coords, image_index
-        )
-        logits, iou, low_res = self.predict_tensors(
-            points, labels, boxes, masks, multimask, image_index=image_index
-        )
+        points, labels, boxes, masks = self._prompts(points, labels, box, mask_logits, pixel_coords, image_index)
+        logits, iou, low_res = self.predict_tensors(points, labels, boxes, masks, multimask, image_index=image_index)
         if not as_logits:
             logits = logits > self.mask_threshold
         return Segmentation(
@@ -191,8 +192,10 @@ class ImagePredictor:
                 None if point_labels_batch is None else point_labels_batch[index],
                 None if box_batch is None else box_batch[index],
                 None if mask_input_batch is None else mask_input_batch[index],
-                multimask=multimask_output, as_logits=return_logits,
-                pixel_coords=normalize_coords, image_index=index,
+                multimask=multimask_output,
+                as_logits=return_logits,
+                pixel_coords=normalize_coords,
+                image_index=index,
             )
             for index in range(len(self._require_image().sizes))
         ]
@@ -226,16 +229,12 @@ class ImagePredictor:
         prediction = self.model.predict_masks(features, points, labels, mask_input, multimask=multimask_output)
         low_res = prediction.masks.float()  # (B, M, S/4, S/4)
         size = encoded.sizes[image_index]
-        filled = fill_small_regions(
-            low_res, self.mask_threshold, self.max_hole_area, self.max_sprinkle_area
-        )
+        filled = fill_small_regions(low_res, self.mask_threshold, self.max_hole_area, self.max_sprinkle_area)
         masks = F.interpolate(filled, size=size, mode="bilinear", align_corners=False)
         clamped = low_res.clamp(-LOW_RES_LOGIT_LIMIT, LOW_RES_LOGIT_LIMIT)
         return masks, prediction.iou, clamped
 
-    def to_model_pixels(
-        self, coords: Tensor, *, normalize: bool = True, image_index: int = 0
-    ) -> Tensor:
+    def to_model_pixels(self, coords: Tensor, *, normalize: bool = True, image_index: int = 0) -> Tensor:
         """(..., 2) xy in original-image pixels (or, normalize=False, in 0..1) -> model-input
         pixels (0..S)."""
         height, width = self._require_image().sizes[image_index]

@@ -41,7 +41,6 @@ class DepthSettings:
     cloud_max_points: int = 2000  # per object
 
 
-
 @dataclass(frozen=True)
 class ObjectDepth:
     """One object on one image in 3D; position and extent are None when it was not measured."""

@@ -185,9 +185,7 @@ def near_crop_edge(boxes: Tensor, crop_box: tuple, image_size: tuple[int, int]) 
     return (near_crop & ~near_image).any(dim=1)
 
 
-def fill_small_regions(
-    logits: Tensor, threshold: float, max_hole_area: float, max_sprinkle_area: float
-) -> Tensor:
+def fill_small_regions(logits: Tensor, threshold: float, max_hole_area: float, max_sprinkle_area: float) -> Tensor:
     """Mask logits (..., H, W) with each background region (8-connected, logits <= threshold)
     of at most max_hole_area pixels set to threshold + 10, and each foreground region of at most
     max_sprinkle_area pixels set to threshold - 10, both regions found on the given logits

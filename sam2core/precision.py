@@ -13,9 +13,9 @@ either kind of CPU would run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-import os
 from pathlib import Path
 
 import torch
@@ -55,13 +55,17 @@ def auto_precision(
     CPU's flags (as in /proc/cpuinfo) or the GPU's compute capability."""
     if device_type == "cuda":
         if cuda_capability is not None and tuple(cuda_capability) >= CUDA_BFLOAT16_CAPABILITY:
-            return PrecisionChoice("bfloat16", f"auto: CUDA compute capability {cuda_capability[0]}.{cuda_capability[1]} has bfloat16")
+            return PrecisionChoice(
+                "bfloat16", f"auto: CUDA compute capability {cuda_capability[0]}.{cuda_capability[1]} has bfloat16"
+            )
         return PrecisionChoice("float32", f"auto: CUDA compute capability {cuda_capability} has no native bfloat16")
     if device_type == "cpu":
         native = sorted(CPU_BFLOAT16_FLAGS & cpu_flags)
         if native:
             return PrecisionChoice("bfloat16", f"auto: the CPU has {', '.join(native)}")
-        return PrecisionChoice("float32", "auto: the CPU has neither amx_bf16 nor avx512_bf16 (bfloat16 would be emulated)")
+        return PrecisionChoice(
+            "float32", "auto: the CPU has neither amx_bf16 nor avx512_bf16 (bfloat16 would be emulated)"
+        )
     return PrecisionChoice("float32", f"auto: no native bfloat16 known for device type {device_type!r}")
 
 

@@ -115,7 +115,9 @@ class ExportedMemoryAttention(nn.Module):
             parts = (tokens[:spatial], tokens[spatial:])
             return torch.cat([F.pad(part.float(), (0, 0, 0, 0, 0, pad)) for part, pad in zip(parts, pads)])
 
-        valid = torch.cat([F.pad(part, (0, pad)) for part, pad in zip((valid[:, :spatial], valid[:, spatial:]), pads)], 1)
+        valid = torch.cat(
+            [F.pad(part, (0, pad)) for part, pad in zip((valid[:, :spatial], valid[:, spatial:]), pads)], 1
+        )
         (conditioned,) = self.graph(
             curr=curr.float(),
             curr_pos=curr_pos[:, :1].float(),
@@ -140,7 +142,8 @@ def exported_model(
     description = json.loads((folder / EXPORT_JSON).read_text())
     if description["model"]["image_size"] != model.config.image_size:
         raise ValueError(
-            f"{folder} was exported at {description['model']['image_size']} px, the model runs at {model.config.image_size}"
+            f"{folder} was exported at {description['model']['image_size']} px, "
+            f"the model runs at {model.config.image_size}"
         )
     graphs = {name: Graph(folder / graph["file"], backend, precision) for name, graph in description["graphs"].items()}
     runtime_model = copy.deepcopy(model).float().cpu().eval()
@@ -154,7 +157,9 @@ def exported_model(
 
     def predict(tokens: Tensor, image: Tensor, image_pe: Tensor, high_res_features: tuple[Tensor, Tensor]):
         feat_s0, feat_s1 = (level.float().expand(image.shape[0], -1, -1, -1) for level in high_res_features)
-        outputs = decoder_graph(tokens=tokens.float(), image=image.float(), image_pe=image_pe.float(), feat_s0=feat_s0, feat_s1=feat_s1)
+        outputs = decoder_graph(
+            tokens=tokens.float(), image=image.float(), image_pe=image_pe.float(), feat_s0=feat_s0, feat_s1=feat_s1
+        )
         return MaskPrediction(*outputs)
 
     runtime_model.sam_mask_decoder._predict = predict  # the decoder's own mask choice stays in PyTorch

@@ -189,8 +189,13 @@ class VideoWriter:
             import imageio_ffmpeg
 
             self._ffmpeg = imageio_ffmpeg.write_frames(
-                str(self.path), (width, height), fps=self.fps, codec="libx264", pix_fmt_out="yuv420p",
-                macro_block_size=2, ffmpeg_log_level="error",
+                str(self.path),
+                (width, height),
+                fps=self.fps,
+                codec="libx264",
+                pix_fmt_out="yuv420p",
+                macro_block_size=2,
+                ffmpeg_log_level="error",
             )
             self._ffmpeg.send(None)  # starts the encoder
         else:

@@ -24,7 +24,6 @@ from sam2core.modeling.outputs import ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
 
 
-
 def require(module: str):
     """Import `module`, a part of the oracle or of what it needs: outside CI a missing module
     skips the importing test module; in CI (env CI set) it fails it."""
@@ -94,9 +93,7 @@ def build_ours(name: str, image_size: int, *, released_postprocessing: bool = Fa
         config = dataclasses.replace(
             config,
             binarize_mask_from_pts_for_mem_enc=False,
-            mask_decoder=dataclasses.replace(
-                config.mask_decoder, dynamic_multimask_via_stability=False
-            ),
+            mask_decoder=dataclasses.replace(config.mask_decoder, dynamic_multimask_via_stability=False),
         )
     return build_from_config(config).eval()
 
@@ -139,9 +136,7 @@ def _model_pair(
 ) -> tuple[SAM2Model, torch.nn.Module]:
     with torch.random.fork_rng():
         torch.manual_seed(0)  # the same base weights for every pair of one model
-        reference = build_reference(
-            name, image_size, released_postprocessing=released_postprocessing
-        )
+        reference = build_reference(name, image_size, released_postprocessing=released_postprocessing)
     state = shared_state_dict(reference, object_score_bias=object_score_bias)
     reference.load_state_dict(state, strict=True)
     ours = build_ours(name, image_size, released_postprocessing=released_postprocessing)
@@ -176,9 +171,7 @@ def _encoded_frames(pair: tuple[SAM2Model, torch.nn.Module], image_size: int) ->
     ours, reference = pair
     images = random_images(2, image_size)
     with torch.no_grad():
-        return EncodedFrames(
-            images, ours.encode_image(images), reference_frame_features(reference, images)
-        )
+        return EncodedFrames(images, ours.encode_image(images), reference_frame_features(reference, images))
 
 
 def reference_frame_features(reference, images: Tensor) -> dict:

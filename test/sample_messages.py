@@ -99,9 +99,7 @@ TOPICS = {
 
 def add_prompt_response(request: AddPrompt.Request) -> AddPrompt.Response:
     """What the sample service peer answers: the tracked object of the prompted id."""
-    return AddPrompt.Response(
-        success=True, message="", object=tracked_object(request.prompt.object_id)
-    )
+    return AddPrompt.Response(success=True, message="", object=tracked_object(request.prompt.object_id))
 
 
 def remove_object_response(request: RemoveObject.Request) -> RemoveObject.Response:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 

@@ -6,14 +6,14 @@ utilities on hand-made cases."""
 import functools
 import warnings
 
+import connected_components_standin
 import cv2
 import numpy as np
+import oracle
 import pytest
 import torch
-
-import connected_components_standin
-import oracle
 import torchvision_standin
+
 from sam2core import AutomaticMaskGenerator, build_model
 from sam2core.masks import (
     coco_rle,
@@ -46,9 +46,7 @@ def model_pair():
         reference = oracle.build_reference(*MODEL)
     state = oracle.shared_state_dict(reference)
     for key in state:
-        if key.startswith("sam_mask_decoder.output_hypernetworks_mlps") and key.endswith(
-            "layers.2.weight"
-        ):
+        if key.startswith("sam_mask_decoder.output_hypernetworks_mlps") and key.endswith("layers.2.weight"):
             state[key] = state[key] * HYPERNETWORK_SCALE
     reference.load_state_dict(state)
     ours = oracle.build_ours(*MODEL)
@@ -92,7 +90,10 @@ def assert_same_annotations(ours: list[dict], reference: list[dict], min_masks: 
 
 def test_crops_and_filled_holes_and_specks_as_binary_masks():
     ours, reference = generate_both(
-        points_per_side=6, pred_iou_thresh=0.0, stability_score_thresh=0.0, crop_n_layers=1,
+        points_per_side=6,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        crop_n_layers=1,
         min_mask_region_area=20,
     )
     assert_same_annotations(ours, reference)
@@ -101,8 +102,13 @@ def test_crops_and_filled_holes_and_specks_as_binary_masks():
 
 def test_thresholds_as_rle():
     ours, reference = generate_both(
-        points_per_side=6, pred_iou_thresh=0.425, stability_score_thresh=0.2, crop_n_layers=1,
-        stability_score_offset=1.0, min_mask_region_area=20, output_mode="uncompressed_rle",
+        points_per_side=6,
+        pred_iou_thresh=0.425,
+        stability_score_thresh=0.2,
+        crop_n_layers=1,
+        stability_score_offset=1.0,
+        min_mask_region_area=20,
+        output_mode="uncompressed_rle",
     )
     assert_same_annotations(ours, reference, min_masks=3)
 
@@ -111,8 +117,12 @@ def test_mask_refinement_as_coco_rle():
     """Refined by their own masks, single masks cover the image: one survives NMS. Meta's
     coco_rle mode needs pycocotools; ours writes the same strings itself."""
     ours, reference = generate_both(
-        points_per_side=6, pred_iou_thresh=0.0, stability_score_thresh=0.0, use_m2m=True,
-        multimask_output=False, output_mode="coco_rle",
+        points_per_side=6,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        use_m2m=True,
+        multimask_output=False,
+        output_mode="coco_rle",
     )
     assert_same_annotations(ours, reference, min_masks=1)
 
@@ -157,7 +167,10 @@ def test_boxes_and_non_max_suppression():
 def test_crops_cover_the_image_with_overlap():
     crops = image_crops((100, 200), 1, 0.25)
     assert [c.box for c in crops] == [
-        (0, 0, 200, 100), (0, 0, 113, 63), (0, 38, 113, 100), (88, 0, 200, 63),
+        (0, 0, 200, 100),
+        (0, 0, 113, 63),
+        (0, 38, 113, 100),
+        (88, 0, 200, 63),
         (88, 38, 200, 100),
     ]
     assert [c.layer for c in crops] == [0, 1, 1, 1, 1]
@@ -186,4 +199,6 @@ def test_no_mask_kept_says_which_thresholds_to_lower():
         assert AutomaticMaskGenerator(model, points_per_side=2, pred_iou_thresh=1.0).generate(image) == []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        AutomaticMaskGenerator(model, points_per_side=2, pred_iou_thresh=0.0, stability_score_thresh=0.0).generate(image)
+        AutomaticMaskGenerator(model, points_per_side=2, pred_iou_thresh=0.0, stability_score_thresh=0.0).generate(
+            image
+        )

@@ -10,8 +10,8 @@ from rosbags.rosbag2.enums import StoragePlugin
 from sensor_msgs.msg import Image
 
 from sam2_ros.conversions import objects_in_labels
-from sam2_ros.tools import bag_runner
 from sam2_ros.msg import TrackedObjectArray
+from sam2_ros.tools import bag_runner
 from sam2_ros.tools.prompt_file import PromptFileError, read_prompt_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
@@ -90,7 +90,8 @@ def test_runner_honours_mask_mode_and_writes_labels_as_the_node_publishes_them(t
     (tmp_path / "prompts.yaml").write_text(PROMPT_FILE)
     checkpoint = harness.write_demo_checkpoint(tmp_path / "demo.pt")
     code = bag_runner.main([
-        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw", "--prompts", str(tmp_path / "prompts.yaml"),
+        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw",
+        "--prompts", str(tmp_path / "prompts.yaml"),
         "--out", str(tmp_path / "out"), "--mask-mode", "none", "--labels-topic", "/labels",
         "--model", harness.MODEL, "--checkpoint", str(checkpoint), "--device", "cpu",
     ])  # fmt: skip
@@ -112,13 +113,16 @@ def test_runner_honours_mask_mode_and_writes_labels_as_the_node_publishes_them(t
 def test_a_bag_played_twice_in_a_row_starts_a_new_stream_where_time_jumps_back(tmp_path, capsys):
     images = [image_msg(index) for index in range(IMAGES)]
     with Writer(tmp_path / "in", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        camera = writer.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=bag_runner.sam2_typestore())
+        camera = writer.add_connection(
+            "/camera/image_raw", "sensor_msgs/msg/Image", typestore=bag_runner.sam2_typestore()
+        )
         for index, image in enumerate(images + images):  # the recording looped once: its stamps repeat
             writer.write(camera, RECEIVED_NS + index * harness.FRAME_NS, serialize_message(image))
     (tmp_path / "prompts.yaml").write_text("prompts:\n  - {object_id: 1, frame: 0, points: [[20, 20]], labels: [1]}\n")
     checkpoint = harness.write_demo_checkpoint(tmp_path / "demo.pt")
     code = bag_runner.main([
-        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw", "--prompts", str(tmp_path / "prompts.yaml"),
+        "--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw",
+        "--prompts", str(tmp_path / "prompts.yaml"),
         "--out", str(tmp_path / "out"), "--model", harness.MODEL, "--checkpoint", str(checkpoint), "--device", "cpu",
     ])  # fmt: skip
     captured = capsys.readouterr()
@@ -167,4 +171,3 @@ def test_prompt_file_stamps_are_exact_nanoseconds(tmp_path):
     (entry,) = read_prompt_file(path)
     assert (entry.stamp_ns, entry.frame) == (1_700_000_000_033_000_001, None)
     assert entry.prompt.points.tolist() == [[1.0, 2.0]] and entry.prompt.labels.tolist() == [1]
-

@@ -11,9 +11,9 @@ from rosbags.rosbag2.enums import StoragePlugin
 from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
-from sam2_ros.tools import bag_runner
 from sam2_ros.depth_messages import camera_info, depth_image
 from sam2_ros.msg import TrackedObjectArray
+from sam2_ros.tools import bag_runner
 from sam2core.geometry import PinholeCamera
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))

@@ -73,8 +73,10 @@ def graph(tmp_path_factory):
             client.bridge, client.bridge_log, client.log_seen = bridge, bridge_log, 0
             client.wait_connected(timeout=120)
             client.spin_until(
-                lambda: min(p.get_subscription_count() for p in (client.clicks, client.negative_clicks,
-                                                                 client.new_object)) > 0,  # fmt: skip
+                lambda: (
+                    min(p.get_subscription_count() for p in (client.clicks, client.negative_clicks, client.new_object))
+                    > 0
+                ),  # fmt: skip
                 "the bridge's subscriptions",
             )
             yield client

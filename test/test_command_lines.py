@@ -69,8 +69,9 @@ def run_all(commands: list[list[str]], timeout: float = 240) -> list[subprocess.
     start them (the file itself, its shebang finding this Python), and wait for every one."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     processes = [
-        subprocess.Popen([str(EXECUTABLES / name), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env)  # fmt: skip
+        subprocess.Popen(
+            [str(EXECUTABLES / name), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )  # fmt: skip
         for name, *args in commands
     ]
     results = []
@@ -87,7 +88,9 @@ def run_all(commands: list[list[str]], timeout: float = 240) -> list[subprocess.
 
 @pytest.mark.slow
 def test_help_prints_usage_and_starts_nothing():
-    results = run_all([[name, "--help"] for name in (*NODES, *TOOLS)] + [[name, "--ros-args", "--help"] for name in NODES])
+    results = run_all(
+        [[name, "--help"] for name in (*NODES, *TOOLS)] + [[name, "--ros-args", "--help"] for name in NODES]
+    )
     for result in results:
         assert result.returncode == 0, result
         assert "usage:" in result.stdout and "Traceback" not in result.stderr, result

@@ -9,10 +9,10 @@ import copy
 import dataclasses
 
 import numpy as np
+import oracle
 import pytest
 import torch
 
-import oracle
 from sam2core import Prompt, StreamingTracker, build_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.tracking.tracker import compile_model

@@ -21,9 +21,9 @@ from sam2_ros.depth_messages import (
     object_transforms,
     point_cloud,
 )
-from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator, VisibilityReason, measure
 from sam2_ros.msg import TrackedObject
 from sam2core.geometry import PinholeCamera
+from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator, VisibilityReason, measure
 from sam2core.tracking import ObjectResult
 
 CAMERA = PinholeCamera(fx=100.0, fy=200.0, cx=50.0, cy=40.0, width=101, height=81)
@@ -230,7 +230,10 @@ def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     located = stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0]
     assert located.position[2] == pytest.approx(2.0) and "resized (nearest)" in warnings[-1]
-    assert stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)], 10**9)[0].reason == VisibilityReason.NO_DEPTH
+    assert (
+        stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)], 10**9)[0].reason
+        == VisibilityReason.NO_DEPTH
+    )
     assert "no depth image within" in warnings[-1]
     assert stage.counts() == {"depth_matched": "2", "depth_unmatched": "1", "depth_rejected": "1"}
 
@@ -239,7 +242,9 @@ def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
     stage = DepthStage(DepthSettings(erosion=0, cloud_max_points=100), max_offset_ns=0, buffer_size=2, warn=print)
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(serialize_message(depth_image(plane(2.0), HEADER)))
-    located = stage.locate(stage.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))], 0)
+    located = stage.locate(
+        stage.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))], 0
+    )
     cloud = point_cloud(HEADER, located)
     assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("object_id", 12)]
     points = np.frombuffer(bytes(cloud.data), CLOUD_DTYPE)
@@ -256,7 +261,8 @@ def test_markers_box_and_id_per_object_deleted_when_the_object_goes():
                        np.array([0.1, 0.2, 2.1]))  # fmt: skip
     markers = book.markers(HEADER, [here]).markers
     assert [(m.ns, m.id, m.type, m.action) for m in markers] == [
-        (MarkerBook.BOX, 5, Marker.CUBE, Marker.ADD), (MarkerBook.LABEL, 5, Marker.TEXT_VIEW_FACING, Marker.ADD)
+        (MarkerBook.BOX, 5, Marker.CUBE, Marker.ADD),
+        (MarkerBook.LABEL, 5, Marker.TEXT_VIEW_FACING, Marker.ADD),
     ]
     assert (markers[0].scale.x, markers[0].scale.y, markers[0].scale.z) == pytest.approx((0.2, 0.4, 0.2))
     assert markers[0].pose.position.z == pytest.approx(2.0) and markers[1].text == "5"

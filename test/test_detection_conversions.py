@@ -27,7 +27,9 @@ def test_detection_array_boxes_are_centre_and_size():
 
 def vision_detection(cx, cy, sx, sy, hypotheses):
     """A stand-in of vision_msgs/Detection2D: bbox.center.position, bbox.size_x/y, results[].hypothesis."""
-    bbox = SimpleNamespace(center=SimpleNamespace(position=SimpleNamespace(x=cx, y=cy), theta=0.0), size_x=sx, size_y=sy)
+    bbox = SimpleNamespace(
+        center=SimpleNamespace(position=SimpleNamespace(x=cx, y=cy), theta=0.0), size_x=sx, size_y=sy
+    )
     results = [SimpleNamespace(hypothesis=SimpleNamespace(class_id=c, score=s)) for c, s in hypotheses]
     return SimpleNamespace(bbox=bbox, results=results, id="")
 

@@ -8,12 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from lost_square import HEIGHT, PATH, RETURN, WIDTH, iou, returned_box, square_scene
 
 from sam2core import build_model
 from sam2core.data import family
 from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections, true_box
 from sam2core.tracking import Detection, DetectionOptions, DetectionTracker, Prompt, StreamingTracker
-from lost_square import HEIGHT, PATH, RETURN, WIDTH, iou, returned_box, square_scene
 from sam2core.tracking.detections import box_iou, check_detections, match_greedy
 
 
@@ -31,7 +31,10 @@ def test_bad_detections_are_rejected_or_clipped_and_counted():
         Detection((10, 10, 30, 30), "cup", 0.05),  # below min_score
     ]
     checked = check_detections(detections, (HEIGHT, WIDTH), known_classes=("cup",), min_score=0.1)
-    assert checked.detections == (Detection((10.0, 10.0, 30.0, 30.0), "cup", 0.9), Detection((0.0, 80.0, 20.0, 96.0), "cup", 0.8))
+    assert checked.detections == (
+        Detection((10.0, 10.0, 30.0, 30.0), "cup", 0.9),
+        Detection((0.0, 80.0, 20.0, 96.0), "cup", 0.8),
+    )
     stats = checked.stats
     assert (stats.received, stats.accepted, stats.clipped, stats.rejected) == (10, 2, 1, 8)
     assert (stats.rejected_nonfinite, stats.rejected_inverted, stats.rejected_outside) == (2, 2, 2)
@@ -62,7 +65,9 @@ def test_box_iou_and_one_to_one_matching_best_first():
 
 def test_simulated_detector_runs_every_nth_image_with_true_boxes_errors_and_a_seed():
     sequence = family("geometric").generate(family("geometric").seeds[0], 24)
-    exact = simulate_detections(sequence, DetectorConfig(every=4, offset=1, jitter=0.0, miss_rate=0.0, false_positives=0.0))
+    exact = simulate_detections(
+        sequence, DetectorConfig(every=4, offset=1, jitter=0.0, miss_rate=0.0, false_positives=0.0)
+    )
     assert [index for index, found in enumerate(exact) if found is not None] == [1, 5, 9, 13, 17, 21]
     for index in (1, 5, 9, 13, 17, 21):
         truth = {true_box(mask) for mask, shown in zip(sequence.masks[index], sequence.visibility[index]) if shown}
@@ -70,7 +75,9 @@ def test_simulated_detector_runs_every_nth_image_with_true_boxes_errors_and_a_se
     noisy = DetectorConfig(every=1, jitter=0.1, miss_rate=0.2, false_positives=0.5, seed=3)
     first, again = simulate_detections(sequence, noisy), simulate_detections(sequence, noisy)
     assert first == again
-    assert first != simulate_detections(sequence, DetectorConfig(every=1, jitter=0.1, miss_rate=0.2, false_positives=0.5, seed=4))
+    assert first != simulate_detections(
+        sequence, DetectorConfig(every=1, jitter=0.1, miss_rate=0.2, false_positives=0.5, seed=4)
+    )
     visible = int(sequence.visibility.sum())  # about 60 target-images
 
     def count(**errors) -> int:
@@ -81,8 +88,12 @@ def test_simulated_detector_runs_every_nth_image_with_true_boxes_errors_and_a_se
     assert 0.3 * visible < count(miss_rate=0.5) < 0.7 * visible
     assert 24 < count(false_positives=2.0) - visible < 72  # 2 an image over 24 images: 48 expected
     offsets = []  # each edge's displacement over the box's size along it; std 0.1, mean |.| 0.08
-    for index, found in enumerate(simulate_detections(sequence, DetectorConfig(every=1, miss_rate=0.0, false_positives=0.0))):
-        truth = np.array([true_box(mask) for mask, shown in zip(sequence.masks[index], sequence.visibility[index]) if shown])
+    for index, found in enumerate(
+        simulate_detections(sequence, DetectorConfig(every=1, miss_rate=0.0, false_positives=0.0))
+    ):
+        truth = np.array(
+            [true_box(mask) for mask, shown in zip(sequence.masks[index], sequence.visibility[index]) if shown]
+        )
         for detection in found:
             box = truth[np.argmax(box_iou(np.array([detection.box]), truth)[0])]
             size = np.array([box[2] - box[0], box[3] - box[1]] * 2)
@@ -91,7 +102,9 @@ def test_simulated_detector_runs_every_nth_image_with_true_boxes_errors_and_a_se
 
 
 def test_settings_parse_from_text():
-    assert parse_settings(DetectorConfig, "every=2, jitter=0.05,class_id=cup") == DetectorConfig(every=2, jitter=0.05, class_id="cup")
+    assert parse_settings(DetectorConfig, "every=2, jitter=0.05,class_id=cup") == DetectorConfig(
+        every=2, jitter=0.05, class_id="cup"
+    )
     options = parse_settings(DetectionOptions, "reprompt_every_match=true,new_objects_from=cup+mug")
     assert options.reprompt_every_match and options.new_objects_from == ("cup", "mug")
     with pytest.raises(ValueError, match="speed"):
@@ -159,7 +172,12 @@ def test_bad_detections_change_nothing(model):
         assert torch.equal(without.objects[1].mask_logits, with_bad.objects[1].mask_logits)
     stats = tracker.stats
     assert (stats.received, stats.rejected, stats.accepted, stats.matched, stats.new_objects) == (32, 32, 0, 0, 0)
-    assert (stats.rejected_nonfinite, stats.rejected_inverted, stats.rejected_outside, stats.rejected_unknown_class) == (8, 8, 8, 8)
+    assert (
+        stats.rejected_nonfinite,
+        stats.rejected_inverted,
+        stats.rejected_outside,
+        stats.rejected_unknown_class,
+    ) == (8, 8, 8, 8)
 
 
 def test_unmatched_detections_of_listed_classes_start_objects_at_a_limited_rate(model):
@@ -169,7 +187,10 @@ def test_unmatched_detections_of_listed_classes_start_objects_at_a_limited_rate(
     tracker = DetectionTracker.from_model(model, options, precision="float32")
     tracker.track(image, None, {4: Prompt(mask=mask)})
     cups = [Detection((80, 50, 110, 80), "cup", 0.9), Detection((60, 5, 90, 30), "cup", 0.8)]
-    others = [Detection((80, 5, 120, 40), "dog", 0.9), Detection((9, 9, 35, 35), "cup", 0.9)]  # a dog; the tracked square
+    others = [
+        Detection((80, 5, 120, 40), "dog", 0.9),
+        Detection((9, 9, 35, 35), "cup", 0.9),
+    ]  # a dog; the tracked square
     first = tracker.track(image, cups + others)
     assert set(first.objects) == {4, 5}  # the best-scoring cup only, with the next free id
     assert first.objects[5].class_id == "cup" and first.objects[4].class_id == "cup"

@@ -17,9 +17,26 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 def test_two_ranks_train_on_different_batches_to_the_same_weights(tmp_path):
     out = tmp_path / "run"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "sam2core.train", "--steps", "3", "--clips-per-step", "1", "--threads", "1",
-        "--evaluate-every", "1000", "--warmup-steps", "1", "--out", str(out),
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "sam2core.train",
+        "--steps",
+        "3",
+        "--clips-per-step",
+        "1",
+        "--threads",
+        "1",
+        "--evaluate-every",
+        "1000",
+        "--warmup-steps",
+        "1",
+        "--out",
+        str(out),
     ]
     environment = {**os.environ, "PYTHONPATH": f"{REPOSITORY}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=900)

@@ -23,7 +23,13 @@ from sam2core.evaluation import (
     score_object,
 )
 from sam2core.evaluation import __main__ as command
-from sam2core.evaluation.benchmark import FLOAT32, first_frame_prompts, score_sequence, summarize, tracker_options_from_text
+from sam2core.evaluation.benchmark import (
+    FLOAT32,
+    first_frame_prompts,
+    score_sequence,
+    summarize,
+    tracker_options_from_text,
+)
 from sam2core.evaluation.metrics import collapses, recovery_stats
 
 SIZE = 100  # a 100 x 100 frame: the boundary tolerance is ceil(0.008 * 141.4) = 2 pixels
@@ -170,7 +176,10 @@ def test_method_summary_has_the_collapse_rate_recovery_and_cost():
 def test_tracker_options_from_text():
     options = tracker_options_from_text("exclusive=true,min_kept_fraction=0.25,max_objects=3")
     assert {name: options[name] for name in ("exclusive", "min_kept_fraction", "max_objects", "precision")} == {
-        "exclusive": True, "min_kept_fraction": 0.25, "max_objects": 3, "precision": "float32"
+        "exclusive": True,
+        "min_kept_fraction": 0.25,
+        "max_objects": 3,
+        "precision": "float32",
     }
     assert tracker_options_from_text("precision=auto")["precision"] == "auto"
     for bad in ("exclusive=maybe", "max_objects=two", "no_such_option=1", "exclusive", "min_kept_fraction=2"):
@@ -207,7 +216,7 @@ def test_first_frame_prompts(sequence):
     for object_id, mask in zip(sequence.object_ids, masks):
         ys, xs = np.nonzero(mask)
         assert boxes[object_id].box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-        (x, y), = clicks[object_id].points
+        ((x, y),) = clicks[object_id].points
         assert mask[int(y), int(x)] and clicks[object_id].labels.tolist() == [1]
     with pytest.raises(ValueError, match="unknown prompt kind"):
         first_frame_prompts(sequence, kind="scribble")

@@ -10,12 +10,12 @@ import json
 
 import pytest
 import torch
+from test_tracker_oracle import SCENARIOS, SHORT, Event, assert_same_stream, clicks, frames  # noqa: F401 (a fixture)
 
 from sam2core import StreamingTracker, build_model
 from sam2core.export import export
 from sam2core.precision import CPU_BFLOAT16_FLAGS, cpu_flags
 from sam2core.runtime import exported_model
-from test_tracker_oracle import SCENARIOS, SHORT, Event, assert_same_stream, clicks, frames  # noqa: F401 (a fixture)
 
 EXPORT_TOLERANCE = 1e-3  # the exported graphs against the PyTorch path (README, "Speed")
 

@@ -6,8 +6,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sam2core.data import FAMILIES, GEOMETRIC_BENCHMARK, GEOMETRIC_HELD_OUT, family, generate_geometric_sequence
-from sam2core.data import geometric, procedural, synthetic
+from sam2core.data import (
+    FAMILIES,
+    GEOMETRIC_BENCHMARK,
+    GEOMETRIC_HELD_OUT,
+    family,
+    generate_geometric_sequence,
+    geometric,
+    procedural,
+    synthetic,
+)
 
 SHORT = replace(GEOMETRIC_BENCHMARK, height=160, width=192, num_frames=32)
 

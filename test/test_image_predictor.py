@@ -5,9 +5,9 @@ prompts and image batches, at several model sizes."""
 import numpy as np
 import pytest
 import torch
-
 import torchvision_standin
 from oracle import PARITY_CASES, assert_close, assert_masks_match, case_id, model_pair
+
 from sam2core import ImagePredictor, Segmentation
 
 torchvision_standin.install()
@@ -55,7 +55,9 @@ def predict_both(pair, image: np.ndarray, **prompts):
 def test_one_click_three_masks(case):
     pair = predictor_pair(case)
     ours, reference = predict_both(
-        pair, random_rgb(90, 120, seed=1), point_coords=np.array([[60.0, 40.0]]),
+        pair,
+        random_rgb(90, 120, seed=1),
+        point_coords=np.array([[60.0, 40.0]]),
         point_labels=np.array([1]),
     )
     assert ours[0].shape == (3, 90, 120) and ours[1].shape == (3,)
@@ -65,8 +67,11 @@ def test_one_click_three_masks(case):
 def test_box_and_points_single_mask_with_stability_fallback():
     pair = predictor_pair(SMALL_CASE, released_postprocessing=True)
     ours, reference = predict_both(
-        pair, random_rgb(100, 80, seed=2), point_coords=np.array([[30.0, 50.0], [10.0, 10.0]]),
-        point_labels=np.array([1, 0]), box=np.array([5.0, 20.0, 70.0, 90.0]),
+        pair,
+        random_rgb(100, 80, seed=2),
+        point_coords=np.array([[30.0, 50.0], [10.0, 10.0]]),
+        point_labels=np.array([1, 0]),
+        box=np.array([5.0, 20.0, 70.0, 90.0]),
         multimask_output=False,
     )
     assert ours[0].shape == (1, 100, 80)
@@ -87,8 +92,12 @@ def test_mask_prompt_refinement_and_mask_alone():
     first, _ = predict_both(pair, image, point_coords=np.array([[20, 30]]), point_labels=[1])
     previous = first[2][np.argmax(first[1])][None]  # (1, S/4, S/4)
     ours, reference = predict_both(
-        pair, image, point_coords=np.array([[40, 30]]), point_labels=np.array([1]),
-        mask_input=previous, multimask_output=False,
+        pair,
+        image,
+        point_coords=np.array([[40, 30]]),
+        point_labels=np.array([1]),
+        mask_input=previous,
+        multimask_output=False,
     )
     assert_same_prediction("click + mask", ours, reference)
     ours, reference = predict_both(pair, image, mask_input=previous, multimask_output=False)
@@ -100,8 +109,7 @@ def test_normalized_coordinates_and_binary_masks():
     image = random_rgb(50, 70, seed=5)
     ours.set_image(image)
     meta.set_image(image)
-    prompt = dict(point_coords=np.array([[0.25, 0.5]]), point_labels=np.array([1]),
-                  normalize_coords=False)
+    prompt = dict(point_coords=np.array([[0.25, 0.5]]), point_labels=np.array([1]), normalize_coords=False)
     masks, iou, _ = ours.predict(**prompt)
     ref_masks, ref_iou, _ = meta.predict(**prompt)
     assert masks.dtype == ref_masks.dtype == np.float32
@@ -125,9 +133,7 @@ def test_image_batch():
     results = ours.predict_batch(**prompts)
     references = meta.predict_batch(**prompts)
     for index in range(2):
-        assert_same_prediction(
-            f"image {index}", [r[index] for r in results], [r[index] for r in references]
-        )
+        assert_same_prediction(f"image {index}", [r[index] for r in results], [r[index] for r in references])
 
 
 def test_segmentation_result_and_errors():

@@ -2,15 +2,13 @@
 
 import pytest
 import rclpy
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-
 import ros_graph
 import sample_messages
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset
 
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """State-dict compatibility with Meta's SAM2Base, and reading and writing checkpoints."""
 
+import oracle
 import pytest
 import torch
 
-import oracle
 from sam2core import CheckpointError, build_model, save_checkpoint
 from sam2core.build import BUNDLED_CHECKPOINTS
 
@@ -52,8 +52,11 @@ def test_checkpoint_round_trip(tiny_checkpoint):
 def test_meta_loader_reads_our_checkpoint(tiny_checkpoint):
     path, model = tiny_checkpoint
     reference = oracle.build_sam.build_sam2_video_predictor(
-        oracle.reference_config_file("sam2.1_hiera_t"), ckpt_path=str(path), device="cpu",
-        hydra_overrides_extra=[f"++model.image_size={IMAGE_SIZE}"], apply_postprocessing=False,
+        oracle.reference_config_file("sam2.1_hiera_t"),
+        ckpt_path=str(path),
+        device="cpu",
+        hydra_overrides_extra=[f"++model.image_size={IMAGE_SIZE}"],
+        apply_postprocessing=False,
     )
     expected = model.state_dict()
     assert all(torch.equal(value, expected[key]) for key, value in reference.state_dict().items())

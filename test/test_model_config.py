@@ -6,10 +6,10 @@ import operator
 from pathlib import Path
 
 import numpy as np
+import oracle
 import pytest
 import torch
 
-import oracle
 from sam2core import MODEL_NAMES, build_model, get_config
 from sam2core.config import with_image_size
 
@@ -25,10 +25,20 @@ MEMORY_ATTENTION_LAYER = "model.memory_attention.layer"
 MEMORY_ENCODER = "model.memory_encoder"
 # (our config attribute, YAML key, the class whose default applies when the key is absent)
 FIELDS = [
-    *[(f"trunk.{key}", f"{TRUNK}.{key}", hieradet.Hiera) for key in (
-        "embed_dim", "num_heads", "stages", "global_att_blocks", "window_spec",
-        "window_pos_embed_bkg_spatial_size", "q_pool", "dim_mul", "head_mul",
-    )],
+    *[
+        (f"trunk.{key}", f"{TRUNK}.{key}", hieradet.Hiera)
+        for key in (
+            "embed_dim",
+            "num_heads",
+            "stages",
+            "global_att_blocks",
+            "window_spec",
+            "window_pos_embed_bkg_spatial_size",
+            "q_pool",
+            "dim_mul",
+            "head_mul",
+        )
+    ],
     ("trunk.channel_list", "model.image_encoder.neck.backbone_channel_list", None),
     ("neck.d_model", "model.image_encoder.neck.d_model", None),
     ("neck.d_model", "model.image_encoder.neck.position_encoding.num_pos_feats", None),
@@ -55,14 +65,27 @@ FIELDS = [
         f"{MEMORY_ENCODER}.fuser.layer.layer_scale_init_value",
         None,
     ),
-    *[(key, f"model.{key}", sam2_base.SAM2Base) for key in (
-        "image_size", "num_maskmem", "sigmoid_scale_for_mem_enc", "sigmoid_bias_for_mem_enc",
-        "multimask_output_in_sam", "multimask_min_pt_num", "multimask_max_pt_num",
-        "multimask_output_for_tracking", "max_obj_ptrs_in_encoder", "max_cond_frames_in_attn",
-        "memory_temporal_stride_for_eval", "only_obj_ptrs_in_the_past_for_eval",
-        "no_obj_embed_spatial", "add_tpos_enc_to_obj_ptrs", "proj_tpos_enc_in_obj_ptrs",
-        "use_signed_tpos_enc_to_obj_ptrs",
-    )],
+    *[
+        (key, f"model.{key}", sam2_base.SAM2Base)
+        for key in (
+            "image_size",
+            "num_maskmem",
+            "sigmoid_scale_for_mem_enc",
+            "sigmoid_bias_for_mem_enc",
+            "multimask_output_in_sam",
+            "multimask_min_pt_num",
+            "multimask_max_pt_num",
+            "multimask_output_for_tracking",
+            "max_obj_ptrs_in_encoder",
+            "max_cond_frames_in_attn",
+            "memory_temporal_stride_for_eval",
+            "only_obj_ptrs_in_the_past_for_eval",
+            "no_obj_embed_spatial",
+            "add_tpos_enc_to_obj_ptrs",
+            "proj_tpos_enc_in_obj_ptrs",
+            "use_signed_tpos_enc_to_obj_ptrs",
+        )
+    ],
 ]
 # Options of Meta's model that every released config sets one way; we implement that way only.
 RELEASED_CONSTANTS = {
@@ -133,7 +156,9 @@ def test_demo_model_runs_a_tracking_step_and_trains():
         pixel_features=model.condition_on_memory(features.index([0])),
     )
     memory_features, memory_pos = model.encode_memory(
-        features.index([0]), first.high_res_masks, first.object_score_logits,
+        features.index([0]),
+        first.high_res_masks,
+        first.object_score_logits,
         masks_from_points=True,
     )
     memory = oracle.memory_context(
@@ -152,9 +177,7 @@ def test_demo_model_runs_a_tracking_step_and_trains():
     assert sum(p.numel() for p in model.parameters()) < 3_000_000
 
 
-@pytest.mark.parametrize(
-    "height, width, max_levels, max_fraction", [(480, 640, 1, 1e-3), (300, 200, 0, 0.0)]
-)
+@pytest.mark.parametrize("height, width, max_levels, max_fraction", [(480, 640, 1, 1e-3), (300, 200, 0, 0.0)])
 def test_preprocess_matches_meta_frame_loader(tmp_path, height, width, max_levels, max_fraction):
     """Nearly the input tensor of Meta's JPEG-folder loader: PIL's resize differs by at most
     `max_levels` grey levels on at most `max_fraction` of the values. Measured: 480x640 (shrunk)

@@ -3,10 +3,10 @@
 
 import copy
 
+import oracle
 import pytest
 import torch
 
-import oracle
 from sam2core.modeling.prompt_encoder import box_corner_points
 
 CASES = oracle.PARITY_CASES
@@ -24,9 +24,7 @@ PROMPTS = [
 
 def make_prompt(kind: str, image_size: int) -> dict:
     """decode_masks keyword arguments for a batch of 2 objects, in model-input pixels."""
-    clicks = image_size * torch.tensor(
-        [[[0.3, 0.4], [0.6, 0.55], [0.5, 0.8]], [[0.7, 0.2], [0.1, 0.9], [0.4, 0.4]]]
-    )
+    clicks = image_size * torch.tensor([[[0.3, 0.4], [0.6, 0.55], [0.5, 0.8]], [[0.7, 0.2], [0.1, 0.9], [0.4, 0.4]]])
     click_labels = torch.tensor([[1, 0, 1], [1, 1, 0]], dtype=torch.int32)
     boxes = image_size * torch.tensor([[0.2, 0.25, 0.7, 0.8], [0.5, 0.1, 0.95, 0.6]])
     low_res = image_size // 4

@@ -1,10 +1,9 @@
 """The image encoder against Meta's, with identical random weights: every FPN level, the
 position encodings and the projected high-resolution features."""
 
+import oracle
 import pytest
 import torch
-
-import oracle
 
 CASES = oracle.PARITY_CASES
 
@@ -38,4 +37,3 @@ def test_encode_image_matches_forward_image(case):
     oracle.assert_close(f"{case} pos", ours.vision_pos, pos.reshape(ours.vision_pos.shape))
     for i, level in enumerate(ours.high_res_features):
         oracle.assert_close(f"{case} high-res {i}", level, expected["high_res_features"][i])
-

@@ -3,10 +3,10 @@
 
 from unittest import mock
 
+import oracle
 import pytest
 import torch
 
-import oracle
 from sam2core import MemoryContext
 
 CASES = oracle.PARITY_CASES
@@ -131,9 +131,7 @@ def test_encode_memory_matches_reference(case, options, masks_from_points):
     masks = random_mask_logits(2, case[1], seed=5)
     scores = torch.tensor([[1.5], [-0.5]])  # object 2 absent
     with torch.no_grad():
-        features, pos = ours.encode_memory(
-            frames.ours, masks, scores, masks_from_points=masks_from_points
-        )
+        features, pos = ours.encode_memory(frames.ours, masks, scores, masks_from_points=masks_from_points)
         reference_features, reference_pos = reference._encode_new_memory(
             current_vision_feats=frames.reference["current_vision_feats"],
             feat_sizes=frames.reference["feat_sizes"],

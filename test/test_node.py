@@ -11,8 +11,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402
-from sam2core.precision import choose_precision  # noqa: E402
 from tracker_harness import HEIGHT, POINTER_LENGTH, WIDTH, click_prompt, image_msg  # noqa: E402
+
+from sam2core.precision import choose_precision  # noqa: E402
 
 INDICES = itertools.count()  # image indices, so stamps only grow through the module
 NAMESPACE = "/node_test"
@@ -180,12 +181,15 @@ def test_diagnostics_report_rates_and_counts(client):
                       "diagnostics that count the tracked images")  # fmt: skip
     values = client.diagnostic_values()[-1]
     assert (values["model"], values["device"]) == (harness.MODEL, "cpu")
-    assert values["precision"] == choose_precision("auto", torch.device("cpu")).name  # the node's process sees the same flags
+    assert (
+        values["precision"] == choose_precision("auto", torch.device("cpu")).name
+    )  # the node's process sees the same flags
     assert values["precision: model"] == f"torch {values['precision']}"
     assert values["precision: memory bank"] == "bfloat16"
-    received, processed, dropped = (int(values[key]) for key in ("frames_received", "frames_processed", "frames_dropped"))
+    received, processed, dropped = (
+        int(values[key]) for key in ("frames_received", "frames_processed", "frames_dropped")
+    )
     assert received >= processed + dropped  # every image received is processed, dropped, rejected or waiting
     windows = [window for window in client.diagnostic_values() if float(window["frame_rate_hz"]) > 0]
     assert windows, "no diagnostics window counted a processed image"
     assert all(float(window["latency_mean_ms"]) > 0 and float(window["latency_p95_ms"]) > 0 for window in windows)
-

@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402
 from lost_square import PATH, square_scene  # noqa: E402
+
 from sam2_ros.conversions import rgb_to_image  # noqa: E402
 
 pytestmark = pytest.mark.slow

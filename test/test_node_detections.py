@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402
 from lost_square import PATH, RETURN, iou, returned_box, square_scene  # noqa: E402
+
 from sam2_ros.conversions import detection_array, mask_to_image, object_mask, rgb_to_image  # noqa: E402
 from sam2_ros.msg import DetectionArray, Prompt  # noqa: E402
 from sam2core.tracking import Detection  # noqa: E402
@@ -52,7 +53,9 @@ class Stream:
                 self._send_detections(client, detection_array(header, detections_at[step]))
             array = client.track(rgb_to_image(image, header))
             if step == 0:
-                response = client.add_prompt(Prompt(header=header, object_id=1, mask=mask_to_image(mask.astype(np.uint8) * 255, header)))
+                response = client.add_prompt(
+                    Prompt(header=header, object_id=1, mask=mask_to_image(mask.astype(np.uint8) * 255, header))
+                )
                 assert response.success, response.message
                 array = response
             masks.append(array)
@@ -115,4 +118,3 @@ def test_bad_detections_are_counted_and_change_nothing(client):
         assert after[key] == before[key], key
     for key in ("detections_rejected_nonfinite", "detections_rejected_unknown_class"):
         assert int(after[key]) - int(before[key]) == len(PATH) - 1, key
-

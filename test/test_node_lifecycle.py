@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import ros_graph
 import torch
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-
-import ros_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402

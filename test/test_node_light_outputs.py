@@ -39,7 +39,7 @@ def test_cropped_masks_and_labels_decode_to_the_same_objects(client):
         msg = harness.image_msg(index)
         array = client.track(msg)
         stamp = harness.stamp_ns(msg.header)
-        client.spin_until(lambda: stamp in client.labels, f"the labels of image {index}")
+        client.spin_until(lambda stamp=stamp: stamp in client.labels, f"the labels of image {index}")
         labels = client.labels[stamp]
         assert (labels.header, labels.encoding) == (msg.header, "mono8")
         assert (array.image_height, array.image_width) == (labels.height, labels.width) == (harness.HEIGHT,

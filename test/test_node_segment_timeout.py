@@ -24,9 +24,7 @@ def impatient_client(tmp_path_factory):
     """A node whose services give up after 0.5 s."""
     folder = tmp_path_factory.mktemp("impatient_node")
     namespace = "/impatient_segment_test"
-    arguments = harness.node_arguments(
-        BUNDLED_CHECKPOINTS[harness.MODEL], namespace=namespace, service_timeout="0.5"
-    )
+    arguments = harness.node_arguments(BUNDLED_CHECKPOINTS[harness.MODEL], namespace=namespace, service_timeout="0.5")
     with harness.tracker_node(arguments, folder / "node.log", namespace) as client:
         client.wait_connected(timeout=120)
         client.spin_until(lambda: client.everything_client.service_is_ready(), "segment services")

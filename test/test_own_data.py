@@ -111,11 +111,28 @@ def test_train_command_fine_tunes_on_own_data(data_format, stage, tmp_path, mask
         data = tmp_path / "davis"
         write_davis_sequence(data, "clip", sequence.frames, instance_ids(sequence.masks.transpose(1, 0, 2, 3)))
     out = tmp_path / "run"
-    train_main([
-        "--data", str(data), "--format", data_format, "--stage", stage, "--steps", "2",
-        "--clips-per-step", "2", "--clip-length", "2", "--init", "default", "--out", str(out),
-        "--evaluate-every", "1000",
-    ])
+    train_main(
+        [
+            "--data",
+            str(data),
+            "--format",
+            data_format,
+            "--stage",
+            stage,
+            "--steps",
+            "2",
+            "--clips-per-step",
+            "2",
+            "--clip-length",
+            "2",
+            "--init",
+            "default",
+            "--out",
+            str(out),
+            "--evaluate-every",
+            "1000",
+        ]
+    )
     assert (out / "checkpoint.pt").is_file()
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert len(log) == 2 and all(np.isfinite(entry["total"]) for entry in log)

@@ -65,7 +65,9 @@ def test_pip_install_gives_the_library_without_ros(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # on the base interpreter
     python = str(venv / "bin" / "python")
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMENT", "COLCON", "PYTHONPATH", "LD_LIBRARY", "_ROS"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AMENT", "COLCON", "PYTHONPATH", "LD_LIBRARY", "_ROS"))
+    }
     # The CPU torch first (pip takes it from this machine's disk), so `pip install .` keeps it.
     subprocess.run([*pip, "torch==2.13.0"], check=True, env=env, timeout=600)
     subprocess.run([*pip, str(ROOT)], check=True, env=env, timeout=600)
@@ -137,7 +139,9 @@ def test_package_xml_depends_on_exactly_what_is_imported():
     root = ElementTree.parse(ROOT / "package.xml").getroot()
     declared = {element.text for tag in ("depend", "exec_depend") for element in root.iter(tag)}
     imported = imported_modules()
-    unmapped = {name: source for name, source in imported.items() if name not in ROSDEP_KEYS | dict.fromkeys(OPTIONAL_IMPORTS)}
+    unmapped = {
+        name: source for name, source in imported.items() if name not in ROSDEP_KEYS | dict.fromkeys(OPTIONAL_IMPORTS)
+    }
     assert not unmapped, f"imports with no rosdep key in this test: {unmapped}"
     needed = {ROSDEP_KEYS[name] for name in imported if name not in OPTIONAL_IMPORTS}
     assert needed - declared == set(), f"imported but not in package.xml: {sorted(needed - declared)}"

@@ -23,7 +23,7 @@ LAUNCH_FILE = ROOT / "launch" / "sam2_tracker.launch.py"
 
 
 def yaml_parameters() -> dict:
-    (node_key, content), = yaml.safe_load(YAML_FILE.read_text()).items()
+    ((node_key, content),) = yaml.safe_load(YAML_FILE.read_text()).items()
     assert node_key.endswith("/sam2_tracker"), node_key
     return content["ros__parameters"]
 
@@ -180,7 +180,7 @@ def test_there_is_a_parameter_file_for_each_public_size_on_gpu_and_tiny_on_cpu()
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda path: path.stem)
 def test_model_parameter_files_are_valid_and_match_their_checkpoint(path):
-    (node_key, content), = yaml.safe_load(path.read_text()).items()
+    ((node_key, content),) = yaml.safe_load(path.read_text()).items()
     assert node_key == "/**/sam2_tracker"
     values = content["ros__parameters"]
     assert set(values) <= set(parameters.FIELDS)

@@ -82,7 +82,9 @@ def test_tracker_output_is_filled_and_cleaned_and_so_is_the_node_message(model):
     assert message.box.x_offset + message.box.width < 70 and message.box.y_offset + message.box.height < 70
     assert message.mask_area == int(mask.sum()) and abs(message.centroid.x - 39.5) < 1.5
 
-    raw = StreamingTracker(model, fill_hole_area=0, min_region_area=0, precision="float32").track(image, {1: Prompt(mask=_prompt_mask())})
+    raw = StreamingTracker(model, fill_hole_area=0, min_region_area=0, precision="float32").track(
+        image, {1: Prompt(mask=_prompt_mask())}
+    )
     raw_mask = raw.objects[1].mask.numpy()
     assert not raw_mask[38:42, 38:42].any() and raw_mask[102:106, 102:106].all()
     assert raw.objects[1].box[2] > 100

@@ -8,8 +8,8 @@ import torch
 from sam2core import StreamingTracker, build_model
 from sam2core.data import held_out_sequences
 from sam2core.evaluation.benchmark import track_sequence
-from sam2core.tracking import Prompt
 from sam2core.precision import CPU_FLAGS_VARIABLE, auto_precision, choose_precision, cpu_flags
+from sam2core.tracking import Prompt
 
 AVX2_EPYC = frozenset({"fpu", "sse4_2", "avx", "avx2", "fma", "f16c"})
 SAPPHIRE_RAPIDS = AVX2_EPYC | {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8"}
@@ -28,7 +28,8 @@ def test_auto_on_a_cpu_is_bfloat16_only_with_native_instructions(flags, expected
 
 
 @pytest.mark.parametrize(
-    "capability, expected", [((7, 5), "float32"), ((8, 0), "bfloat16"), ((8, 7), "bfloat16"), ((9, 0), "bfloat16"), (None, "float32")]
+    "capability, expected",
+    [((7, 5), "float32"), ((8, 0), "bfloat16"), ((8, 7), "bfloat16"), ((9, 0), "bfloat16"), (None, "float32")],
 )
 def test_auto_on_cuda_is_bfloat16_from_ampere_on(capability, expected):
     assert auto_precision("cuda", cuda_capability=capability).name == expected
@@ -40,7 +41,9 @@ def test_auto_elsewhere_is_float32():
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: x\nflags\t\t: fpu avx2 amx_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: x\nflags\t\t: fpu avx2 amx_bf16\n\nprocessor\t: 1\nflags\t: fpu\n"
+    )
     assert cpu_flags(cpuinfo) == {"fpu", "avx2", "amx_bf16"}
     assert cpu_flags(tmp_path / "missing") == frozenset()
 
@@ -145,7 +148,10 @@ def track(model, frames, prompts, precision) -> list[dict]:
     """Per frame, per object: (mask logits, visible, object pointer, object score)."""
     tracker = StreamingTracker(model, precision=precision)
     return [
-        {obj: (out.mask_logits, out.visible, out.object_pointer, out.object_score) for obj, out in tracker.track(frame, prompts if index == 0 else None).objects.items()}
+        {
+            obj: (out.mask_logits, out.visible, out.object_pointer, out.object_score)
+            for obj, out in tracker.track(frame, prompts if index == 0 else None).objects.items()
+        }
         for index, frame in enumerate(frames)
     ]  # fmt: skip
 
@@ -162,7 +168,10 @@ def test_bfloat16_agrees_with_float32_on_random_tiny_weights(random_tiny, frames
             ious.append(1.0 if union == 0 else (mask & half_mask).sum().item() / union)
             cosines.append(torch.nn.functional.cosine_similarity(pointer, frame_half[obj][2], dim=0).item())
             assert visible == frame_half[obj][1]
-    print(f"bfloat16 vs float32, random sam2.1_hiera_t: mean IoU {np.mean(ious):.5f}, lowest pointer cosine {min(cosines):.5f}")
+    print(
+        f"bfloat16 vs float32, random sam2.1_hiera_t: mean IoU {np.mean(ious):.5f}, "
+        f"lowest pointer cosine {min(cosines):.5f}"
+    )
     assert np.mean(ious) >= BFLOAT16_MEAN_IOU
     assert min(cosines) >= BFLOAT16_POINTER_COSINE
 
@@ -172,7 +181,9 @@ def test_bfloat16_agrees_with_float32_on_random_tiny_weights(random_tiny, frames
     "precision, logits_bound, pointer_bound",
     [("float32", FLOAT32_BATCH, FLOAT32_BATCH), ("bfloat16", BFLOAT16_BATCH_LOGITS, BFLOAT16_BATCH_POINTER)],
 )
-def test_an_object_is_tracked_alike_with_or_without_others(random_tiny, frames_256, precision, logits_bound, pointer_bound):
+def test_an_object_is_tracked_alike_with_or_without_others(
+    random_tiny, frames_256, precision, logits_bound, pointer_bound
+):
     alone = track(random_tiny, frames_256, {1: THREE_OBJECTS[1]}, precision)
     crowded = track(random_tiny, frames_256, THREE_OBJECTS, precision)
     logits = max((a[1][0] - c[1][0]).abs().max().item() for a, c in zip(alone, crowded))

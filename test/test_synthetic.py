@@ -13,9 +13,10 @@ from sam2core.data import (
     generate_sequence,
     held_out_sequences,
     split_of,
+    synthetic,
+    textures,
     training_clip,
 )
-from sam2core.data import synthetic, textures
 from sam2core.data.motion import Trajectory, catmull_rom
 from sam2core.data.scene import Layer, ScenePlan, Shadow
 

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from std_msgs.msg import Header
 
+from sam2_ros.demo.synthetic_camera import camera_depth, camera_sequences, ground_truth_array
 from sam2_ros.depth import camera_from_info, depth_to_metres
 from sam2_ros.depth_messages import camera_info, depth_image
-from sam2core.locating import DepthSettings, measure
 from sam2_ros.msg import TrackedObject
-from sam2_ros.demo.synthetic_camera import camera_depth, camera_sequences, ground_truth_array
 from sam2core.data import BENCHMARK
 from sam2core.data.depth import (
     BACKGROUND_DEPTH,
@@ -21,6 +20,7 @@ from sam2core.data.depth import (
     synthetic_camera,
     visibility_causes,
 )
+from sam2core.locating import DepthSettings, measure
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,9 @@ def test_bad_prompts_are_rejected_and_change_nothing(model):
         "inverted box": Prompt(box=(50, 50, 10, 10)),
         "mask of another size": Prompt(mask=np.ones((10, 10), bool)),
         "empty mask": Prompt(mask=np.zeros((SIZE, SIZE), bool)),
-        "mask and clicks": Prompt(mask=np.ones((SIZE, SIZE), bool), points=np.array([[1.0, 1.0]]), labels=np.array([1])),
+        "mask and clicks": Prompt(
+            mask=np.ones((SIZE, SIZE), bool), points=np.array([[1.0, 1.0]]), labels=np.array([1])
+        ),
     }
     for name, prompt in bad.items():
         with pytest.raises(PromptError):

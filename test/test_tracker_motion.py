@@ -12,14 +12,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import oracle
 import pytest
+import samurai_oracle
 import torch
 
-import oracle
-import samurai_oracle
 from sam2core import build_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
-from sam2core.tracking import Prompt, StreamingTracker, tracker as tracker_module
+from sam2core.tracking import Prompt, StreamingTracker
+from sam2core.tracking import tracker as tracker_module
 from sam2core.tracking.memory import MemoryEntry, ObjectMemory
 from sam2core.tracking.motion import (
     BoxKalmanFilter,
@@ -160,7 +161,9 @@ def test_steady_motion_overrules_a_higher_predicted_iou():
     assert learning.candidate == 0 and learning.motion_iou is None and learning.track.steady_frames == 3
     steady = choose_candidate(kalman, MotionTrack(estimate, steady_frames=3), boxes, iou, settings)
     assert steady.candidate == 1 and steady.motion_iou > 0.9 and steady.track.steady_frames == 3
-    blind = choose_candidate(kalman, MotionTrack(estimate, 3), boxes, iou, MotionSettings(stable_frames=3, score_weight=0.0))
+    blind = choose_candidate(
+        kalman, MotionTrack(estimate, 3), boxes, iou, MotionSettings(stable_frames=3, score_weight=0.0)
+    )
     assert blind.candidate == 0
     unsure = choose_candidate(kalman, MotionTrack(estimate, 3), boxes, torch.tensor([0.2, 0.1, 0.05]), settings)
     assert unsure.candidate == 1 and unsure.track.steady_frames == 0  # a weak winner restarts the count
@@ -193,7 +196,9 @@ def test_reliable_frames_are_the_recent_ones_that_pass_ranked_within_the_window(
     for e in [*memory.tracked.values()]:
         wide.store(e)
     assert [e.frame_index for _, e in wide.spatial_memories(30)] == [11, 12, 21, 22, 24, 29]
-    assert [e.frame_index for _, e in wide.spatial_memories(3)] == [2]  # never frame start + 1, except as the previous one
+    assert [e.frame_index for _, e in wide.spatial_memories(3)] == [
+        2
+    ]  # never frame start + 1, except as the previous one
     memory.forget(oldest_frame=30)
     assert {t for t, e in memory.tracked.items() if e.memory_features is not None} == {21, 22, 24, 29}
     assert min(memory.tracked) == 30 - 15
@@ -219,7 +224,9 @@ def test_eight_objects_each_keep_their_own_motion(demo_model):
     frames = generate_sequence(seed=HELD_OUT.seeds[0], config=config).frames
     boxes = {1 + k: (32 * (k % 4), 64 * (k // 4), 32 * (k % 4) + 40, 64 * (k // 4) + 60) for k in range(8)}
     crowded = StreamingTracker(demo_model, precision="float32", motion=True, motion_settings=settings)
-    alone = {k: StreamingTracker(demo_model, precision="float32", motion=True, motion_settings=settings) for k in (1, 8)}
+    alone = {
+        k: StreamingTracker(demo_model, precision="float32", motion=True, motion_settings=settings) for k in (1, 8)
+    }
     for index, frame in enumerate(frames):
         first = index == 0
         together = crowded.track(frame, {k: Prompt(box=box) for k, box in boxes.items()} if first else None)
@@ -227,10 +234,14 @@ def test_eight_objects_each_keep_their_own_motion(demo_model):
         for k, tracker in alone.items():
             by_itself = tracker.track(frame, {k: Prompt(box=boxes[k])} if first else None).objects[k]
             torch.testing.assert_close(together.objects[k].mask_logits, by_itself.mask_logits, atol=1e-4, rtol=0)
-            assert crowded._objects[k].entry(index).motion.candidate == tracker._objects[k].entry(index).motion.candidate
+            assert (
+                crowded._objects[k].entry(index).motion.candidate == tracker._objects[k].entry(index).motion.candidate
+            )
     last = len(frames) - 1
     estimates = {k: crowded._objects[k].entry(last).motion.track.estimate for k in boxes}
     assert all(estimate is not None for estimate in estimates.values())
     for k, tracker in alone.items():
-        np.testing.assert_allclose(estimates[k].mean, tracker._objects[k].entry(last).motion.track.estimate.mean, atol=1e-3)
+        np.testing.assert_allclose(
+            estimates[k].mean, tracker._objects[k].entry(last).motion.track.estimate.mean, atol=1e-3
+        )
     assert not np.allclose(estimates[1].mean, estimates[8].mean), "the two objects' filters must differ"

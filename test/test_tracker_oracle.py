@@ -19,11 +19,11 @@ import dataclasses
 
 import cv2
 import numpy as np
+import oracle
 import pytest
 import torch
 from PIL import Image
 
-import oracle
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.tracking import Prompt, StreamingTracker, TrackerOptions
 from sam2core.tracking.postprocess import clean_mask_logits
@@ -164,9 +164,15 @@ def run_scenario(events: list[Event], frames: np.ndarray, length: int, tmp_path,
             corrected = tracker.add_prompt(event.object_id, event.prompt, event.past_frame)
             key = ("corrected", event.past_frame)
             our_outputs[key] = {
-                event.object_id: (corrected.mask_logits, torch.tensor([corrected.object_score]), corrected.object_pointer)
+                event.object_id: (
+                    corrected.mask_logits,
+                    torch.tensor([corrected.object_score]),
+                    corrected.object_pointer,
+                )
             }
-            reference.outputs[key] = {event.object_id: reference.prompt(event.past_frame, event.object_id, event.prompt)}
+            reference.outputs[key] = {
+                event.object_id: reference.prompt(event.past_frame, event.object_id, event.prompt)
+            }
             segment_start = event.past_frame
     reference.propagate(segment_start, length)
     return our_outputs, reference.outputs
@@ -175,7 +181,9 @@ def run_scenario(events: list[Event], frames: np.ndarray, length: int, tmp_path,
 def assert_same_stream(ours: dict, reference: dict, tolerance: float = oracle.TOLERANCE) -> None:
     assert set(ours) <= set(reference), "frames missing on the reference side"
     for frame, objects in ours.items():
-        assert set(objects) == set(reference[frame]), f"frame {frame}: objects {set(objects)} vs {set(reference[frame])}"
+        assert set(objects) == set(reference[frame]), (
+            f"frame {frame}: objects {set(objects)} vs {set(reference[frame])}"
+        )
         for object_id, (logits, score, pointer) in objects.items():
             ref_logits, ref_score, ref_pointer = reference[frame][object_id]
             label = f"frame {frame} object {object_id}"
@@ -237,7 +245,9 @@ def test_a_broken_tracker_fails_the_comparison(frames, tmp_path, monkeypatch):
     from sam2core.tracking import memory
 
     original = memory.ObjectMemory.spatial_memories
-    monkeypatch.setattr(memory.ObjectMemory, "spatial_memories", lambda self, f: original(self, f)[:-1] or original(self, f))
+    monkeypatch.setattr(
+        memory.ObjectMemory, "spatial_memories", lambda self, f: original(self, f)[:-1] or original(self, f)
+    )
     events, _ = SCENARIOS["one click, 24 frames"]
     ours, reference = run_scenario(events, frames, SHORT, tmp_path)
     with pytest.raises(AssertionError):

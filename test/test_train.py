@@ -15,11 +15,11 @@ import torch
 from sam2core import build_model, save_checkpoint
 from sam2core.data import TRAINING, training_clip
 from sam2core.evaluation import quick_score
+from sam2core.tracking.prompt import NEGATIVE, POSITIVE
 from sam2core.train.bundle import bundle
 from sam2core.train.losses import TERMS, LossWeights, segmentation_loss
 from sam2core.train.prompts import correction_clicks, first_prompt
 from sam2core.train.trainer import Trainer, TrainingConfig, _objects_of
-from sam2core.tracking.prompt import NEGATIVE, POSITIVE
 
 SIZE = 64
 SCENE = replace(TRAINING, height=SIZE, width=SIZE, num_frames=3)
@@ -96,7 +96,12 @@ def test_training_learns_a_fixed_batch(stage):
     # Mask prompts only: with a fixed batch the loss then changes only by learning, not by the
     # random kind and place of the prompts.
     config = TrainingConfig(
-        stage=stage, steps=40, learning_rate=3e-3, warmup_steps=5, clip_length=3, scene=SCENE,
+        stage=stage,
+        steps=40,
+        learning_rate=3e-3,
+        warmup_steps=5,
+        clip_length=3,
+        scene=SCENE,
         prompt_weights=(0.0, 0.0, 1.0),
     )
     trainer = Trainer(model, config, out=Path("unused"))
@@ -127,8 +132,25 @@ def test_frozen_image_encoder_stays_as_loaded():
 def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
     out = tmp_path / "run"
     command = [
-        sys.executable, "-m", "sam2core.train", "--stage", "clips", "--steps", "2", "--clip-length", "3",
-        "--image-size", str(SIZE), "--evaluate-every", "2", "--ema-decay", "0.5", "--threads", "1", "--out", str(out),
+        sys.executable,
+        "-m",
+        "sam2core.train",
+        "--stage",
+        "clips",
+        "--steps",
+        "2",
+        "--clip-length",
+        "3",
+        "--image-size",
+        str(SIZE),
+        "--evaluate-every",
+        "2",
+        "--ema-decay",
+        "0.5",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
     ]
     subprocess.run(command, check=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     record = torch.load(out / "checkpoint.pt", weights_only=True)
@@ -138,7 +160,9 @@ def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2]
     # The held-out score in the log is that of the weights the checkpoint holds (the average).
-    assert log[-1]["evaluation"] == quick_score(build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt", image_size=SIZE))
+    assert log[-1]["evaluation"] == quick_score(
+        build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt", image_size=SIZE)
+    )
     assert (out / "losses.png").stat().st_size > 1000
 
 
@@ -146,8 +170,15 @@ def _short_run(out: Path, steps: int, **changes) -> Trainer:
     torch.manual_seed(0)
     model = build_model("sam2.1_hiera_demo", image_size=SIZE)
     config = TrainingConfig(
-        stage="clips", steps=4, clips_per_step=1, clip_length=3, warmup_steps=1, checkpoint_every=2,
-        ema_decay=0.9, scene=SCENE, **changes,
+        stage="clips",
+        steps=4,
+        clips_per_step=1,
+        clip_length=3,
+        warmup_steps=1,
+        checkpoint_every=2,
+        ema_decay=0.9,
+        scene=SCENE,
+        **changes,
     )
     return Trainer(model, config, out=out)
 

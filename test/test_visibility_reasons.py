@@ -91,6 +91,9 @@ def test_reasons_are_right_behind_a_static_pillar_and_under_a_bar_moving_with_th
                 wrong.append((index, object_id, cause, said.name))
     hidden = sum(1 for index in range(IMAGES) if index % 5 != 3 for cause in scene(index, rng)[2].values()
                  if cause != "visible")  # fmt: skip
-    print(f"reasons right on {right} of {total} object-frames ({100 * right / total:.1f}%), {hidden} hidden; wrong: {wrong}")
+    print(
+        f"reasons right on {right} of {total} object-frames ({100 * right / total:.1f}%), {hidden} hidden; "
+        f"wrong: {wrong}"
+    )
     assert hidden >= 20  # the scene hides objects behind both occluders and out of the image
     assert right >= 0.95 * total, wrong

@@ -29,9 +29,7 @@ class Resize(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         batched = image if image.dim() == 4 else image.unsqueeze(0)
-        resized = F.interpolate(
-            batched, size=self.size, mode="bilinear", align_corners=False, antialias=True
-        )
+        resized = F.interpolate(batched, size=self.size, mode="bilinear", align_corners=False, antialias=True)
         return resized if image.dim() == 4 else resized.squeeze(0)
 
 
@@ -78,6 +76,7 @@ def install() -> None:
     working torchvision is importable."""
     try:
         import torchvision.ops  # noqa: F401
+
         return
     except Exception:  # a broken wheel fails at import with a RuntimeError
         for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
@@ -89,9 +88,11 @@ def install() -> None:
     boxes = types.ModuleType("torchvision.ops.boxes")
     boxes.box_area, boxes.nms, boxes.batched_nms = box_area, nms, batched_nms
     root.transforms, root.ops, ops.boxes = transforms, ops, boxes
-    sys.modules.update({
-        "torchvision": root,
-        "torchvision.transforms": transforms,
-        "torchvision.ops": ops,
-        "torchvision.ops.boxes": boxes,
-    })
+    sys.modules.update(
+        {
+            "torchvision": root,
+            "torchvision.transforms": transforms,
+            "torchvision.ops": ops,
+            "torchvision.ops.boxes": boxes,
+        }
+    )

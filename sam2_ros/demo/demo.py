@@ -51,10 +51,10 @@ from sam2_ros import parameters
 from sam2_ros.conversions import mono8_mask, prompt_to_msg, stamp_to_ns
 from sam2_ros.demo.demo_report import Clip, Observation, Recording, format_summary, score_recording, summary
 from sam2_ros.demo.demo_video import write_video
+from sam2_ros.demo.synthetic_camera import camera_sequences
 from sam2_ros.depth_messages import REASON_FROM_MSG
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
-from sam2_ros.demo.synthetic_camera import camera_sequences
 from sam2core.data import BENCHMARK
 from sam2core.data.detector import DetectorConfig, parse_settings
 from sam2core.evaluation import PROMPT_KINDS
@@ -227,7 +227,8 @@ def start_children(args: argparse.Namespace, logs: Path, *, detector: bool) -> l
     publishing the simulated detector's boxes, which each image waits up to DETECTION_WAIT for)."""
     params_file = Path(get_package_share_directory("sam2_ros")) / "config" / "sam2_tracker.yaml"
     node = {**parameters.chosen(args), "publish_overlay": "false", "use_depth": "true",
-            "detection_wait": DETECTION_WAIT if detector else 0.0, "diagnostics_period": DIAGNOSTICS_PERIOD}  # fmt: skip
+            "detection_wait": DETECTION_WAIT if detector else 0.0,
+            "diagnostics_period": DIAGNOSTICS_PERIOD}  # fmt: skip
     camera = {"sequences": args.sequences, "frames": args.frames, "rate": float(args.rate),
               "first_frame_hold": float(args.hold), "wait_for_subscribers": "true", "loop": "false",
               "publish_detections": str(detector).lower(), "detector": args.detector_settings}  # fmt: skip
@@ -276,7 +277,9 @@ def run_once(args: argparse.Namespace, out: Path, *, detector: bool) -> dict:
 
 def _overrides(parameters: dict[str, object]) -> list[str]:
     # rcl reads each value as YAML: an empty string must be spelt '' to stay one.
-    return [item for name, value in parameters.items() for item in ("-p", f"{name}:={value if value != '' else repr('')}")]
+    return [
+        item for name, value in parameters.items() for item in ("-p", f"{name}:={value if value != '' else repr('')}")
+    ]
 
 
 def command_line() -> argparse.ArgumentParser:
@@ -293,11 +296,15 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--hold", type=float, default=1.0, help="seconds each sequence's first image is held")
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="box", help="the true box, mask or one click")
     parser.add_argument(
-        "--detector", choices=("off", "on", "both"), default="both",
+        "--detector",
+        choices=("off", "on", "both"),
+        default="both",
         help="run without the simulated detector's boxes, with them, or both one after the other",
     )
     parser.add_argument(
-        "--detector-settings", default="", metavar="NAME=VALUE,...",
+        "--detector-settings",
+        default="",
+        metavar="NAME=VALUE,...",
         help="the simulated detector (sam2core.data.detector.DetectorConfig); empty: every 4th image, "
         "10%% jitter, 20%% misses, 0.2 false positives an image",
     )

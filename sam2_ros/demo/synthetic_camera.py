@@ -31,10 +31,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -106,8 +106,9 @@ class CameraSettings:
     loop: bool = parameter(True, "Start over after the last sequence instead of going quiet.")
     publish_detections: bool = parameter(False, "Publish a simulated detector's boxes on detections.")
     detector: str = parameter(
-        "", "The simulated detector: NAME=VALUE pairs of sam2core.data.detector.DetectorConfig, separated by commas "
-        "(empty: every=4,jitter=0.1,miss_rate=0.2,false_positives=0.2)."
+        "",
+        "The simulated detector: NAME=VALUE pairs of sam2core.data.detector.DetectorConfig, separated by commas "
+        "(empty: every=4,jitter=0.1,miss_rate=0.2,false_positives=0.2).",
     )
 
 
@@ -133,9 +134,7 @@ class SyntheticCamera(Node):
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
         self.camera = synthetic_camera(BENCHMARK)  # camera_sequences() draws BENCHMARK's frame size
         self.timer = self.create_timer(1.0 / settings.rate, self._tick)
-        self.get_logger().info(
-            f"{len(sequences)} sequences of {settings.frames} frames at {settings.rate:g} images/s"
-        )
+        self.get_logger().info(f"{len(sequences)} sequences of {settings.frames} frames at {settings.rate:g} images/s")
 
     def _tick(self) -> None:
         if self.waiting:
@@ -157,7 +156,9 @@ class SyntheticCamera(Node):
             self.truth_pub.publish(ground_truth_array(sequence, frame, header))
 
 
-def schedule(sequences: list[SceneSequence], *, hold_ticks: int, loop: bool) -> Iterator[tuple[SceneSequence, int] | None]:
+def schedule(
+    sequences: list[SceneSequence], *, hold_ticks: int, loop: bool
+) -> Iterator[tuple[SceneSequence, int] | None]:
     """What each tick of the camera's timer publishes: (sequence, frame index) of every frame in
     play order, and None for the `hold_ticks` ticks after each first frame; forever when `loop`."""
     ticks = []

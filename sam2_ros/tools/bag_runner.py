@@ -29,8 +29,8 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from rclpy.serialization import deserialize_message, serialize_message
-from rosbags.rosbag2 import Reader, Writer
 from rosbags.interfaces import Connection
+from rosbags.rosbag2 import Reader, Writer
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
@@ -43,8 +43,8 @@ from sam2_ros.depth import DepthStage
 from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.loading import load_tracker
 from sam2_ros.msg import Prompt as PromptMsg
-from sam2_ros.tools.prompt_file import ScheduledPrompt, read_prompt_file
 from sam2_ros.session import Frame, PromptRequest, TrackingSession
+from sam2_ros.tools.prompt_file import ScheduledPrompt, read_prompt_file
 from sam2core.tracking import Prompt
 
 IMAGE_TYPES = {
@@ -117,12 +117,15 @@ class _BagRun:
         self.waiting: list[tuple[Image | CompressedImage, int]] = []  # images waiting for their depth
         if args.depth_topic:
             self.depth = DepthStage(
-                parameters.Settings().depth_settings(), max_offset_ns=round(args.depth_max_offset * 1e9), buffer_size=64,
+                parameters.Settings().depth_settings(),
+                max_offset_ns=round(args.depth_max_offset * 1e9), buffer_size=64,
                 warn=lambda text: self.problem(f"depth: {text}"),
             )  # fmt: skip
         typestore = sam2_typestore()
         self.frame_writer = FrameMessageWriter(self.depth)
-        self.choice = OutputChoice(args.mask_encoding, args.mask_mode, bool(args.overlay_topic), bool(args.labels_topic))
+        self.choice = OutputChoice(
+            args.mask_encoding, args.mask_mode, bool(args.overlay_topic), bool(args.labels_topic)
+        )
         topics = {
             "tracked": (args.output_topic, "sam2_ros/msg/TrackedObjectArray"),
             "overlay": (args.overlay_topic, "sensor_msgs/msg/Image"),

@@ -61,9 +61,7 @@ def read_davis_sequence(root: Path, name: str, index: int = 0) -> SceneSequence:
     if not frame_paths:
         raise DatasetError(f"sequence {name!r} has no images in {root / 'JPEGImages' / name}")
     frames = np.stack(_same_size([read_rgb(path) for path in frame_paths], frame_paths))
-    labels = np.stack(
-        [read_palette_ids(root / "Annotations" / name / f"{path.stem}.png") for path in frame_paths]
-    )
+    labels = np.stack([read_palette_ids(root / "Annotations" / name / f"{path.stem}.png") for path in frame_paths])
     if labels.shape[1:] != frames.shape[1:3]:
         raise DatasetError(f"annotations of {name!r} are {labels.shape[1:]} but images {frames.shape[1:3]}")
     object_ids = tuple(int(i) for i in np.unique(labels) if i != 0)
@@ -121,7 +119,9 @@ def write_davis_sequence(root: Path, name: str, frames: np.ndarray, labels: np.n
     palette = davis_palette()
     for index, (frame, label) in enumerate(zip(frames, labels)):
         stem = f"{index:05d}"
-        cv2.imwrite(str(images / f"{stem}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])
+        cv2.imwrite(
+            str(images / f"{stem}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100]
+        )
         cv2.imwrite(str(annotations / f"{stem}.png"), cv2.cvtColor(palette[label], cv2.COLOR_RGB2BGR))
 
 

@@ -44,7 +44,6 @@ class DetectorConfig:
             raise ValueError("jitter and false_positives must be at least 0, miss_rate in [0, 1]")
 
 
-
 def parse_settings(cls: type[T], text: str) -> T:
     """A frozen dataclass `cls` from "name=value,name=value" (any subset of its int, float, bool,
     str and tuple-of-str fields; a tuple's items are separated by "+"), e.g.
@@ -65,7 +64,13 @@ def _flag(text: str) -> bool:
     return text.lower() in ("true", "1")
 
 
-_SETTING_TYPES = {"int": int, "float": float, "str": str, "bool": _flag, "tuple[str, ...]": lambda text: tuple(text.split("+"))}
+_SETTING_TYPES = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": _flag,
+    "tuple[str, ...]": lambda text: tuple(text.split("+")),
+}
 
 
 def true_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -94,7 +99,9 @@ def simulate_detections(sequence: SceneSequence, config: DetectorConfig) -> list
             box = true_box(sequence.masks[index, k])
             if box is None or rng.random() < config.miss_rate:
                 continue
-            detections.append(Detection(_jittered(box, config.jitter, rng), config.class_id, float(rng.uniform(0.5, 1.0))))
+            detections.append(
+                Detection(_jittered(box, config.jitter, rng), config.class_id, float(rng.uniform(0.5, 1.0)))
+            )
         for _ in range(rng.poisson(config.false_positives)):
             box_width, box_height = sizes[rng.integers(len(sizes))]
             x0, y0 = rng.uniform(0, width - box_width), rng.uniform(0, height - box_height)

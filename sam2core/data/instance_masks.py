@@ -79,8 +79,15 @@ def single_frame(
         raise DatasetError(f"{source}: mask is {masks.shape[1:]} but the image is {rgb.shape[:2]}")
     visibility = masks.any(axis=(1, 2))[None]
     return SceneSequence(
-        frames=rgb[None], masks=masks[None], full_masks=masks[None], visibility=visibility,
-        object_ids=object_ids, hidden=(), seed=index, split=split, photos=(),
+        frames=rgb[None],
+        masks=masks[None],
+        full_masks=masks[None],
+        visibility=visibility,
+        object_ids=object_ids,
+        hidden=(),
+        seed=index,
+        split=split,
+        photos=(),
     )
 
 

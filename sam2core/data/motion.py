@@ -225,8 +225,5 @@ def catmull_rom(keys: np.ndarray, *, spacing: float, num_frames: int) -> np.ndar
     u = (position - index)[:, None]
     p0, p1, p2, p3 = keys[index - 1], keys[index], keys[index + 1], keys[index + 2]
     return 0.5 * (
-        2.0 * p1
-        + (p2 - p0) * u
-        + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * u**2
-        + (3.0 * p1 - p0 - 3.0 * p2 + p3) * u**3
+        2.0 * p1 + (p2 - p0) * u + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * u**2 + (3.0 * p1 - p0 - 3.0 * p2 + p3) * u**3
     )

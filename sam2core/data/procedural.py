@@ -134,7 +134,6 @@ def disc_alpha(rng: np.random.Generator, *, half_width: float, length: float) ->
     return np.clip(half_width + 0.5 - np.hypot(xs, ys), 0.0, 1.0).astype(np.float32)
 
 
-
 def vivid_colour(rng: np.random.Generator, *, saturation: tuple[float, float] = (0.5, 1.0)) -> np.ndarray:
     """(3,) float32 RGB in [0, 1] of a random hue."""
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(*saturation) * 255, rng.uniform(0.35, 1.0) * 255]]])

@@ -135,26 +135,31 @@ def command_line() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json, the plot and videos")
     parser.add_argument("--video", type=int, default=0, metavar="N", help="write overlay mp4s of the first N sequences")
     parser.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda, cuda:N")
+    parser.add_argument("--data", type=Path, help="your own data instead of the synthetic benchmark (see --format)")
     parser.add_argument(
-        "--data", type=Path, help="your own data instead of the synthetic benchmark (see --format)"
-    )
-    parser.add_argument(
-        "--format", choices=DATA_FORMATS, default="davis",
+        "--format",
+        choices=DATA_FORMATS,
+        default="davis",
         help="layout of --data, as training reads it: davis = JPEGImages/<seq>/*.jpg + Annotations/<seq>/*.png "
         "(palette); masks and coco hold single images, which train but cannot be scored as videos",
     )
     parser.add_argument(
-        "--detector", metavar="NAME=VALUE,...",
+        "--detector",
+        metavar="NAME=VALUE,...",
         help="feed the tracker a simulated detector's boxes, e.g. every=4,jitter=0.1,miss_rate=0.2,"
         "false_positives=0.2 (fields of sam2core.data.detector.DetectorConfig; '' for its defaults)",
     )
     parser.add_argument(
-        "--detection-options", default="", metavar="NAME=VALUE,...",
+        "--detection-options",
+        default="",
+        metavar="NAME=VALUE,...",
         help="with --detector: how detections steer the tracks, e.g. drift_iou=0.6 "
         "(fields of sam2core.tracking.DetectionOptions)",
     )
     parser.add_argument(
-        "--tracker-options", default="", metavar="NAME=VALUE,...",
+        "--tracker-options",
+        default="",
+        metavar="NAME=VALUE,...",
         help="options of the tracker, e.g. precision=auto (fields of sam2core.tracking.TrackerOptions; "
         "precision is float32 unless given, so that scores are the same on every CPU)",
     )

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
+
 import numpy as np
 from tqdm import tqdm
 

@@ -20,9 +20,7 @@ def window_partition(x: Tensor, window_size: int) -> Tensor:
     batch, height, width, channels = x.shape
     padded_h, padded_w = (_round_up(size, window_size) for size in (height, width))
     x = F.pad(x, (0, 0, 0, padded_w - width, 0, padded_h - height))
-    x = x.reshape(
-        batch, padded_h // window_size, window_size, padded_w // window_size, window_size, channels
-    )
+    x = x.reshape(batch, padded_h // window_size, window_size, padded_w // window_size, window_size, channels)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window_size, window_size, channels)
 
 
@@ -31,9 +29,7 @@ def window_unpartition(windows: Tensor, window_size: int, hw: tuple[int, int]) -
     height, width = hw
     padded_h, padded_w = (_round_up(size, window_size) for size in hw)
     batch = windows.shape[0] // (padded_h // window_size * padded_w // window_size)
-    x = windows.reshape(
-        batch, padded_h // window_size, padded_w // window_size, window_size, window_size, -1
-    )
+    x = windows.reshape(batch, padded_h // window_size, padded_w // window_size, window_size, window_size, -1)
     x = x.permute(0, 1, 3, 2, 4, 5).reshape(batch, padded_h, padded_w, -1)
     return x[:, :height, :width, :]
 
@@ -112,9 +108,7 @@ class MultiScaleBlock(nn.Module):
         self.window_size = window_size
         self.pool = None if q_stride is None else nn.MaxPool2d(q_stride, stride=q_stride)
         self.norm1 = nn.LayerNorm(dim_in, eps=1e-6)  # modules in the checkpoint's key order
-        self.attn = MultiScaleAttention(
-            dim=dim_in, dim_out=dim_out, num_heads=num_heads, q_pool=self.pool
-        )
+        self.attn = MultiScaleAttention(dim=dim_in, dim_out=dim_out, num_heads=num_heads, q_pool=self.pool)
         self.norm2 = nn.LayerNorm(dim_out, eps=1e-6)
         self.mlp = MLP((dim_out, int(dim_out * mlp_ratio), dim_out), activation=nn.GELU)
         self.proj = nn.Linear(dim_in, dim_out) if dim_in != dim_out else None

@@ -39,9 +39,7 @@ class FpnNeck(nn.Module):
             level_index = len(stages) - 1 - len(levels)
             lateral = conv(stage)
             if previous is not None and level_index in self.top_down_levels:
-                lateral = lateral + F.interpolate(
-                    previous, scale_factor=2.0, mode=self.interpolation
-                )
+                lateral = lateral + F.interpolate(previous, scale_factor=2.0, mode=self.interpolation)
             previous = lateral
             levels.append(lateral)
         return levels[::-1]

@@ -45,9 +45,7 @@ class MaskDecoder(nn.Module):
             MLP((dim, dim, dim, dim // 8)) for _ in range(self.num_mask_tokens)
         )
         iou_hidden_widths = [config.iou_head_hidden_dim] * (config.iou_head_depth - 1)
-        self.iou_prediction_head = MLP(
-            (dim, *iou_hidden_widths, self.num_mask_tokens), sigmoid_output=True
-        )
+        self.iou_prediction_head = MLP((dim, *iou_hidden_widths, self.num_mask_tokens), sigmoid_output=True)
         self.pred_obj_score_head = MLP((dim, dim, dim, 1))
         self.dynamic_multimask_via_stability = config.dynamic_multimask_via_stability
         self.stability_delta = config.dynamic_multimask_stability_delta
@@ -70,9 +68,7 @@ class MaskDecoder(nn.Module):
         by the best multimask output when unstable, if so configured).
         """
         batch = sparse_prompt_embeddings.shape[0]
-        output_tokens = torch.cat(
-            [self.obj_score_token.weight, self.iou_token.weight, self.mask_tokens.weight]
-        )
+        output_tokens = torch.cat([self.obj_score_token.weight, self.iou_token.weight, self.mask_tokens.weight])
         tokens = torch.cat(
             [output_tokens.unsqueeze(0).expand(batch, -1, -1), sparse_prompt_embeddings], dim=1
         )  # (B, 2 + num_mask_tokens + N, C)
@@ -127,9 +123,7 @@ class MaskDecoder(nn.Module):
         the highest predicted IoU."""
         most_confident = iou[:, 1:].argmax(dim=1, keepdim=True) + 1  # (B, 1) token index
         fallback_iou = iou.gather(1, most_confident)
-        fallback_mask = masks.gather(
-            1, most_confident[..., None, None].expand(-1, -1, *masks.shape[-2:])
-        )
+        fallback_mask = masks.gather(1, most_confident[..., None, None].expand(-1, -1, *masks.shape[-2:]))
         single_mask, single_iou = masks[:, :1], iou[:, :1]
         stable = self._stability_score(single_mask) >= self.stability_thresh  # (B, 1)
         return (

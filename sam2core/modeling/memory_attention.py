@@ -22,9 +22,7 @@ class MemoryAttentionLayer(nn.Module):
         rotary: AxialRotaryEncoding,
     ) -> None:
         super().__init__()
-        attention_args = dict(
-            embedding_dim=d_model, num_heads=num_heads, dropout=dropout, rotary=rotary
-        )
+        attention_args = dict(embedding_dim=d_model, num_heads=num_heads, dropout=dropout, rotary=rotary)
         self.self_attn = RoPEAttention(**attention_args)
         self.cross_attn_image = RoPEAttention(kv_in_dim=memory_dim, **attention_args)
         self.linear1 = nn.Linear(d_model, dim_feedforward)
@@ -62,13 +60,9 @@ class MemoryAttentionLayer(nn.Module):
 
 
 class MemoryAttention(nn.Module):
-    def __init__(
-        self, *, d_model: int, memory_dim: int, feature_size: int, config: MemoryAttentionConfig
-    ) -> None:
+    def __init__(self, *, d_model: int, memory_dim: int, feature_size: int, config: MemoryAttentionConfig) -> None:
         super().__init__()
-        rotary = AxialRotaryEncoding(
-            head_dim=d_model // config.num_heads, side=feature_size, theta=config.rope_theta
-        )
+        rotary = AxialRotaryEncoding(head_dim=d_model // config.num_heads, side=feature_size, theta=config.rope_theta)
         self.layers = nn.ModuleList(
             MemoryAttentionLayer(
                 d_model=d_model,

@@ -14,9 +14,7 @@ class MaskDownSampler(nn.Module):
     """Downsamples a mask by `total_stride` with strided convs, growing channels by stride**2
     at each step, then projects to `embed_dim` channels."""
 
-    def __init__(
-        self, *, embed_dim: int, kernel_size: int, stride: int, padding: int, total_stride: int
-    ) -> None:
+    def __init__(self, *, embed_dim: int, kernel_size: int, stride: int, padding: int, total_stride: int) -> None:
         super().__init__()
         num_layers = round(math.log(total_stride, stride))
         if stride**num_layers != total_stride:
@@ -25,9 +23,7 @@ class MaskDownSampler(nn.Module):
         channels = 1
         for _ in range(num_layers):
             out_channels = channels * stride**2
-            self.encoder.append(
-                nn.Conv2d(channels, out_channels, kernel_size, stride=stride, padding=padding)
-            )
+            self.encoder.append(nn.Conv2d(channels, out_channels, kernel_size, stride=stride, padding=padding))
             self.encoder.append(LayerNorm2d(out_channels))
             self.encoder.append(nn.GELU())
             channels = out_channels
@@ -41,9 +37,7 @@ class MaskDownSampler(nn.Module):
 class CXBlock(nn.Module):
     """ConvNeXt block: depthwise conv, LayerNorm, pointwise MLP, layer scale, residual."""
 
-    def __init__(
-        self, *, dim: int, kernel_size: int, layer_scale_init_value: float
-    ) -> None:
+    def __init__(self, *, dim: int, kernel_size: int, layer_scale_init_value: float) -> None:
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
         self.norm = LayerNorm2d(dim, eps=1e-6)
@@ -63,8 +57,7 @@ class Fuser(nn.Module):
     def __init__(self, *, dim: int, num_layers: int, kernel_size: int, layer_scale: float) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            CXBlock(dim=dim, kernel_size=kernel_size, layer_scale_init_value=layer_scale)
-            for _ in range(num_layers)
+            CXBlock(dim=dim, kernel_size=kernel_size, layer_scale_init_value=layer_scale) for _ in range(num_layers)
         )
 
     def forward(self, x: Tensor) -> Tensor:

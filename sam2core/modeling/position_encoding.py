@@ -59,9 +59,7 @@ class RandomFourierPositionEncoding(nn.Module):
 
     def __init__(self, *, num_pos_feats: int, scale: float = 1.0) -> None:
         super().__init__()
-        self.register_buffer(
-            "positional_encoding_gaussian_matrix", scale * torch.randn((2, num_pos_feats))
-        )
+        self.register_buffer("positional_encoding_gaussian_matrix", scale * torch.randn((2, num_pos_feats)))
 
     def encode(self, coords: Tensor) -> Tensor:
         """(..., 2) xy normalised to [0, 1] -> (..., 2 * num_pos_feats): sines then cosines."""

@@ -29,9 +29,7 @@ def preprocess_image(image: np.ndarray | Tensor, image_size: int, device: torch.
     return _normalise(resize_like_pil(pixels.permute(2, 0, 1), image_size) / 255.0)
 
 
-def preprocess_image_bilinear(
-    image: np.ndarray | Tensor, image_size: int, device: torch.device
-) -> Tensor:
+def preprocess_image_bilinear(image: np.ndarray | Tensor, image_size: int, device: torch.device) -> Tensor:
     """(H, W, 3) uint8 RGB image -> (1, 3, image_size, image_size) normalised float32 input,
     scaled to 0..1 first, then resized bilinearly with antialiasing (no rounding)."""
     pixels = _rgb_pixels(image, device).permute(2, 0, 1)[None] / 255.0  # (1, 3, H, W)
@@ -44,8 +42,7 @@ def _rgb_pixels(image: np.ndarray | Tensor, device: torch.device) -> Tensor:
     """The image as an (H, W, 3) uint8 tensor on `device`, or ValueError."""
     pixels = torch.as_tensor(image, device=device)
     if pixels.dtype != torch.uint8 or pixels.ndim != 3 or pixels.shape[-1] != 3:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {tuple(pixels.shape)} "
-                         f"{pixels.dtype}")
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {tuple(pixels.shape)} {pixels.dtype}")
     return pixels
 
 

@@ -36,16 +36,12 @@ def box_corner_points(
 class PromptEncoder(nn.Module):
     """Encodes prompts for the mask decoder of a model with square `image_size` inputs."""
 
-    def __init__(
-        self, *, embed_dim: int, image_embedding_size: int, image_size: int, mask_in_chans: int
-    ) -> None:
+    def __init__(self, *, embed_dim: int, image_embedding_size: int, image_size: int, mask_in_chans: int) -> None:
         super().__init__()
         self.image_embedding_size = image_embedding_size
         self.image_size = image_size
         self.pe_layer = RandomFourierPositionEncoding(num_pos_feats=embed_dim // 2)
-        self.point_embeddings = nn.ModuleList(
-            nn.Embedding(1, embed_dim) for _ in range(NUM_POINT_LABELS)
-        )
+        self.point_embeddings = nn.ModuleList(nn.Embedding(1, embed_dim) for _ in range(NUM_POINT_LABELS))
         self.not_a_point_embed = nn.Embedding(1, embed_dim)
         self.mask_downscaling = nn.Sequential(
             nn.Conv2d(1, mask_in_chans // 4, kernel_size=2, stride=2),
@@ -67,9 +63,7 @@ class PromptEncoder(nn.Module):
         """(1, C, h, w) encoding of the image embedding's grid."""
         return self.pe_layer.encode_grid(self.image_embedding_size)[None]
 
-    def forward(
-        self, points: Tensor | None, labels: Tensor | None, mask: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, points: Tensor | None, labels: Tensor | None, mask: Tensor | None) -> tuple[Tensor, Tensor]:
         """Points (B, N, 2) xy in input pixels, labels (B, N) and an optional mask (B, 1, 4h, 4w)
         of logits -> sparse tokens (B, N + 1, C) and dense embedding (B, C, h, w).
 

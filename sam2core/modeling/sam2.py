@@ -55,16 +55,12 @@ class SAM2Model(nn.Module):
         self.no_mem_embed = nn.Parameter(torch.zeros(1, 1, hidden_dim))
         self.no_mem_pos_enc = nn.Parameter(torch.zeros(1, 1, hidden_dim))  # in checkpoints only
         self.no_obj_ptr = nn.Parameter(torch.zeros(1, hidden_dim))
-        self.no_obj_embed_spatial = (
-            nn.Parameter(torch.zeros(1, memory_dim)) if config.no_obj_embed_spatial else None
-        )
+        self.no_obj_embed_spatial = nn.Parameter(torch.zeros(1, memory_dim)) if config.no_obj_embed_spatial else None
         self.sam_prompt_encoder = prompt_encoder
         self.sam_mask_decoder = mask_decoder
         self.obj_ptr_proj = MLP((hidden_dim,) * 4)
         self.obj_ptr_tpos_proj = (
-            nn.Linear(hidden_dim, memory_dim)
-            if config.proj_tpos_enc_in_obj_ptrs
-            else nn.Identity()
+            nn.Linear(hidden_dim, memory_dim) if config.proj_tpos_enc_in_obj_ptrs else nn.Identity()
         )
         embeddings = (
             self.maskmem_tpos_enc,
@@ -181,9 +177,7 @@ class SAM2Model(nn.Module):
             multimask_tokens=decoded.multimask_tokens,
         )
 
-    def condition_on_memory(
-        self, features: ImageFeatures, memory: MemoryContext | None = None
-    ) -> Tensor:
+    def condition_on_memory(self, features: ImageFeatures, memory: MemoryContext | None = None) -> Tensor:
         """The frame's features (B, C, h, w) conditioned on the memory of B objects. Without
         memory (an initial conditioning frame) they are the vision features plus `no_mem_embed`.
         Features of one frame (batch 1) shared by B objects' memories are worked on once where
@@ -242,9 +236,7 @@ class SAM2Model(nn.Module):
         temporal = self.maskmem_tpos_enc[self.config.num_maskmem - temporal_index - 1]
         return tokens, memory_pos.flatten(2).permute(2, 0, 1) + temporal
 
-    def pointer_tokens(
-        self, pointers: Tensor, temporal_offsets: Tensor | Sequence[int]
-    ) -> tuple[Tensor, Tensor]:
+    def pointer_tokens(self, pointers: Tensor, temporal_offsets: Tensor | Sequence[int]) -> tuple[Tensor, Tensor]:
         """Object pointers (P, B, C) of P frames -> tokens and pos (P * C / Cm, B, Cm).
 
         temporal_offsets: (P,) signed frame offsets, current frame minus the pointer's frame
@@ -299,9 +291,7 @@ class SAM2Model(nn.Module):
         size = self.config.image_size
         return DecoderOutput(
             low_res_masks=low_res_masks,
-            high_res_masks=F.interpolate(
-                low_res_masks, size=(size, size), mode="bilinear", align_corners=False
-            ),
+            high_res_masks=F.interpolate(low_res_masks, size=(size, size), mode="bilinear", align_corners=False),
             iou=iou[rows, chosen].unsqueeze(1),
             object_pointer=self._mix_no_object_pointer(pointer, (object_score_logits > 0).float()),
             object_score_logits=object_score_logits,

@@ -125,9 +125,7 @@ class TwoWayAttentionBlock(nn.Module):
         self.cross_attn_image_to_token = Attention(**narrow)
         self.first_layer = first_layer
 
-    def forward(
-        self, tokens: Tensor, image: Tensor, tokens_pe: Tensor, image_pe: Tensor
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, tokens: Tensor, image: Tensor, tokens_pe: Tensor, image_pe: Tensor) -> tuple[Tensor, Tensor]:
         """tokens (B, N, C) and image (B, HW, C), with their position encodings of the same
         shapes -> the updated (tokens, image)."""
         tokens = self.norm1(self._tokens_attend_to_themselves(tokens, tokens_pe))
@@ -169,9 +167,7 @@ class TwoWayTransformer(nn.Module):
         )
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
 
-    def forward(
-        self, image_embedding: Tensor, image_pe: Tensor, point_embedding: Tensor
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, image_embedding: Tensor, image_pe: Tensor, point_embedding: Tensor) -> tuple[Tensor, Tensor]:
         """image_embedding and image_pe (B, C, H, W), point_embedding (B, N, C): the output and
         prompt tokens, which are also their own position encoding
         -> (tokens (B, N, C), image tokens (B, HW, C))."""
@@ -180,7 +176,5 @@ class TwoWayTransformer(nn.Module):
         tokens = point_embedding
         for layer in self.layers:
             tokens, image = layer(tokens, image, point_embedding, image_pe_tokens)
-        read = self.final_attn_token_to_image(
-            q=tokens + point_embedding, k=image + image_pe_tokens, v=image
-        )
+        read = self.final_attn_token_to_image(q=tokens + point_embedding, k=image + image_pe_tokens, v=image)
         return self.norm_final_attn(tokens + read), image

@@ -160,7 +160,9 @@ class ObjectMemory:
         self.start_frame: int | None = None  # the first frame the object was seen on
 
     @classmethod
-    def for_model(cls, config: SAM2Config, *, max_conditioning: int, motion: MotionSettings | None = None) -> ObjectMemory:
+    def for_model(
+        cls, config: SAM2Config, *, max_conditioning: int, motion: MotionSettings | None = None
+    ) -> ObjectMemory:
         """A memory with SAM 2's windows for a model `config`: num_maskmem - 1
         recent frames and max_obj_ptrs_in_encoder - 1 tracked pointers."""
         return cls(
@@ -259,7 +261,9 @@ def remember(
         )
 
 
-def memory_context(model: SAM2Model, memories: list[ObjectMemory], frame_index: int, memory_pos: torch.Tensor) -> MemoryContext:
+def memory_context(
+    model: SAM2Model, memories: list[ObjectMemory], frame_index: int, memory_pos: torch.Tensor
+) -> MemoryContext:
     """The memory tokens a batch of objects attends to on `frame_index`.
 
     memory_pos: (1, Cm, h, w) the memory encoder's position encoding (the same for every frame).
@@ -327,5 +331,5 @@ def _padded(
     tokens, positions = part
     padding = length - len(tokens)
     valid = torch.ones(length, dtype=torch.bool, device=like.device)
-    valid[len(tokens):] = False
+    valid[len(tokens) :] = False
     return F.pad(tokens, (0, 0, 0, padding)), F.pad(positions, (0, 0, 0, padding)), valid

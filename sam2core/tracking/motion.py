@@ -148,7 +148,9 @@ def candidate_boxes(low_res_multimasks: torch.Tensor, image_size: int) -> list[l
     boxes = []
     pixels = torch.arange(image_size, device=low_res_multimasks.device)
     for candidates in low_res_multimasks.float():  # (M, S/4, S/4), one object at a time
-        masks = F.interpolate(candidates[:, None], size=(image_size,) * 2, mode="bilinear", align_corners=False)[:, 0] > 0
+        masks = (
+            F.interpolate(candidates[:, None], size=(image_size,) * 2, mode="bilinear", align_corners=False)[:, 0] > 0
+        )
         columns, rows = masks.any(dim=1), masks.any(dim=2)  # (M, S) each
         corners = torch.stack(
             [
@@ -220,7 +222,9 @@ def choose_candidate(
         best = int(predicted_iou.argmax())
         iou = float(predicted_iou[best])
         if iou > settings.stable_iou:
-            return MotionChoice(best, iou, None, MotionTrack(kalman.update(expected, boxes[best]), track.steady_frames + 1))
+            return MotionChoice(
+                best, iou, None, MotionTrack(kalman.update(expected, boxes[best]), track.steady_frames + 1)
+            )
         return MotionChoice(best, iou, None, MotionTrack(expected, 0))
     motion_iou = torch.tensor([box_iou(expected.box, box) for box in boxes], dtype=torch.float32)
     best = int(candidate_scores(motion_iou, predicted_iou, settings.score_weight).argmax())

@@ -87,7 +87,9 @@ def prepare_prompt(prompt: Prompt, image_size: tuple[int, int], model_size: int,
     )
 
 
-def _clicks(points: ArrayLike | None, labels: ArrayLike | None, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+def _clicks(
+    points: ArrayLike | None, labels: ArrayLike | None, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(N, 2) float pixels and (N,) labels, checked; empty arrays for no clicks."""
     if points is None and labels is None:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.int32)
@@ -124,7 +126,9 @@ def _box_corners(box: ArrayLike | None, width: int, height: int) -> tuple[np.nda
     return corners, np.array([BOX_TOP_LEFT, BOX_BOTTOM_RIGHT], np.int32)
 
 
-def _mask_to_model(mask: ArrayLike | torch.Tensor, image_size: tuple[int, int], model_size: int, device: torch.device) -> torch.Tensor:
+def _mask_to_model(
+    mask: ArrayLike | torch.Tensor, image_size: tuple[int, int], model_size: int, device: torch.device
+) -> torch.Tensor:
     """(H, W) bool mask -> (1, 1, S, S) float 0/1, resized as SAM 2's video predictor does."""
     mask = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
     if tuple(mask.shape) != tuple(image_size):

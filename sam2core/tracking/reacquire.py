@@ -41,7 +41,6 @@ from sam2core.tracking.prompt import Prompt
 from sam2core.tracking.results import FrameResult, ObjectResult
 from sam2core.tracking.tracker import StreamingTracker
 
-
 REPROMPT_MODES = ("correction", "memory", "box")
 
 
@@ -211,7 +210,10 @@ class DetectionTracker:
             state = self._states.setdefault(obj, _TrackState())
             state.class_id = state.class_id or detections[column].class_id
             state.confirmed, state.unmatched = True, 0
-            drifting = iou[visible.index(obj), column] < options.drift_iou or objects[obj].object_score < options.min_object_score
+            drifting = (
+                iou[visible.index(obj), column] < options.drift_iou
+                or objects[obj].object_score < options.min_object_score
+            )
             if obj not in prompted and (drifting or options.reprompt_every_match):
                 reprompt[obj] = column
             else:
@@ -244,7 +246,9 @@ class DetectionTracker:
         """Object id -> detection index for the tracks that need their object back (lost,
         unconfirmed or duplicate), nearest remaining detection of a compatible class first."""
         taken = set(pairs.values())
-        free = [j for j in range(len(detections)) if j not in taken and not self._overlaps_track(j, visible, iou, pairs)]
+        free = [
+            j for j in range(len(detections)) if j not in taken and not self._overlaps_track(j, visible, iou, pairs)
+        ]
         wanting = []
         for obj in objects:
             if obj in pairs or obj in prompted:
@@ -281,7 +285,9 @@ class DetectionTracker:
         options = self.options
         while self._new_object_frames and self._new_object_frames[0] <= frame_index - options.new_object_window:
             self._new_object_frames.popleft()
-        track_boxes = np.array([_box(res) for res in objects.values() if res.visible and res.box is not None]).reshape(-1, 4)
+        track_boxes = np.array([_box(res) for res in objects.values() if res.visible and res.box is not None]).reshape(
+            -1, 4
+        )
         candidates = [
             j for j in range(len(detections))
             if j not in used and detections[j].class_id in options.new_objects_from

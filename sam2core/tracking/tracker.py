@@ -21,8 +21,8 @@ Semantics follow SAM 2's video predictor, frame by frame and with bounded state:
 
 from __future__ import annotations
 
-from collections import deque
 import dataclasses
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,7 +158,9 @@ class StreamingTracker:
         self.config = model.config
         self.device = next(model.parameters()).device
         # What each part computes in, runtime graphs included: for logs and diagnostics.
-        self.precision_by_part: dict[str, str] = precision_by_part(model, self.precision.name, self.options.memory_dtype)
+        self.precision_by_part: dict[str, str] = precision_by_part(
+            model, self.precision.name, self.options.memory_dtype
+        )
         if self.options.compile:
             compile_model(model)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
@@ -286,7 +288,9 @@ class StreamingTracker:
                 frame.features,
                 prompt,
                 memory=None if initial else self._memory_context([memory], frame.frame_index),
-                previous_mask_logits=None if initial or not previous_mask else memory.entry(frame.frame_index).mask_logits[None],
+                previous_mask_logits=None
+                if initial or not previous_mask
+                else memory.entry(frame.frame_index).mask_logits[None],
             )
             output, motion = self._choose_masks([memory], frame.frame_index, output)
             output = self._clean(output)
@@ -356,7 +360,9 @@ class StreamingTracker:
             return output, None
         boxes = candidate_boxes(output.low_res_multimasks, self.config.image_size)
         choices = [
-            choose_candidate(self._kalman, memory.motion_before(frame_index), object_boxes, iou, self.options.motion_settings)
+            choose_candidate(
+                self._kalman, memory.motion_before(frame_index), object_boxes, iou, self.options.motion_settings
+            )
             for memory, object_boxes, iou in zip(memories, boxes, output.multimask_iou)
         ]
         if output.low_res_multimasks.shape[1] > 1:
@@ -439,7 +445,9 @@ class StreamingTracker:
     def _result(
         self, object_id: int, output: DecoderOutput, image_size: tuple[int, int], health: TrackHealth
     ) -> ObjectResult:
-        mask_logits = F.interpolate(output.low_res_masks[:1].float(), size=image_size, mode="bilinear", align_corners=False)[0, 0]
+        mask_logits = F.interpolate(
+            output.low_res_masks[:1].float(), size=image_size, mode="bilinear", align_corners=False
+        )[0, 0]
         return ObjectResult(
             object_id=object_id,
             mask_logits=mask_logits,

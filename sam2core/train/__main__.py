@@ -40,46 +40,107 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     parser.add_argument("--model", default="sam2.1_hiera_demo", choices=MODEL_NAMES, help="registered model name")
     parser.add_argument("--init", help="checkpoint to start from (Meta's format); none: random weights")
-    parser.add_argument("--image-size", type=int, help="model input side in pixels, also the side of the training clips; none: the model's")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        help="model input side in pixels, also the side of the training clips; none: the model's",
+    )
     parser.add_argument("--out", required=True, help="output folder (checkpoint.pt, log.jsonl, losses.png)")
-    parser.add_argument("--stage", default=defaults.stage, choices=STAGES,
-                        help="'images': single frames with corrective clicks; 'clips': the memory path on clips")
+    parser.add_argument(
+        "--stage",
+        default=defaults.stage,
+        choices=STAGES,
+        help="'images': single frames with corrective clicks; 'clips': the memory path on clips",
+    )
     parser.add_argument("--steps", type=int, default=defaults.steps, help="optimizer steps")
-    parser.add_argument("--clips-per-step", type=int, default=defaults.clips_per_step,
-                        help="synthetic clips per step (the batch; each brings 1-3 objects)")
+    parser.add_argument(
+        "--clips-per-step",
+        type=int,
+        default=defaults.clips_per_step,
+        help="synthetic clips per step (the batch; each brings 1-3 objects)",
+    )
     parser.add_argument("--clip-length", type=int, default=defaults.clip_length, help="frames per clip")
-    parser.add_argument("--freeze-image-encoder", action="store_true",
-                        help="keep the trunk and neck as --init has them (stage clips: faster, and keeps stage images' features)")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                        help="AdamW's peak learning rate, after the warm-up")
+    parser.add_argument(
+        "--freeze-image-encoder",
+        action="store_true",
+        help="keep the trunk and neck as --init has them (stage clips: faster, and keeps stage images' features)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults.learning_rate,
+        help="AdamW's peak learning rate, after the warm-up",
+    )
     parser.add_argument("--grad-clip", type=float, default=defaults.grad_clip, help="largest gradient norm (L2)")
-    parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
-                        help="steps of linear learning-rate warm-up")
-    parser.add_argument("--evaluate-every", type=int, default=defaults.evaluate_every,
-                        help="steps between quick scores on held-out synthetic scenes (also with --data)")
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
-                        help="steps between checkpoints (checkpoint.pt and the resumable train_state.pt)")
-    parser.add_argument("--prompt-weights", type=float, nargs=3, default=defaults.prompt_weights,
-                        metavar=("CLICK", "BOX", "MASK"), help="how often each kind of first prompt is drawn")
-    parser.add_argument("--losses", default="scratch", choices=LOSS_RECIPES,
-                        help="loss weights: 'scratch' (cross-entropy + dice), 'balanced' (class-balanced cross-entropy + dice) "
-                        "or 'sam2' (SAM 2's focal + dice)")
-    parser.add_argument("--object-score-weight", type=float, default=defaults.loss.object_score,
-                        help="weight of the object score's cross-entropy (visible or not) in the loss")
-    parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
-                        help="decay of a moving average of the weights that checkpoints and evaluations use; 0: off")
-    parser.add_argument("--occlusion-prob", type=float, default=defaults.scene.occlusion_prob,
-                        help="chance that a training clip hides one target behind an occluder for some frames")
-    parser.add_argument("--leave-prob", type=float, default=defaults.scene.leave_prob,
-                        help="chance that a training clip has one target leave the frame and come back")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its train_state.pt (same settings required)")
+    parser.add_argument(
+        "--warmup-steps", type=int, default=defaults.warmup_steps, help="steps of linear learning-rate warm-up"
+    )
+    parser.add_argument(
+        "--evaluate-every",
+        type=int,
+        default=defaults.evaluate_every,
+        help="steps between quick scores on held-out synthetic scenes (also with --data)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=defaults.checkpoint_every,
+        help="steps between checkpoints (checkpoint.pt and the resumable train_state.pt)",
+    )
+    parser.add_argument(
+        "--prompt-weights",
+        type=float,
+        nargs=3,
+        default=defaults.prompt_weights,
+        metavar=("CLICK", "BOX", "MASK"),
+        help="how often each kind of first prompt is drawn",
+    )
+    parser.add_argument(
+        "--losses",
+        default="scratch",
+        choices=LOSS_RECIPES,
+        help="loss weights: 'scratch' (cross-entropy + dice), 'balanced' (class-balanced cross-entropy + dice) "
+        "or 'sam2' (SAM 2's focal + dice)",
+    )
+    parser.add_argument(
+        "--object-score-weight",
+        type=float,
+        default=defaults.loss.object_score,
+        help="weight of the object score's cross-entropy (visible or not) in the loss",
+    )
+    parser.add_argument(
+        "--ema-decay",
+        type=float,
+        default=defaults.ema_decay,
+        help="decay of a moving average of the weights that checkpoints and evaluations use; 0: off",
+    )
+    parser.add_argument(
+        "--occlusion-prob",
+        type=float,
+        default=defaults.scene.occlusion_prob,
+        help="chance that a training clip hides one target behind an occluder for some frames",
+    )
+    parser.add_argument(
+        "--leave-prob",
+        type=float,
+        default=defaults.scene.leave_prob,
+        help="chance that a training clip has one target leave the frame and come back",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its train_state.pt (same settings required)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the clips, prompts and weights")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, help="torch CPU threads; none: torch's choice")
     parser.add_argument("--data", type=Path, help="fine-tune on your own data instead of synthetic scenes")
-    parser.add_argument("--format", choices=DATA_FORMATS, default="davis",
-                        help="layout of --data (see sam2core.data.davis and sam2core.data.instance_masks)")
+    parser.add_argument(
+        "--format",
+        choices=DATA_FORMATS,
+        default="davis",
+        help="layout of --data (see sam2core.data.davis and sam2core.data.instance_masks)",
+    )
     args = parser.parse_args(argv)
 
     if args.threads:

@@ -23,7 +23,9 @@ import torch
 from sam2core.build import BUNDLED_CHECKPOINTS, build_model, save_checkpoint
 
 
-def bundle(model_name: str, checkpoints: list[Path], evaluation: Path | None = None, target: Path | None = None) -> Path:
+def bundle(
+    model_name: str, checkpoints: list[Path], evaluation: Path | None = None, target: Path | None = None
+) -> Path:
     """Write the bundled weights of `model_name` from `checkpoints` (stages in order) to `target`
     (default: the file `checkpoint="default"` loads) and its record beside it; the path."""
     model = build_model(model_name, checkpoint=checkpoints[-1])
@@ -54,9 +56,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sam2core.train.bundle", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     parser.add_argument("checkpoints", type=Path, nargs="+", help="the training stages' checkpoints, in order")
-    parser.add_argument("--model", default="sam2.1_hiera_demo", choices=sorted(BUNDLED_CHECKPOINTS),
-                        help="the bundled model to replace")
-    parser.add_argument("--evaluation", type=Path, help="evaluation.json of `python -m sam2core.evaluation`; none: no evaluation recorded")
+    parser.add_argument(
+        "--model", default="sam2.1_hiera_demo", choices=sorted(BUNDLED_CHECKPOINTS), help="the bundled model to replace"
+    )
+    parser.add_argument(
+        "--evaluation",
+        type=Path,
+        help="evaluation.json of `python -m sam2core.evaluation`; none: no evaluation recorded",
+    )
     args = parser.parse_args(argv)
     print(f"wrote {bundle(args.model, args.checkpoints, args.evaluation)}")
 

@@ -125,7 +125,9 @@ def segmentation_loss(
     balanced_bce = balanced_bce_loss(multimask_logits, target_masks)
     focal = sigmoid_focal_loss(multimask_logits, target_masks, weights.focal_alpha, weights.focal_gamma)
     dice = dice_loss(multimask_logits, target_masks)
-    mask_loss = weights.bce * bce + weights.balanced_bce * balanced_bce + weights.focal * focal + weights.dice * dice  # (B, M)
+    mask_loss = (
+        weights.bce * bce + weights.balanced_bce * balanced_bce + weights.focal * focal + weights.dice * dice
+    )  # (B, M)
     best = mask_loss.argmin(dim=1, keepdim=True)
     real_iou = mask_iou(multimask_logits.detach(), target_masks)
     iou_loss = F.l1_loss(multimask_iou.float(), real_iou, reduction="none").mean(dim=1)

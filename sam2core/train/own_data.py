@@ -31,14 +31,22 @@ def sample_clip(sequences: list[SceneSequence], rng: np.random.Generator, length
         raise DatasetError(f"no sequence of {length} frames with an object visible on its first frame")
     frames = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in sequence.frames[window]])
     masks = sequence.masks[window][:, present]  # (T, K, H, W)
-    resized = np.stack([
-        [cv2.resize(m.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST) > 0 for m in frame]
-        for frame in masks
-    ])
+    resized = np.stack(
+        [
+            [cv2.resize(m.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST) > 0 for m in frame]
+            for frame in masks
+        ]
+    )
     return SceneSequence(
-        frames=frames, masks=resized, full_masks=resized, visibility=resized.any(axis=(2, 3)),
-        object_ids=tuple(sequence.object_ids[k] for k in present), hidden=(), seed=sequence.seed,
-        split=sequence.split, photos=(),
+        frames=frames,
+        masks=resized,
+        full_masks=resized,
+        visibility=resized.any(axis=(2, 3)),
+        object_ids=tuple(sequence.object_ids[k] for k in present),
+        hidden=(),
+        seed=sequence.seed,
+        split=sequence.split,
+        photos=(),
     )
 
 

@@ -34,7 +34,9 @@ def first_prompt(kind: str, masks: np.ndarray, rng: np.random.Generator, device:
     return _points_prompt(points, labels, device)
 
 
-def correction_clicks(predicted: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def correction_clicks(
+    predicted: np.ndarray, masks: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """One corrective click per object: points (B, 1, 2) float32 xy and labels (B, 1).
 
     The click goes to the most interior pixel of the largest error region (missed object ->
@@ -51,12 +53,16 @@ def correction_clicks(predicted: np.ndarray, masks: np.ndarray, rng: np.random.G
     return np.stack(points)[:, None].astype(np.float32), np.array(labels)[:, None]
 
 
-def with_clicks(prompt: ModelPrompt | None, points: np.ndarray, labels: np.ndarray, device: torch.device) -> ModelPrompt:
+def with_clicks(
+    prompt: ModelPrompt | None, points: np.ndarray, labels: np.ndarray, device: torch.device
+) -> ModelPrompt:
     """`prompt`'s points followed by new clicks (a mask prompt's clicks start afresh)."""
     new = _points_prompt(points, labels, device)
     if prompt is None or prompt.points is None:
         return new
-    return ModelPrompt(points=torch.cat([prompt.points, new.points], 1), labels=torch.cat([prompt.labels, new.labels], 1))
+    return ModelPrompt(
+        points=torch.cat([prompt.points, new.points], 1), labels=torch.cat([prompt.labels, new.labels], 1)
+    )
 
 
 def _points_prompt(points: np.ndarray, labels: np.ndarray, device: torch.device) -> ModelPrompt:

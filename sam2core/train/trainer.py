@@ -99,7 +99,9 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         model.image_encoder.requires_grad_(config.train_image_encoder)
         self.optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=config.weight_decay
+            [p for p in model.parameters() if p.requires_grad],
+            lr=config.learning_rate,
+            weight_decay=config.weight_decay,
         )
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._learning_rate_factor)
         self.device = next(model.parameters()).device
@@ -113,13 +115,17 @@ class Trainer:
         state = torch.load(self.out / STATE_FILE, weights_only=True)
         if state["config"] != asdict(self.config):
             changed = sorted(k for k, v in asdict(self.config).items() if state["config"].get(k) != v)
-            raise ValueError(f"{self.out} was trained with other settings ({', '.join(changed)}); resume with the same ones")
+            raise ValueError(
+                f"{self.out} was trained with other settings ({', '.join(changed)}); resume with the same ones"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         if self.average:
             own = self.model.state_dict()
-            self.average.weights = {name: own[name] + offset.float() for name, offset in state["average_offset"].items()}
+            self.average.weights = {
+                name: own[name] + offset.float() for name, offset in state["average_offset"].items()
+            }
         self.rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         self.steps_done = state["steps_done"]
@@ -134,8 +140,13 @@ class Trainer:
         self.model.train()
         started = time.monotonic() - (self.log[-1]["seconds"] if self.log else 0.0)
         first = self.steps_done + 1
-        progress = tqdm(range(first, self.config.steps + 1), desc=f"train {self.config.stage}", unit="step",
-                        initial=self.steps_done, total=self.config.steps)
+        progress = tqdm(
+            range(first, self.config.steps + 1),
+            desc=f"train {self.config.stage}",
+            unit="step",
+            initial=self.steps_done,
+            total=self.config.steps,
+        )
         for step_number in progress:
             terms = self.step(self.sample())
             entry = {"step": step_number, "seconds": round(time.monotonic() - started, 1), **terms.as_floats()}
@@ -218,7 +229,10 @@ class Trainer:
         """A batch of objects from fresh training clips."""
         scene = self.config.scene
         length = 1 if self.config.stage == "images" else self.config.clip_length
-        clips = [training_clip(rng=self.rng, config=replace(scene, num_frames=length)) for _ in range(self.config.clips_per_step)]
+        clips = [
+            training_clip(rng=self.rng, config=replace(scene, num_frames=length))
+            for _ in range(self.config.clips_per_step)
+        ]
         return _objects_of(clips)
 
     # ----------------------------------------------------------------- stages

@@ -55,9 +55,7 @@ def node_arguments(checkpoint: Path, namespace: str = "/", **parameters: str) ->
 
 
 @contextlib.contextmanager
-def tracker_node(
-    arguments: list[str], log: Path, namespace: str, compressed: bool = False
-) -> Iterator[TrackerClient]:
+def tracker_node(arguments: list[str], log: Path, namespace: str, compressed: bool = False) -> Iterator[TrackerClient]:
     """Start the node process with `arguments` (logging to `log`) and a test node in the same
     `namespace` talking to it; on exit, stop both and check the node process ended cleanly."""
     process = ros_graph.start_process(arguments, log)
@@ -134,10 +132,12 @@ class TrackerClient:
     def wait_connected(self, timeout: float = 60.0) -> None:
         """Until the node subscribes to our images and prompts, publishes to us and serves."""
         self.spin_until(
-            lambda: self.image_pub.get_subscription_count() > 0
-            and self.prompt_pub.get_subscription_count() > 0
-            and self.array_sub.get_publisher_count() > 0
-            and self.add_client.service_is_ready(),
+            lambda: (
+                self.image_pub.get_subscription_count() > 0
+                and self.prompt_pub.get_subscription_count() > 0
+                and self.array_sub.get_publisher_count() > 0
+                and self.add_client.service_is_ready()
+            ),
             "the tracker node's topics and services",
             timeout,
         )
