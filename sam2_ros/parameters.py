@@ -101,7 +101,7 @@ class Settings:
         "published not visible with visibility_reason LOST_TO_OTHER and not remembered on that image.",
     )
     min_kept_fraction: float = _parameter(
-        0.5, "With exclusive: the least share of its mask a visible object keeps to stay visible.", limits=(0.0, 1.0)
+        0.5, "Least share of its mask a visible object keeps to stay visible, with exclusive.", limits=(0.0, 1.0)
     )
     image_transport: str = _parameter(
         "raw",

@@ -109,6 +109,24 @@ def bench_tracker_block(record: dict) -> str:
     return "\n".join(lines)
 
 
+def identity_block(record: dict) -> str:
+    """The tracker's identity policies side by side per scene family (benchmarks/identity.py)."""
+    lines = [
+        f"`python benchmarks/identity.py --sequences {record['sequences_per_family']}` ({record['model']}, "
+        f"float32, every target's mask on frame 0; {record['machine']}; {record['conditions']}):",
+        "",
+        "| family | policy | J&F | visibility accuracy | collapse | recovered within 3 | ms/frame |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in record["rows"]:
+        within = "-" if row["recovered_within_3"] is None else f"{row['recovered_within_3']:.0%}"
+        lines.append(
+            f"| {row['family']} | {row['policy']} | {row['jf']:.3f} | {row['visibility_accuracy']:.3f} "
+            f"| {row['collapse_rate']:.1%} | {within} | {row['ms_per_frame']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def demo_model_block(record: dict) -> str:
     """The bundled model's held-out evaluation per scene family, against the baselines."""
     lines = [
@@ -144,8 +162,16 @@ def parameters_block(_: None) -> str:
         meta = spec.metadata
         default = str(spec.default).lower() if isinstance(spec.default, bool) else f"{spec.default}"
         marker = "" if meta["read_only"] else " *"
-        lines.append(f"| `{name}`{marker} | {default or '(empty)'} | {meta['description']} |")
+        lines.append(f"| `{name}`{marker} | {default or '(empty)'} | {first_clause(meta['description'])} |")
     return "\n".join(lines)
+
+
+def first_clause(description: str) -> str:
+    """A parameter's description without its parenthesised remarks, up to its first colon or
+    semicolon, with table bars escaped: the table's short form (`--help` gives the whole, units
+    and ranges included)."""
+    plain = re.sub(r"\s*\([^)]*\)", "", description)
+    return re.split(r"[:;] ", plain, maxsplit=1)[0].strip().rstrip(".,").replace("|", "\\|") + "."
 
 
 def wire_size_block(record: dict) -> str:
@@ -174,6 +200,7 @@ BLOCKS: dict[str, tuple[str | None, Callable[[dict | None], str]]] = {
     "bench_tracker": ("bench_tracker.json", bench_tracker_block),
     "wire_size": ("wire_size.json", wire_size_block),
     "demo_model": (DEMO_MODEL_RECORD, demo_model_block),
+    "identity": ("docs/benchmarks/identity.json", identity_block),
     "parameters": (None, parameters_block),
 }
 # The blocks whose source is a run recorded in docs/figures/.
@@ -211,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wire-size", type=Path, help="a wire_size.py --json file to record first")
     parser.add_argument("--precision", default="auto", help="the precision the new demo run used (auto: resolved here)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when the README differs")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="the README to write or check")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "README.md", ROOT / "docs" / "parameters.md"],
+        help="the documents to write or check (default: the README and the parameter reference)",
+    )
     parser.add_argument("--records", type=Path, default=ROOT / "docs" / "figures", help="folder of the records")
     args = parser.parse_args(argv)
     new_records = {"demo": args.demo, "bench_tracker": args.bench_tracker, "wire_size": args.wire_size}
@@ -226,27 +259,35 @@ def main(argv: list[str] | None = None) -> int:
                 record["precision"] = choose_precision(args.precision, device).name
             args.records.mkdir(parents=True, exist_ok=True)
             (args.records / RECORDS[name]).write_text(json.dumps(record, indent=2) + "\n")
-    current = args.readme.read_text()
+    status = 0
+    for document in args.readme:
+        status = max(status, _update(document, args.records, check=args.check))
+    return status
+
+
+def _update(document: Path, records: Path, *, check: bool) -> int:
+    """Rewrite (or with `check`, compare) the figures blocks of `document`; the exit status."""
+    current = document.read_text()
     try:
-        expected = render(current, args.records)
+        expected = render(current, records)
     except (FiguresError, OSError, KeyError, ValueError) as error:
-        print(f"readme_figures: {error}", file=sys.stderr)
+        print(f"readme_figures: {document.name}: {error}", file=sys.stderr)
         return 2
-    if args.check:
+    if check:
         if expected == current:
             return 0
         diff = difflib.unified_diff(
-            current.splitlines(), expected.splitlines(), "README.md", "from the records", lineterm=""
+            current.splitlines(), expected.splitlines(), document.name, "from the records", lineterm=""
         )
         print("\n".join(diff), file=sys.stderr)
         print(
-            "readme_figures: the README's blocks differ from their sources: run scripts/readme_figures.py",
+            f"readme_figures: the blocks of {document.name} differ from their sources: run scripts/readme_figures.py",
             file=sys.stderr,
         )
         return 1
     if expected != current:
-        args.readme.write_text(expected)
-        print(f"rewrote the figures in {args.readme}")
+        document.write_text(expected)
+        print(f"rewrote the figures in {document}")
     return 0
 
 
