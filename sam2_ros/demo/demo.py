@@ -256,10 +256,13 @@ def run_once(args: argparse.Namespace, out: Path, *, detector: bool) -> dict:
     logs.mkdir(parents=True, exist_ok=True)
     children = start_children(args, logs, detector=detector)
     rclpy.init()
+    client = None
     try:
         client = DemoClient(Recording(camera_sequences(args.sequences, args.frames)), args.prompt)
         record(client, children)
     finally:
+        if client is not None:  # its subscriptions leave the graph now: the next run's camera waits for its own
+            client.destroy_node()
         rclpy.try_shutdown()
         for child in children:
             child.stop()
