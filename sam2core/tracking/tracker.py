@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
-from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, choose_precision
+from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, autocast, choose_precision
 from sam2core.runtime import BACKENDS, exported_model, precision_by_part
 from sam2core.tracking import step
 from sam2core.tracking.exclusivity import Claims, TrackHealth, hidden_if_lost, owned_logits, track_health
@@ -439,8 +439,7 @@ class StreamingTracker:
         raise PromptError(f"frame {frame_index} is not held; the tracker holds {span}")
 
     def _autocast(self) -> torch.autocast:
-        dtype = self.precision.dtype
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
+        return autocast(self.precision, self.device)
 
     def _result(
         self, object_id: int, output: DecoderOutput, image_size: tuple[int, int], health: TrackHealth
