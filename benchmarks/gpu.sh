@@ -5,36 +5,17 @@
 # and torch.compile, against Meta's predictor (random weights shared by both sides, as in
 # benchmarks/bench_tracker.py). Writes OUT/<model>.json per model and OUT/table.md.
 #
-# Set-up: uses the first Python that imports a CUDA build of torch ($PYTHON, then .venv, then
-# python3; with none, a CUDA torch is pip-installed into .venv-gpu); the packages it lacks are
-# pip-installed into its environment, never another torch. Each model run has its own time
-# limit, so one slow model cannot take the whole budget.
+# Set-up: scripts/cuda_python.sh (a Python with a CUDA torch), plus Meta's sam2 as the reference.
+# Each model run has its own time limit, so one slow model cannot take the whole budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-${OUT:-outputs/gpu}}
 mkdir -p "$OUT"
 started=$SECONDS
 
-has_cuda_torch() { "$1" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2>/dev/null; }
-PYTHON_CANDIDATES=(${PYTHON:-} .venv/bin/python python3)
-PY=""
-for candidate in "${PYTHON_CANDIDATES[@]}"; do
-    if command -v "$candidate" >/dev/null && has_cuda_torch "$candidate"; then PY=$candidate; break; fi
-done
-if [[ -z $PY ]]; then
-    echo "no Python with a CUDA build of torch: installing one into .venv-gpu" >&2
-    python3 -m venv .venv-gpu
-    .venv-gpu/bin/python -m pip install -q torch
-    PY=.venv-gpu/bin/python
-fi
-pip_install() {  # into that Python's own environment; a system Python may need --user
-    "$PY" -m pip install -q "$@" || "$PY" -m pip install -q --user --break-system-packages "$@"
-}
-if ! "$PY" -c 'import numpy, cv2, tqdm, skimage, PIL, hydra, iopath, sam2' 2>/dev/null; then
-    pip_install numpy opencv-python-headless tqdm scikit-image pillow hydra-core iopath
-    pip_install --no-deps sam2==1.1.0
-fi
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+CUDA_PYTHON_IMPORTS="hydra, iopath" CUDA_PYTHON_PACKAGES="hydra-core iopath"
+. scripts/cuda_python.sh
+"$PY" -c 'import sam2' 2>/dev/null || pip_install --no-deps sam2==1.1.0
 "$PY" -c 'import torch; print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")' | tee "$OUT/device.txt"
 echo "set-up took $((SECONDS - started)) s"
 

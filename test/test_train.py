@@ -89,8 +89,9 @@ def test_box_prompt_stays_near_the_object_and_inside_the_image():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", ["images", "clips"])
-def test_training_learns_a_fixed_batch(stage):
+@pytest.mark.parametrize(("stage", "precision"), [("images", "float32"), ("clips", "float32"), ("clips", "bfloat16")])
+def test_training_learns_a_fixed_batch(stage, precision):
+    """Also in bfloat16 autocast (emulated where the CPU lacks it: slower, the same outcome)."""
     torch.manual_seed(0)
     model = build_model("sam2.1_hiera_demo", image_size=SIZE)
     # Mask prompts only: with a fixed batch the loss then changes only by learning, not by the
@@ -104,7 +105,7 @@ def test_training_learns_a_fixed_batch(stage):
         scene=SCENE,
         prompt_weights=(0.0, 0.0, 1.0),
     )
-    trainer = Trainer(model, config, out=Path("unused"))
+    trainer = Trainer(model, config, out=Path("unused"), precision=precision)
     batch = _objects_of([training_clip(rng=seed, config=SCENE) for seed in (1, 2)])
     model.train()
     first = trainer.step(batch)
@@ -169,17 +170,8 @@ def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
 def _short_run(out: Path, steps: int, **changes) -> Trainer:
     torch.manual_seed(0)
     model = build_model("sam2.1_hiera_demo", image_size=SIZE)
-    config = TrainingConfig(
-        stage="clips",
-        steps=4,
-        clips_per_step=1,
-        clip_length=3,
-        warmup_steps=1,
-        checkpoint_every=2,
-        ema_decay=0.9,
-        scene=SCENE,
-        **changes,
-    )
+    settings = dict(stage="clips", steps=4, clips_per_step=1, clip_length=3, warmup_steps=1, checkpoint_every=2)
+    config = TrainingConfig(**{**settings, "ema_decay": 0.9, "scene": SCENE, **changes})
     return Trainer(model, config, out=out)
 
 
@@ -207,6 +199,39 @@ def test_a_resumed_run_continues_where_the_stopped_one_was(tmp_path):
     for name, value in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], value, atol=1e-4, rtol=1e-3)
     assert (tmp_path / "split" / "train_state.pt").stat().st_size < 25e6
+
+
+def test_a_run_out_of_time_saves_after_its_step_and_resumes(tmp_path):
+    """A time budget ends the run after the step that used it up, with the state saved there
+    (not at the last multiple of checkpoint_every)."""
+    stopped = _short_run(tmp_path, 4, checkpoint_every=100)
+    stopped.run(seconds=0.0)
+    assert stopped.steps_done == 1
+    resumed = _short_run(tmp_path, 4, checkpoint_every=100)
+    resumed.resume()
+    assert resumed.steps_done == 1
+    resumed.run()
+    assert [e["step"] for e in resumed.log] == [1, 2, 3, 4]
+
+
+@pytest.mark.slow
+def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_path):
+    """scripts/train_gpu.sh as a lent GPU would run it, on the CPU, one step per call."""
+    out = tmp_path / "gpu"
+    small = ["--clips-per-step", "1", "--clip-length", "3", "--image-size", str(SIZE), "--threads", "1"]
+    environment = {**os.environ, "DEVICE": "cpu", "PRECISION": "float32", "OMP_NUM_THREADS": "1"}
+    for call in (1, 2):
+        run = subprocess.run(
+            ["scripts/train_gpu.sh", "0", str(out), *small],
+            cwd=REPO, env=environment, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "1 steps in" in run.stdout and f"{call} of 6000 done" in run.stdout, run.stdout
+        state = torch.load(out / "train_state.pt", weights_only=True)
+        assert state["steps_done"] == call
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2]
+    build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt")
 
 
 def test_resume_refuses_other_settings(tmp_path):

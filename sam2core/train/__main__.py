@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
 from pathlib import Path
 
 import torch
@@ -26,6 +27,8 @@ from sam2core.config import MODEL_NAMES
 from sam2core.data.datasets import DATA_FORMATS, read_data
 from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
+from sam2core.precision import PRECISIONS
+from sam2core.tracking.tracker import compile_model
 from sam2core.train import distributed
 from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
 from sam2core.train.own_data import OwnDataTrainer
@@ -131,6 +134,18 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="continue the run in --out from its train_state.pt (same settings required)",
     )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="stop after this many minutes (the state is saved: --resume continues); none: run all --steps",
+    )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=PRECISIONS,
+        help="arithmetic of the forward pass (autocast); weights and optimiser stay float32",
+    )
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model's modules first")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the clips, prompts and weights")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, help="torch CPU threads; none: torch's choice")
@@ -179,14 +194,25 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(error))
         if args.stage != "images" and all(len(sequence.frames) == 1 for sequence in sequences):
             parser.error(f"--format {args.format} has single images: only --stage images trains on it")
-        trainer = OwnDataTrainer(model, config, out, sequences, evaluate=evaluate)
+        trainer = OwnDataTrainer(model, config, out, sequences, evaluate=evaluate, precision=args.precision)
     else:
-        trainer = Trainer(model, config, out, evaluate=evaluate)
+        trainer = Trainer(model, config, out, evaluate=evaluate, precision=args.precision)
     if args.resume:
         trainer.resume()
     if distributed.world_size() > 1:
         distributed.synchronise(trainer)
-    trainer.run()
+    if args.compile:
+        compile_model(model)
+    first = trainer.steps_done
+    started = time.monotonic()
+    trainer.run(seconds=None if args.minutes is None else 60 * args.minutes)
+    steps = trainer.steps_done - first
+    if steps:
+        seconds = time.monotonic() - started
+        print(
+            f"{steps} steps in {seconds:.0f} s ({seconds / steps:.2f} s a step, evaluations and compilation "
+            f"included) on {args.device} in {trainer.precision.name}; {trainer.steps_done} of {config.steps} done"
+        )
     if distributed.world_size() > 1:
         distributed.stop()
 

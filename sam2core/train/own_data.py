@@ -53,8 +53,10 @@ def sample_clip(sequences: list[SceneSequence], rng: np.random.Generator, length
 class OwnDataTrainer(Trainer):
     """A Trainer drawing its clips from `sequences` (see read_data)."""
 
-    def __init__(self, model, config, out: Path, sequences: list[SceneSequence], evaluate=None):
-        super().__init__(model, config, out, evaluate=evaluate)
+    def __init__(
+        self, model, config, out: Path, sequences: list[SceneSequence], evaluate=None, precision: str = "float32"
+    ):
+        super().__init__(model, config, out, evaluate=evaluate, precision=precision)
         self.sequences = sequences
 
     def sample(self) -> Batch:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from sam2core.build import save_checkpoint
 from sam2core.data import TRAINING, SceneConfig, SceneSequence, training_clip
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures
+from sam2core.precision import PrecisionChoice, autocast, choose_precision
 from sam2core.tracking import step
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.train.averaging import WeightAverage
@@ -83,7 +84,12 @@ class Batch:
 
 
 class Trainer:
-    """Runs a TrainingConfig on a model and writes checkpoints, a log and a loss plot to `out`."""
+    """Runs a TrainingConfig on a model and writes checkpoints, a log and a loss plot to `out`.
+
+    precision: the arithmetic of the forward pass ("float32", autocast to "bfloat16" / "float16",
+    or "auto", see sam2core.precision); the weights, gradients and optimiser stay in float32. Like
+    the device, it is not part of the run's config: a run may resume in another precision.
+    """
 
     def __init__(
         self,
@@ -91,6 +97,7 @@ class Trainer:
         config: TrainingConfig,
         out: Path,
         evaluate: Callable[[object], dict[str, float]] | None = None,
+        precision: str = "float32",
     ):
         self.model = model
         self.config = config
@@ -105,6 +112,7 @@ class Trainer:
         )
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._learning_rate_factor)
         self.device = next(model.parameters()).device
+        self.precision: PrecisionChoice = choose_precision(precision, self.device)
         self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
         self.steps_done = 0
         self.log: list[dict] = []
@@ -132,8 +140,10 @@ class Trainer:
         with open(self.out / "log.jsonl") as file:
             self.log = [json.loads(line) for line in file][: self.steps_done]
 
-    def run(self) -> list[dict]:
-        """Train up to config.steps; returns the log (one dict per step, evaluations included)."""
+    def run(self, seconds: float | None = None) -> list[dict]:
+        """Train up to config.steps, or until `seconds` have passed (then the state is saved and
+        `resume` continues); returns the log (one dict per step, evaluations included)."""
+        deadline = None if seconds is None else time.monotonic() + seconds
         self.out.mkdir(parents=True, exist_ok=True)
         log_path = self.out / "log.jsonl"
         log_path.write_text("".join(json.dumps(entry) + "\n" for entry in self.log))
@@ -159,8 +169,12 @@ class Trainer:
             self.steps_done = step_number
             with open(log_path, "a") as file:
                 file.write(json.dumps(entry) + "\n")
-            if step_number % self.config.checkpoint_every == 0 or step_number == self.config.steps:
+            out_of_time = deadline is not None and time.monotonic() >= deadline
+            if step_number % self.config.checkpoint_every == 0 or step_number == self.config.steps or out_of_time:
                 self.save()
+            if out_of_time:
+                break
+        progress.close()
         self.model.eval()
         return self.log
 
@@ -213,10 +227,8 @@ class Trainer:
     def step(self, batch: Batch) -> LossTerms:
         """One optimisation step on `batch`."""
         self.optimizer.zero_grad(set_to_none=True)
-        if self.config.stage == "images":
-            terms = self._image_losses(batch)
-        else:
-            terms = self._clip_losses(batch)
+        with autocast(self.precision, self.device):
+            terms = self._image_losses(batch) if self.config.stage == "images" else self._clip_losses(batch)
         terms.total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
