@@ -28,8 +28,8 @@ from sam2core.data.datasets import DATA_FORMATS, read_data
 from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
 from sam2core.precision import PRECISIONS
-from sam2core.tracking.tracker import compile_model
 from sam2core.train import distributed
+from sam2core.train.compiling import COMPILE_CHOICES, compile_for_training
 from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
 from sam2core.train.own_data import OwnDataTrainer
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
@@ -145,7 +145,12 @@ def main(argv: list[str] | None = None) -> None:
         choices=PRECISIONS,
         help="arithmetic of the forward pass (autocast); weights and optimiser stay float32",
     )
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model's modules first")
+    parser.add_argument(
+        "--compile",
+        default="off",
+        choices=COMPILE_CHOICES,
+        help="torch.compile nothing or the image encoder (see sam2core.train.compiling)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the clips, prompts and weights")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, help="torch CPU threads; none: torch's choice")
@@ -201,8 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         trainer.resume()
     if distributed.world_size() > 1:
         distributed.synchronise(trainer)
-    if args.compile:
-        compile_model(model)
+    compile_for_training(model, args.compile)
     first = trainer.steps_done
     started = time.monotonic()
     trainer.run(seconds=None if args.minutes is None else 60 * args.minutes)
