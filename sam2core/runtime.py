@@ -1,9 +1,10 @@
 """Running the tracker on exported graphs (sam2core.export) with ONNX Runtime or OpenVINO.
 
-`exported_model(model, folder, backend)` returns a copy of `model` whose image encoder, mask
-decoder, memory attention and memory encoder run the graphs in `folder`; everything else (the
-tracker's logic, prompt encoding, the choice of masks, memory selection) is the same PyTorch code,
-so a StreamingTracker on it behaves as on the original. The runtimes are optional extras:
+`exported_model(model, folder, backend)` (what sam2core.preparation.prepare_model calls for these
+backends) returns a copy of `model` whose image encoder, mask decoder, memory attention and memory
+encoder run the graphs in `folder`; everything else (the tracker's logic, prompt encoding, the
+choice of masks, memory selection) is the same PyTorch code, so a StreamingTracker on it behaves as
+on the original. The runtimes are optional extras:
 `pip install onnxruntime` or `pip install openvino`.
 
 Precision: ONNX Runtime's CPU provider runs the float32 graphs in float32. OpenVINO's CPU plugin
@@ -36,11 +37,13 @@ OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
 class Graph:
     """One exported graph in a runtime: named float32 / bool tensors in, tensors out.
 
-    precision: a key of OPENVINO_PRECISIONS, what OpenVINO is asked to compute in; `self.precision`
-    is what the runtime says it runs ("float32" for ONNX Runtime's CPU provider)."""
+    precision: a key of OPENVINO_PRECISIONS, what OpenVINO is asked to compute in (kept as
+    `requested_precision`); `self.precision` is what the runtime says it runs ("float32" for ONNX
+    Runtime's CPU provider)."""
 
     def __init__(self, path: Path, backend: str, precision: str = "float32") -> None:
         self.backend = backend
+        self.requested_precision = precision
         if backend == "onnxruntime":
             import onnxruntime
 
@@ -176,6 +179,19 @@ def exported_model(
     )
     runtime_model.sam_mask_decoder = ExportedMaskDecoder(runtime_model.sam_mask_decoder, graphs["mask_decoder"])
     return runtime_model.eval()
+
+
+def check_graph_precision(model: SAM2Model, precision: str) -> None:
+    """Raise ValueError when an OpenVINO graph of `model` was compiled for another precision than
+    `precision` (a key of OPENVINO_PRECISIONS), the tracker's: prepare the model with the
+    tracker's precision (sam2core.preparation.prepare_model)."""
+    graphs: dict[str, Graph] = getattr(model, "exported_graphs", {})
+    for name, graph in graphs.items():
+        if graph.backend == "openvino" and graph.requested_precision != precision:
+            raise ValueError(
+                f"the {name} graph was compiled for {graph.requested_precision} but the tracker runs in {precision}: "
+                "prepare the model with the tracker's precision"
+            )
 
 
 def precision_by_part(model: SAM2Model, torch_precision: str, memory_dtype: str) -> dict[str, str]:
