@@ -12,7 +12,8 @@ from lost_square import HEIGHT, PATH, RETURN, WIDTH, iou, returned_box, square_s
 
 from sam2core import build_model
 from sam2core.data import family
-from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections, true_box
+from sam2core.data.detector import DetectorConfig, simulate_detections, true_box
+from sam2core.settings_text import parse_settings
 from sam2core.tracking import Detection, DetectionOptions, DetectionTracker, Prompt, StreamingTracker, TrackerOptions
 from sam2core.tracking.detections import box_iou, check_detections, match_greedy
 

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sam2core.data import BENCHMARK, SceneSequence, held_out_sequences
-from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections
+from sam2core.data.detector import DetectorConfig, simulate_detections
 from sam2core.evaluation.metrics import (
     CAUSES,
     Collapses,
@@ -29,8 +29,10 @@ from sam2core.evaluation.metrics import (
     score_object,
 )
 from sam2core.modeling.sam2 import SAM2Model
+from sam2core.point_labels import POSITIVE
+from sam2core.settings_text import parse_settings
 from sam2core.tracking import DetectionOptions, DetectionTracker, Prompt, TrackerOptions
-from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
+from sam2core.tracking.prompt import PROMPT_KINDS, PromptKind, most_interior_pixel
 
 # The tracker options that make a score the same on every CPU (see sam2core.precision).
 FLOAT32 = TrackerOptions(precision="float32")
