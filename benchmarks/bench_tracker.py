@@ -39,12 +39,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sam2core import Prompt, StreamingTracker, build_model
+from sam2core import Prompt, StreamingTracker, TrackerOptions, build_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
 from sam2core.export import export
 from sam2core.precision import DTYPES, PRECISIONS, choose_precision
-from sam2core.runtime import BACKENDS, exported_model
-from sam2core.tracking.tracker import compile_model
+from sam2core.preparation import Preparation, prepare_model
+from sam2core.runtime import BACKENDS
 
 WARM_UP = 16
 
@@ -115,14 +115,12 @@ def latency_rows(args, ours, reference, frames: np.ndarray) -> list[dict]:
                 continue
             torch._dynamo.reset()
             torch._dynamo.utils.counters.clear()
-            model = ours
+            folder = ""
             if backend != "torch":
-                folder = Path(tempfile.mkdtemp(prefix="sam2_export_"))
-                export(ours, folder)
-                model = exported_model(ours, folder, backend)
-            if compiled == "on":
-                model = copy.deepcopy(ours)
-                compile_model(model)
+                folder = str(tempfile.mkdtemp(prefix="sam2_export_"))
+                export(ours, Path(folder))
+            preparation = Preparation(backend=backend, export_dir=folder, compile=compiled == "on")
+            model = prepare_model(copy.deepcopy(ours) if preparation.compile else ours, preparation, precision)
             for count in args.objects:
                 run = run_ours(model, frames, count, precision=precision)
                 row = {
@@ -227,7 +225,7 @@ class Run:
 def run_ours(model, frames: np.ndarray, count: int, *, precision="float32", report_at=()) -> Run:
     """Without the tracker's mask clean-up: the reference has none on the CPU (its hole filling
     needs a CUDA kernel), and the masks compared must come from the same steps."""
-    tracker = StreamingTracker(model, precision=precision, fill_hole_area=0, min_region_area=0)
+    tracker = StreamingTracker(model, TrackerOptions(precision=precision, fill_hole_area=0, min_region_area=0))
     run = Run()
     for index, frame in enumerate(frames):
         started = time.perf_counter()

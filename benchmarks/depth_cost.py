@@ -19,7 +19,7 @@ from std_msgs.msg import Header
 from sam2_ros.conversions import tracked_object_array
 from sam2_ros.depth import DepthStage
 from sam2_ros.depth_messages import MarkerBook, camera_info, depth_image, fill_tracked_object, point_cloud
-from sam2_ros.loading import load_tracker
+from sam2_ros.loading import LoadSpec, load_tracker
 from sam2core.geometry import PinholeCamera
 from sam2core.locating import DepthSettings
 from sam2core.tracking import Prompt
@@ -45,7 +45,7 @@ def main() -> int:
     parser.add_argument("--model", default="sam2.1_hiera_demo")
     parser.add_argument("--checkpoint", default="default")
     args = parser.parse_args()
-    tracker = load_tracker(model=args.model, checkpoint=args.checkpoint, device="cpu")
+    tracker = load_tracker(LoadSpec(model=args.model, checkpoint=args.checkpoint, device="cpu"))
     stage = DepthStage(DepthSettings(), max_offset_ns=20_000_000, buffer_size=8, warn=print)
     stage.set_camera_info(camera_info(PinholeCamera.from_field_of_view(WIDTH, HEIGHT, 60.0), Header()))
     markers = MarkerBook()

@@ -19,7 +19,7 @@ import torch
 from sam2core.build import build_model
 from sam2core.data import FAMILIES, family
 from sam2core.evaluation.benchmark import evaluate
-from sam2core.tracking import StreamingTracker
+from sam2core.tracking import StreamingTracker, TrackerOptions
 
 
 class StepClock:
@@ -72,7 +72,7 @@ def main() -> None:
                     report = evaluate(
                         model,
                         family(name).held_out(args.sequences),
-                        tracker_options={"precision": args.precision, "motion": motion},
+                        tracker_options=TrackerOptions(precision=args.precision, motion=motion),
                         progress=True,
                     ).tracker
                 frames = sum(score.num_frames for score in report.sequences)

@@ -21,8 +21,8 @@ from std_msgs.msg import Header
 from sam2_ros.msg import Detection as DetectionMsg
 from sam2_ros.msg import DetectionArray, TrackedObject, TrackedObjectArray
 from sam2_ros.msg import Prompt as PromptMsg
+from sam2core.point_labels import NEGATIVE, POSITIVE
 from sam2core.tracking import Detection, ObjectResult, Prompt, TrackHealth
-from sam2core.tracking.prompt import NEGATIVE, POSITIVE
 from sam2core.tracking.results import EMPTY_GEOMETRY, MaskGeometry
 from sam2core.visualization import overlay
 

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import gc
+from dataclasses import dataclass
 
 import torch
 
 from sam2core import build_model
-from sam2core.tracking import StreamingTracker
+from sam2core.preparation import Preparation, prepare_model
+from sam2core.tracking import StreamingTracker, TrackerOptions
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Which model to load, where, and how to prepare it (sam2core.preparation)."""
+
+    model: str  # a registered model name (sam2core.MODEL_NAMES)
+    checkpoint: str = "default"  # a file in Meta's format, or "default": the bundled weights
+    device: str = "auto"  # "auto" (the first GPU when there is one, else the CPU), "cpu", "cuda:N", ...
+    image_size: int = 0  # side of the model's square input; 0 keeps the model's own
+    preparation: Preparation = Preparation()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -20,16 +33,17 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def load_tracker(*, model: str, checkpoint: str, device: str, image_size: int = 0, **options) -> StreamingTracker:
-    """A StreamingTracker on the registered model `model` with the weights of `checkpoint`.
+def load_tracker(spec: LoadSpec, options: TrackerOptions = TrackerOptions()) -> StreamingTracker:
+    """A StreamingTracker with `options` on the model `spec` names, built with its checkpoint and
+    prepared as it asks (for the tracker's precision, which OpenVINO graphs are compiled for).
 
-    image_size 0 keeps the model's own input size. `options` are StreamingTracker's keywords (the
-    fields of TrackerOptions: max_objects, precision, compile, backend, export_dir, ...). Raises
-    sam2core.CheckpointError for a missing, unreadable or mismatched checkpoint, KeyError for an
-    unknown model and ValueError for an unusable device or option.
+    Raises sam2core.CheckpointError for a missing, unreadable or mismatched checkpoint, KeyError for
+    an unknown model and ValueError for an unusable device or export folder.
     """
-    sam2 = build_model(model, checkpoint=checkpoint, image_size=image_size or None, device=resolve_device(device))
-    return StreamingTracker(sam2, **options)
+    model = build_model(
+        spec.model, checkpoint=spec.checkpoint, image_size=spec.image_size or None, device=resolve_device(spec.device)
+    )
+    return StreamingTracker(prepare_model(model, spec.preparation, options.precision), options)
 
 
 def release_device_memory(device: torch.device) -> None:

@@ -22,10 +22,13 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from sam2_ros.conversions import MASK_ENCODINGS, MASK_MODES
+from sam2_ros.loading import LoadSpec
 from sam2core import MODEL_NAMES
 from sam2core.locating import DepthSettings
 from sam2core.precision import PRECISIONS
-from sam2core.tracking import DetectionOptions
+from sam2core.preparation import Preparation
+from sam2core.runtime import BACKENDS
+from sam2core.tracking import DetectionOptions, TrackerOptions
 
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
@@ -75,7 +78,7 @@ class Settings:
     backend: str = _parameter(
         "torch",
         "Where the model runs: torch, or onnxruntime / openvino on the graphs in export_dir (CPU, float32).",
-        choices=("torch", "onnxruntime", "openvino"),
+        choices=BACKENDS,
     )
     export_dir: str = _parameter(
         "", "Folder written by python -m sam2core.export, for the onnxruntime / openvino backends."
@@ -245,9 +248,20 @@ class Settings:
             min_score=self.min_detection_score, max_detections=self.max_detections,
         )  # fmt: skip
 
-    def tracker_options(self) -> dict[str, str | int]:
-        """Keyword arguments of sam2_ros.loading.load_tracker."""
-        return {name: getattr(self, name) for name in TRACKER_OPTIONS}
+    def load_spec(self) -> LoadSpec:
+        """The model to load and how to prepare it (sam2_ros.loading.load_tracker's first argument)."""
+        return LoadSpec(
+            model=self.model, checkpoint=self.checkpoint, device=self.device, image_size=self.image_size,
+            preparation=Preparation(backend=self.backend, export_dir=self.export_dir, compile=self.compile),
+        )  # fmt: skip
+
+    def tracker_options(self) -> TrackerOptions:
+        """How the tracker tracks (sam2_ros.loading.load_tracker's second argument)."""
+        return TrackerOptions(
+            max_objects=self.max_objects, frame_history=self.frame_history,
+            max_conditioning_frames=self.max_conditioning_frames, precision=self.precision, motion=self.motion,
+            exclusive=self.exclusive, min_kept_fraction=self.min_kept_fraction,
+        )  # fmt: skip
 
     def depth_settings(self) -> DepthSettings:
         """How sam2_ros.depth measures objects and explains hidden ones."""
@@ -263,8 +277,9 @@ def _class_ids(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-# The Settings fields that make the tracker; the offline tools take them as flags.
-TRACKER_OPTIONS = (
+# The Settings fields that make the tracker (load_spec and tracker_options); the offline tools
+# take them as flags.
+TRACKER_SETTINGS = (
     "model", "checkpoint", "device", "image_size", "precision", "max_objects", "frame_history",
     "max_conditioning_frames", "compile", "backend", "export_dir", "motion", "exclusive", "min_kept_fraction",
 )  # fmt: skip
@@ -365,7 +380,7 @@ def _constraints(spec: dataclasses.Field) -> str:
     return "; ".join(parts)
 
 
-def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] = TRACKER_OPTIONS) -> None:
+def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] = TRACKER_SETTINGS) -> None:
     """Flags (`--image-size`) for the Settings fields `names`, with their types, defaults, choices and
     help (the parser's ArgumentDefaultsHelpFormatter adds the default)."""
     for name in names:
@@ -405,6 +420,11 @@ def _argument_type(spec: dataclasses.Field):
     return convert
 
 
-def chosen(args: argparse.Namespace, names: tuple[str, ...] = TRACKER_OPTIONS) -> dict[str, object]:
+def chosen(args: argparse.Namespace, names: tuple[str, ...] = TRACKER_SETTINGS) -> dict[str, object]:
     """The values of the flags add_arguments made, by field name."""
     return {name: getattr(args, name) for name in names}
+
+
+def settings_of(args: argparse.Namespace, names: tuple[str, ...] = TRACKER_SETTINGS) -> Settings:
+    """Settings with the values of the flags add_arguments made for `names`, the defaults elsewhere."""
+    return Settings(**chosen(args, names))

@@ -115,19 +115,18 @@ class TrackerNode(LifecycleNode):
     # ----------------------------------------------------------------- lifecycle
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        options = self.settings.tracker_options()
-        self.get_logger().info(f"loading {options['model']} from checkpoint {options['checkpoint']!r}")
+        settings = self.settings
+        self.get_logger().info(f"loading {settings.model} from checkpoint {settings.checkpoint!r}")
         try:
-            self._tracker = load_tracker(**options)
+            self._tracker = load_tracker(settings.load_spec(), settings.tracker_options())
         except LOAD_FAILURES as error:
             self.get_logger().error(f"cannot load the model: {error}")
             return TransitionCallbackReturn.FAILURE
         precision = self._tracker.precision
         parts = ", ".join(f"{part} {value}" for part, value in self._tracker.precision_by_part.items())
         self.get_logger().info(
-            f"model {options['model']} ready on {self._tracker.device}, {precision.name} ({precision.reason}); {parts}"
+            f"model {settings.model} ready on {self._tracker.device}, {precision.name} ({precision.reason}); {parts}"
         )
-        settings = self.settings
         reliable = parameters.reliable_qos(settings)
         self._outputs = _Outputs(
             tracked=self.create_lifecycle_publisher(TrackedObjectArray, settings.tracked_objects_topic, reliable),

@@ -19,6 +19,8 @@ _HOMES = {
     "ImageFeatures": "sam2core.modeling.outputs",
     "MemoryContext": "sam2core.modeling.outputs",
     "SAM2Model": "sam2core.modeling.sam2",
+    "Preparation": "sam2core.preparation",
+    "prepare_model": "sam2core.preparation",
     **TRACKING_HOMES,
 }
 __all__ = sorted(_HOMES)

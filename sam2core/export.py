@@ -88,7 +88,7 @@ class MaskDecoderGraph(nn.Module):
     def forward(self, tokens: Tensor, image: Tensor, image_pe: Tensor, feat_s0: Tensor, feat_s1: Tensor):
         """tokens (B, T, C), image and image_pe (B, C, h, w), skips (B, C/8, 4h, 4w), (B, C/4, 2h, 2w)
         -> masks (B, K, 4h, 4w), iou (B, K), mask tokens (B, K, C), object score (B, 1)."""
-        return tuple(self.decoder._predict(tokens, image, image_pe, (feat_s0, feat_s1)))
+        return tuple(self.decoder.predict_all_masks(tokens, image, image_pe, (feat_s0, feat_s1)))
 
 
 class MemoryAttentionGraph(nn.Module):

@@ -13,8 +13,8 @@ from torch import Tensor
 from sam2core.masks import fill_small_regions
 from sam2core.modeling.outputs import ImageFeatures
 from sam2core.modeling.preprocess import preprocess_image_bilinear
-from sam2core.modeling.prompt_encoder import box_corner_points
 from sam2core.modeling.sam2 import SAM2Model
+from sam2core.point_labels import box_corner_points
 
 # Low-res mask logits handed back for the next prompt are clamped to this magnitude.
 LOW_RES_LOGIT_LIMIT = 32.0

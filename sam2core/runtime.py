@@ -1,9 +1,10 @@
 """Running the tracker on exported graphs (sam2core.export) with ONNX Runtime or OpenVINO.
 
-`exported_model(model, folder, backend)` returns a copy of `model` whose image encoder, mask
-decoder, memory attention and memory encoder run the graphs in `folder`; everything else (the
-tracker's logic, prompt encoding, memory selection) is the same PyTorch code, so a
-StreamingTracker on it behaves as on the original. The runtimes are optional extras:
+`exported_model(model, folder, backend)` (what sam2core.preparation.prepare_model calls for these
+backends) returns a copy of `model` whose image encoder, mask decoder, memory attention and memory
+encoder run the graphs in `folder`; everything else (the tracker's logic, prompt encoding, the
+choice of masks, memory selection) is the same PyTorch code, so a StreamingTracker on it behaves as
+on the original. The runtimes are optional extras:
 `pip install onnxruntime` or `pip install openvino`.
 
 Precision: ONNX Runtime's CPU provider runs the float32 graphs in float32. OpenVINO's CPU plugin
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam2core.export import EXPORT_JSON, MemoryLayout
-from sam2core.modeling.mask_decoder import MaskPrediction
+from sam2core.modeling.mask_decoder import MaskDecoder, MaskPrediction
 from sam2core.modeling.sam2 import SAM2Model
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
@@ -36,11 +37,13 @@ OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
 class Graph:
     """One exported graph in a runtime: named float32 / bool tensors in, tensors out.
 
-    precision: a key of OPENVINO_PRECISIONS, what OpenVINO is asked to compute in; `self.precision`
-    is what the runtime says it runs ("float32" for ONNX Runtime's CPU provider)."""
+    precision: a key of OPENVINO_PRECISIONS, what OpenVINO is asked to compute in (kept as
+    `requested_precision`); `self.precision` is what the runtime says it runs ("float32" for ONNX
+    Runtime's CPU provider)."""
 
     def __init__(self, path: Path, backend: str, precision: str = "float32") -> None:
         self.backend = backend
+        self.requested_precision = precision
         if backend == "onnxruntime":
             import onnxruntime
 
@@ -86,6 +89,27 @@ class ExportedMemoryEncoder(nn.Module):
         image_features = image_features.float().expand(mask.shape[0], -1, -1, -1)
         memory_features, memory_pos = self.graph(image_features=image_features, mask=mask.float())
         return memory_features, memory_pos
+
+
+class ExportedMaskDecoder(MaskDecoder):
+    """A mask decoder whose raw prediction (every mask token's mask, IoU, token and the object
+    score) runs the graph; assembling the tokens and choosing the masks stay in PyTorch."""
+
+    def __init__(self, decoder: MaskDecoder, graph: Graph) -> None:
+        super().__init__(transformer_dim=decoder.transformer_dim, config=decoder.config)
+        self.load_state_dict(decoder.state_dict())
+        self.graph = graph
+
+    def predict_all_masks(
+        self, tokens: Tensor, image: Tensor, image_pe: Tensor, high_res_features: tuple[Tensor, Tensor]
+    ) -> MaskPrediction:
+        """As MaskDecoder.predict_all_masks; the high-resolution levels of a frame shared by B
+        objects are expanded to the graph's one batch."""
+        feat_s0, feat_s1 = (level.float().expand(image.shape[0], -1, -1, -1) for level in high_res_features)
+        outputs = self.graph(
+            tokens=tokens.float(), image=image.float(), image_pe=image_pe.float(), feat_s0=feat_s0, feat_s1=feat_s1
+        )
+        return MaskPrediction(*outputs)
 
 
 class ExportedMemoryAttention(nn.Module):
@@ -146,24 +170,28 @@ def exported_model(
             f"the model runs at {model.config.image_size}"
         )
     graphs = {name: Graph(folder / graph["file"], backend, precision) for name, graph in description["graphs"].items()}
-    runtime_model = copy.deepcopy(model).float().cpu().eval()
+    runtime_model = copy.deepcopy(model).float().cpu()
     runtime_model.exported_graphs = graphs
     runtime_model.image_encoder = ExportedImageEncoder(graphs["image_encoder"])
     runtime_model.memory_encoder = ExportedMemoryEncoder(graphs["memory_encoder"])
     runtime_model.memory_attention = ExportedMemoryAttention(
         graphs["memory_attention"], MemoryLayout(**description["memory_layout"])
     )
-    decoder_graph = graphs["mask_decoder"]
+    runtime_model.sam_mask_decoder = ExportedMaskDecoder(runtime_model.sam_mask_decoder, graphs["mask_decoder"])
+    return runtime_model.eval()
 
-    def predict(tokens: Tensor, image: Tensor, image_pe: Tensor, high_res_features: tuple[Tensor, Tensor]):
-        feat_s0, feat_s1 = (level.float().expand(image.shape[0], -1, -1, -1) for level in high_res_features)
-        outputs = decoder_graph(
-            tokens=tokens.float(), image=image.float(), image_pe=image_pe.float(), feat_s0=feat_s0, feat_s1=feat_s1
-        )
-        return MaskPrediction(*outputs)
 
-    runtime_model.sam_mask_decoder._predict = predict  # the decoder's own mask choice stays in PyTorch
-    return runtime_model
+def check_graph_precision(model: SAM2Model, precision: str) -> None:
+    """Raise ValueError when an OpenVINO graph of `model` was compiled for another precision than
+    `precision` (a key of OPENVINO_PRECISIONS), the tracker's: prepare the model with the
+    tracker's precision (sam2core.preparation.prepare_model)."""
+    graphs: dict[str, Graph] = getattr(model, "exported_graphs", {})
+    for name, graph in graphs.items():
+        if graph.backend == "openvino" and graph.requested_precision != precision:
+            raise ValueError(
+                f"the {name} graph was compiled for {graph.requested_precision} but the tracker runs in {precision}: "
+                "prepare the model with the tracker's precision"
+            )
 
 
 def precision_by_part(model: SAM2Model, torch_precision: str, memory_dtype: str) -> dict[str, str]:

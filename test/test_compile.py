@@ -13,9 +13,9 @@ import oracle
 import pytest
 import torch
 
-from sam2core import Prompt, StreamingTracker, build_model
+from sam2core import Prompt, StreamingTracker, TrackerOptions, build_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
-from sam2core.tracking.tracker import compile_model
+from sam2core.preparation import Preparation, prepare_model
 
 # Compiled kernels sum in another order than eager ones: mask logits of magnitude ~10 differ by
 # about 1e-5 (1.1e-5 measured). The README states this tolerance.
@@ -37,7 +37,7 @@ def clicks(count: int, size: int) -> dict[int, Prompt]:
 
 def stream(model, frames: np.ndarray, count: int) -> torch.Tensor:
     """(frames, objects, H, W) mask logits of a stream with `count` clicked objects."""
-    tracker = StreamingTracker(model, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(precision="float32"))
     logits = []
     for index, frame in enumerate(frames):
         result = tracker.track(frame, clicks(count, frame.shape[0]) if index == 0 else None)
@@ -50,7 +50,7 @@ def test_compiled_tracker_matches_eager_and_more_objects_do_not_recompile(frames
     compiled = copy.deepcopy(eager)
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
-    compile_model(compiled)
+    compiled = prepare_model(compiled, Preparation(compile=True), precision="float32")
     counts, graphs = (1, 3, 8, 1), []
     for count in counts:
         expected, got = stream(eager, frames, count), stream(compiled, frames, count)

@@ -12,8 +12,9 @@ from lost_square import HEIGHT, PATH, RETURN, WIDTH, iou, returned_box, square_s
 
 from sam2core import build_model
 from sam2core.data import family
-from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections, true_box
-from sam2core.tracking import Detection, DetectionOptions, DetectionTracker, Prompt, StreamingTracker
+from sam2core.data.detector import DetectorConfig, simulate_detections, true_box
+from sam2core.settings_text import parse_settings
+from sam2core.tracking import Detection, DetectionOptions, DetectionTracker, Prompt, StreamingTracker, TrackerOptions
 from sam2core.tracking.detections import box_iou, check_detections, match_greedy
 
 
@@ -126,7 +127,7 @@ WEAK = DetectionOptions(min_object_score=1.0)
 
 
 def run_path(model, detections_at: dict[int, list[Detection]], options: DetectionOptions = WEAK):
-    tracker = DetectionTracker.from_model(model, options, precision="float32")
+    tracker = DetectionTracker.from_model(model, options, TrackerOptions(precision="float32"))
     results = []
     for index, corner in enumerate(PATH):
         image, mask = square_scene(corner)
@@ -149,7 +150,7 @@ def test_a_detection_reacquires_a_lost_object(model):
 
 def test_without_detections_it_is_the_streaming_tracker(model):
     _, wrapped = run_path(model, {})
-    tracker = StreamingTracker(model, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(precision="float32"))
     for index, (corner, result) in enumerate(zip(PATH, wrapped)):
         image, mask = square_scene(corner)
         alone = tracker.track(image, {1: Prompt(mask=mask)} if index == 0 else None).objects[1]
@@ -184,7 +185,7 @@ def test_unmatched_detections_of_listed_classes_start_objects_at_a_limited_rate(
     image, mask = square_scene((10, 10))
     # no re-acquisition: a track left without its detection would take the cup that starts object 6
     options = DetectionOptions(new_objects_from=("cup",), max_new_objects=1, new_object_window=3, reacquire_lost=False)
-    tracker = DetectionTracker.from_model(model, options, precision="float32")
+    tracker = DetectionTracker.from_model(model, options, TrackerOptions(precision="float32"))
     tracker.track(image, None, {4: Prompt(mask=mask)})
     cups = [Detection((80, 50, 110, 80), "cup", 0.9), Detection((60, 5, 90, 30), "cup", 0.8)]
     others = [

@@ -1,14 +1,14 @@
 """Tests of the evaluation: metrics on hand-made masks, the baseline, and a tiny benchmark run."""
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from sam2core import build_model
+from sam2core import TrackerOptions, build_model
 from sam2core.data import BENCHMARK, FAMILIES, HiddenInterval, family, held_out_sequences
 from sam2core.evaluation import (
     BASELINES,
@@ -175,13 +175,8 @@ def test_method_summary_has_the_collapse_rate_recovery_and_cost():
 
 def test_tracker_options_from_text():
     options = tracker_options_from_text("exclusive=true,min_kept_fraction=0.25,max_objects=3")
-    assert {name: options[name] for name in ("exclusive", "min_kept_fraction", "max_objects", "precision")} == {
-        "exclusive": True,
-        "min_kept_fraction": 0.25,
-        "max_objects": 3,
-        "precision": "float32",
-    }
-    assert tracker_options_from_text("precision=auto")["precision"] == "auto"
+    assert options == TrackerOptions(exclusive=True, min_kept_fraction=0.25, max_objects=3, precision="float32")
+    assert tracker_options_from_text("precision=auto").precision == "auto"
     for bad in ("exclusive=maybe", "max_objects=two", "no_such_option=1", "exclusive", "min_kept_fraction=2"):
         with pytest.raises(ValueError):
             tracker_options_from_text(bad)
@@ -230,7 +225,7 @@ def test_evaluate_end_to_end_with_a_random_model():
         model,
         held_out_sequences(1, config=short),
         prompt="mask",
-        tracker_options={"max_conditioning_frames": 2},
+        tracker_options=TrackerOptions(max_conditioning_frames=2),
         on_sequence=lambda sequence, prediction: seen.append((sequence, prediction)),
         progress=False,
     )
@@ -251,7 +246,7 @@ def test_evaluate_end_to_end_with_a_random_model():
     for result in report.tracker.sequences[0].objects:
         assert result.j_per_frame[0] > 0.9  # a mask prompt comes back on its frame, even untrained
     loaded = json.loads(report.to_json())
-    assert loaded["tracker_options"] == {"max_conditioning_frames": 2}
+    assert loaded["tracker_options"] == asdict(TrackerOptions(max_conditioning_frames=2))
     assert loaded["tracker"]["jf"] == report.tracker.jf
     assert loaded["baselines"][0]["sequences"][0]["objects"][0]["j_per_frame"] == list(
         report.baselines[0].sequences[0].objects[0].j_per_frame

@@ -12,10 +12,10 @@ import pytest
 import torch
 from test_tracker_oracle import SCENARIOS, SHORT, Event, assert_same_stream, clicks, frames  # noqa: F401 (a fixture)
 
-from sam2core import StreamingTracker, build_model
+from sam2core import StreamingTracker, TrackerOptions, build_model
 from sam2core.export import export
 from sam2core.precision import CPU_BFLOAT16_FLAGS, cpu_flags
-from sam2core.runtime import exported_model
+from sam2core.preparation import Preparation, prepare_model
 
 EXPORT_TOLERANCE = 1e-3  # the exported graphs against the PyTorch path (README, "Speed")
 
@@ -31,12 +31,12 @@ def models(tmp_path_factory):
 @pytest.fixture(scope="module", params=["onnxruntime", "openvino"])
 def runtime_model(request, models):
     model, folder = models
-    return exported_model(model, folder, request.param)
+    return prepare_model(model, Preparation(backend=request.param, export_dir=str(folder)), precision="float32")
 
 
 def run_stream(model, events, frames, length) -> dict:
     """Each frame's and correction's (mask logits, score, pointer) per object."""
-    tracker = StreamingTracker(model, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(precision="float32"))
     outputs = {}
     for index, frame in enumerate(frames[:length]):
         todo = [event for event in events if event.frame == index]
@@ -96,7 +96,7 @@ def test_image_encoder_graph_pads_windows_that_do_not_tile_the_grid(tmp_path, ba
     torch.manual_seed(0)
     model = build_model("sam2.1_hiera_t", image_size=256).eval()
     export(model, tmp_path)
-    runtime_model = exported_model(model, tmp_path, backend)
+    runtime_model = prepare_model(model, Preparation(backend=backend, export_dir=str(tmp_path)), precision="float32")
     images = torch.randn(1, 3, 256, 256)
     with torch.no_grad():
         expected_levels, expected_pos = model.image_encoder(images)
@@ -113,7 +113,8 @@ def test_each_runtime_runs_and_reports_the_trackers_precision(models):
     graphs = ("image_encoder", "mask_decoder", "memory_attention", "memory_encoder")
 
     def parts(backend: str, precision: str) -> dict[str, str]:
-        return StreamingTracker(model, precision=precision, backend=backend, export_dir=str(folder)).precision_by_part
+        prepared = prepare_model(model, Preparation(backend=backend, export_dir=str(folder)), precision)
+        return StreamingTracker(prepared, TrackerOptions(precision=precision)).precision_by_part
 
     rest = {"other modules": "torch float32", "memory bank": "bfloat16"}
     assert parts("openvino", "float32") == {**{graph: "openvino f32" for graph in graphs}, **rest}
@@ -122,3 +123,40 @@ def test_each_runtime_runs_and_reports_the_trackers_precision(models):
     native = bool(cpu_flags(environ={}) & CPU_BFLOAT16_FLAGS)  # OpenVINO looks at the CPU itself
     assert {half[graph] for graph in graphs} <= ({"openvino bf16"} if native else {"openvino bf16", "openvino f32"})
     assert half["other modules"] == "torch bfloat16"
+
+
+def test_the_tracker_refuses_graphs_compiled_for_another_precision(models):
+    model, folder = models
+    prepared = prepare_model(model, Preparation(backend="openvino", export_dir=str(folder)), precision="float32")
+    with pytest.raises(ValueError, match="compiled for float32 but the tracker runs in bfloat16"):
+        StreamingTracker(prepared, TrackerOptions(precision="bfloat16"))
+
+
+def test_the_exported_decoder_runs_the_graph_for_the_raw_prediction(models, runtime_model, monkeypatch):
+    """Its forward assembles the tokens and chooses the masks as the PyTorch decoder does, in eval
+    mode; only the raw prediction (every mask token's mask, IoU, token, object score) is the graph's."""
+    model, _ = models
+    decoder, exported = model.sam_mask_decoder, runtime_model.sam_mask_decoder
+    assert not exported.training
+    calls = []
+    graph = exported.graph
+    monkeypatch.setattr(exported, "graph", lambda **inputs: calls.append(sorted(inputs)) or graph(**inputs))
+    dim, side = model.config.hidden_dim, model.config.image_size // 16
+    torch.manual_seed(0)
+    inputs = {
+        "image_embeddings": torch.randn(3, dim, side, side),
+        "image_pe": torch.randn(1, dim, side, side),
+        "sparse_prompt_embeddings": torch.randn(3, 2, dim),
+        "dense_prompt_embeddings": torch.randn(3, dim, side, side),
+        "high_res_features": (
+            torch.randn(1, dim // 8, 4 * side, 4 * side),
+            torch.randn(1, dim // 4, 2 * side, 2 * side),
+        ),
+    }  # three objects on one frame: its high-resolution levels are a batch of one
+    for multimask in (False, True):
+        with torch.no_grad():
+            expected, got = decoder(**inputs, multimask=multimask), exported(**inputs, multimask=multimask)
+        for name, ours, theirs in zip(expected._fields, got, expected):
+            assert ours.shape == theirs.shape, name
+            assert (ours - theirs).abs().max() <= EXPORT_TOLERANCE, f"multimask {multimask}: {name}"
+    assert calls == [["feat_s0", "feat_s1", "image", "image_pe", "tokens"]] * 2

@@ -1,6 +1,7 @@
-"""The library's layers: no import cycles in sam2core, and the drawing helpers and the message
-conversions load no model code (so that a tool that draws or converts results starts fast and
-stays independent of the model)."""
+"""The library's layers: no import cycles in sam2core, and the drawing helpers, the message
+conversions and the prompt rules (point labels, a box as two corners; the tracker's prompt
+checks) load no model code (so that a tool that draws, converts results or makes prompts starts
+fast and stays independent of the model)."""
 
 import ast
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_STACK = ("sam2core.modeling", "sam2core.tracking.tracker")
-LIGHT_MODULES = ("sam2core.visualization", "sam2_ros.conversions")
+LIGHT_MODULES = ("sam2core.visualization", "sam2_ros.conversions", "sam2core.point_labels", "sam2core.tracking.prompt")
 
 
 def module_name(path: Path) -> str:

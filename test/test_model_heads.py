@@ -7,7 +7,7 @@ import oracle
 import pytest
 import torch
 
-from sam2core.modeling.prompt_encoder import box_corner_points
+from sam2core.point_labels import box_corner_points
 
 CASES = oracle.PARITY_CASES
 PROMPTS = [

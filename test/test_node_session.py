@@ -12,7 +12,7 @@ from sam2_ros.frame_stats import Counts
 from sam2_ros.session import Frame, FrameRejected, PromptRejected, PromptRequest, TrackingSession
 from sam2_ros.worker import TrackingWorker
 from sam2core import build_model
-from sam2core.tracking import Prompt, PromptError, StreamingTracker, UnknownObjectError
+from sam2core.tracking import Prompt, PromptError, StreamingTracker, TrackerOptions, UnknownObjectError
 
 HEIGHT, WIDTH = 48, 64
 CLICK = Prompt(points=np.array([[20.0, 16.0]]), labels=np.array([1]))
@@ -26,7 +26,7 @@ def model():
 
 @pytest.fixture
 def session(model):
-    return TrackingSession(StreamingTracker(model, frame_history=4, precision="float32"))
+    return TrackingSession(StreamingTracker(model, TrackerOptions(frame_history=4, precision="float32")))
 
 
 def frame(stamp_s: float, height: int = HEIGHT, width: int = WIDTH) -> Frame:

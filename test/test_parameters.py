@@ -14,8 +14,10 @@ import yaml
 from rclpy.parameter import Parameter
 
 from sam2_ros import parameters
+from sam2_ros.loading import LoadSpec
 from sam2_ros.tracker_node import TrackerNode
-from sam2core import get_config
+from sam2core import Preparation, TrackerOptions, get_config
+from sam2core.runtime import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 YAML_FILE = ROOT / "config" / "sam2_tracker.yaml"
@@ -206,3 +208,25 @@ def test_image_size_help_states_the_multiple_every_model_needs():
         get_config(name, 32 * 7)
         with pytest.raises(ValueError, match="multiple of 32"):
             get_config(name, 32 * 7 + 16)
+
+
+def test_settings_build_the_load_spec_and_the_tracker_options_from_their_fields():
+    settings = parameters.Settings(
+        model="sam2.1_hiera_t", checkpoint="tiny.pt", device="cpu", image_size=512, backend="openvino",
+        export_dir="graphs", compile=True, precision="float32", max_objects=3, frame_history=5,
+        max_conditioning_frames=2, motion=True, exclusive=True, min_kept_fraction=0.25,
+    )  # fmt: skip
+    assert settings.load_spec() == LoadSpec(
+        model="sam2.1_hiera_t", checkpoint="tiny.pt", device="cpu", image_size=512,
+        preparation=Preparation(backend="openvino", export_dir="graphs", compile=True),
+    )  # fmt: skip
+    assert settings.tracker_options() == TrackerOptions(
+        precision="float32", max_objects=3, frame_history=5, max_conditioning_frames=2, motion=True,
+        exclusive=True, min_kept_fraction=0.25,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="needs export_dir"):
+        parameters.Settings(backend="onnxruntime").load_spec()
+
+
+def test_the_backend_parameter_offers_the_runtimes_backends():
+    assert parameters.FIELDS["backend"].metadata["choices"] == BACKENDS

@@ -9,7 +9,7 @@ from std_msgs.msg import Header
 
 from sam2_ros.conversions import tracked_object
 from sam2core import build_model
-from sam2core.tracking import Prompt, StreamingTracker
+from sam2core.tracking import Prompt, StreamingTracker, TrackerOptions
 from sam2core.tracking.postprocess import HOLE_LOGIT, SPECK_LOGIT, clean_mask_logits
 from sam2core.tracking.results import mask_geometry
 
@@ -74,7 +74,11 @@ def test_tracker_output_is_filled_and_cleaned_and_so_is_the_node_message(model):
     is filled and its speck removed; the box, centroid and area the node publishes are the
     square's. With the clean-up off, both stay."""
     image = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
-    result = StreamingTracker(model, precision="float32").track(image, {1: Prompt(mask=_prompt_mask())}).objects[1]
+    result = (
+        StreamingTracker(model, TrackerOptions(precision="float32"))
+        .track(image, {1: Prompt(mask=_prompt_mask())})
+        .objects[1]
+    )
     mask = result.mask.numpy()
     assert mask[36:44, 36:44].all() and not mask[96:112, 96:112].any()
     assert result.box == mask_geometry(result.mask).box and result.box[2] < 70 and result.box[3] < 70
@@ -82,7 +86,7 @@ def test_tracker_output_is_filled_and_cleaned_and_so_is_the_node_message(model):
     assert message.box.x_offset + message.box.width < 70 and message.box.y_offset + message.box.height < 70
     assert message.mask_area == int(mask.sum()) and abs(message.centroid.x - 39.5) < 1.5
 
-    raw = StreamingTracker(model, fill_hole_area=0, min_region_area=0, precision="float32").track(
+    raw = StreamingTracker(model, TrackerOptions(fill_hole_area=0, min_region_area=0, precision="float32")).track(
         image, {1: Prompt(mask=_prompt_mask())}
     )
     raw_mask = raw.objects[1].mask.numpy()
@@ -92,6 +96,6 @@ def test_tracker_output_is_filled_and_cleaned_and_so_is_the_node_message(model):
 
 def test_bad_areas_are_rejected(model):
     with pytest.raises(ValueError, match="fill_hole_area must be at least 0"):
-        StreamingTracker(model, fill_hole_area=-1)
+        StreamingTracker(model, TrackerOptions(fill_hole_area=-1))
     with pytest.raises(ValueError, match="min_region_area must be at least 0"):
-        StreamingTracker(model, min_region_area=-3)
+        StreamingTracker(model, TrackerOptions(min_region_area=-3))

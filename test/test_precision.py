@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam2core import StreamingTracker, build_model
+from sam2core import StreamingTracker, TrackerOptions, build_model
 from sam2core.data import held_out_sequences
 from sam2core.evaluation.benchmark import track_sequence
 from sam2core.precision import CPU_FLAGS_VARIABLE, auto_precision, choose_precision, cpu_flags
@@ -60,8 +60,8 @@ def test_bfloat16_agrees_with_float32_on_the_held_out_sequences():
     model = build_model("sam2.1_hiera_demo")
     ious, same_visible = [], []
     for sequence in held_out_sequences(4):
-        single = track_sequence(model, sequence, prompt="mask", tracker_options={"precision": "float32"})
-        half = track_sequence(model, sequence, prompt="mask", tracker_options={"precision": "bfloat16"})
+        single = track_sequence(model, sequence, prompt="mask", tracker_options=TrackerOptions(precision="float32"))
+        half = track_sequence(model, sequence, prompt="mask", tracker_options=TrackerOptions(precision="bfloat16"))
         union = (single.masks | half.masks).sum(axis=(2, 3))
         intersection = (single.masks & half.masks).sum(axis=(2, 3))
         ious.append(np.where(union == 0, 1.0, intersection / np.maximum(union, 1)).ravel())
@@ -146,7 +146,7 @@ THREE_OBJECTS = {
 
 def track(model, frames, prompts, precision) -> list[dict]:
     """Per frame, per object: (mask logits, visible, object pointer, object score)."""
-    tracker = StreamingTracker(model, precision=precision)
+    tracker = StreamingTracker(model, TrackerOptions(precision=precision))
     return [
         {
             obj: (out.mask_logits, out.visible, out.object_pointer, out.object_score)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sam2core import build_model
-from sam2core.tracking import Prompt, PromptError, StreamingTracker, UnknownObjectError
+from sam2core.tracking import Prompt, PromptError, StreamingTracker, TrackerOptions, UnknownObjectError
 from sam2core.tracking.prompt import most_interior_pixel
 from sam2core.tracking.results import EMPTY_GEOMETRY, mask_geometry
 
@@ -44,7 +44,7 @@ def state_bytes(tracker: StreamingTracker) -> int:
 @pytest.mark.slow
 def test_state_is_bounded_over_a_long_stream(model):
     """1,200 frames with corrections every 50 frames: state stops growing once the windows fill."""
-    tracker = StreamingTracker(model, frame_history=8, max_conditioning_frames=3, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(frame_history=8, max_conditioning_frames=3, precision="float32"))
     tracker.track(frame(0), {1: click(30, 40), 2: Prompt(box=(60, 60, 120, 110))})
     sizes = {}
     for index in range(1, 1200):
@@ -64,7 +64,7 @@ def test_state_is_bounded_over_a_long_stream(model):
 
 
 def test_bad_prompts_are_rejected_and_change_nothing(model):
-    tracker = StreamingTracker(model, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(precision="float32"))
     tracker.track(frame(0), {1: click(30, 40)})
     bad = {
         "empty": Prompt(),
@@ -95,7 +95,7 @@ def test_bad_prompts_are_rejected_and_change_nothing(model):
 
 
 def test_box_partly_outside_is_clipped(model):
-    tracker = StreamingTracker(model, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(precision="float32"))
     inside = tracker.track(frame(0), {1: Prompt(box=(-20, 10, 60, SIZE + 30))}).objects[1]
     tracker.reset()
     clipped = tracker.track(frame(0), {1: Prompt(box=(0, 10, 60, SIZE))}).objects[1]
@@ -105,8 +105,8 @@ def test_box_partly_outside_is_clipped(model):
 def test_other_objects_do_not_disturb_a_track(model):
     """Object 1 gives the same results whether object 2 exists, joins late or is removed (in
     float32: autocast to bfloat16 rounds a batch of two otherwise than a batch of one)."""
-    alone = StreamingTracker(model, precision="float32")
-    crowded = StreamingTracker(model, precision="float32")
+    alone = StreamingTracker(model, TrackerOptions(precision="float32"))
+    crowded = StreamingTracker(model, TrackerOptions(precision="float32"))
     for index in range(12):
         prompts = {1: click(30, 40)} if index == 0 else {}
         other = {2: Prompt(box=(60, 60, 120, 110))} if index == 4 else {}
@@ -120,7 +120,7 @@ def test_other_objects_do_not_disturb_a_track(model):
 
 
 def test_capacity_and_results(model):
-    tracker = StreamingTracker(model, max_objects=2, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(max_objects=2, precision="float32"))
     result = tracker.track(frame(0, size=96), {1: click(30, 40), 2: click(70, 20)})
     with pytest.raises(PromptError, match="at most 2"):
         tracker.track(frame(1, size=96), {3: click(10, 10)})

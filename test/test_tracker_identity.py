@@ -8,7 +8,7 @@ from sam2core import build_model
 from sam2core.data import family
 from sam2core.evaluation.benchmark import track_sequence
 from sam2core.evaluation.metrics import collapses, region_similarity
-from sam2core.tracking import Prompt, StreamingTracker, TrackHealth
+from sam2core.tracking import Prompt, StreamingTracker, TrackerOptions, TrackHealth
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_a_track_whose_object_another_takes_is_hidden_unremembered_and_comes_bac
     prompted back onto its own target, object 1 finds its own again from its memory."""
     first, second = scene.object_ids[:2]
     own = {first: 0, second: 1}
-    tracker = StreamingTracker(model, precision="float32", exclusive=True)
+    tracker = StreamingTracker(model, TrackerOptions(precision="float32", exclusive=True))
     tracker.track(scene.frames[0], {obj: Prompt(mask=scene.masks[0, k]) for obj, k in own.items()})
     assert tracker.track(scene.frames[1]).objects[first].visible
 
@@ -51,7 +51,7 @@ def test_without_the_option_both_tracks_claim_the_prompted_target(model, scene):
     """The same script without `exclusive`: object 1 stays visible, most of its mask on the
     pixels object 2 was prompted on."""
     first, second = scene.object_ids[:2]
-    tracker = StreamingTracker(model, precision="float32")
+    tracker = StreamingTracker(model, TrackerOptions(precision="float32"))
     tracker.track(scene.frames[0], {first: Prompt(mask=scene.masks[0, 0]), second: Prompt(mask=scene.masks[0, 1])})
     tracker.track(scene.frames[1])
     taken = tracker.track(scene.frames[2], {second: Prompt(mask=scene.masks[2, 0])}).objects
@@ -67,7 +67,7 @@ def test_exclusive_tracking_removes_the_collapse_of_a_held_out_sequence(model):
     sequence = list(family("cutouts").held_out(2))[1]
     counts = {}
     for exclusive in (False, True):
-        options = {"precision": "float32", "exclusive": exclusive}
+        options = TrackerOptions(precision="float32", exclusive=exclusive)
         prediction = track_sequence(model, sequence, prompt="mask", tracker_options=options)
         counts[exclusive] = collapses(
             predicted_masks=prediction.masks, predicted_visible=prediction.visible, full_masks=sequence.full_masks

@@ -19,7 +19,7 @@ import torch
 
 from sam2core import build_model
 from sam2core.data import BENCHMARK, HELD_OUT, generate_sequence
-from sam2core.tracking import Prompt, StreamingTracker
+from sam2core.tracking import Prompt, StreamingTracker, TrackerOptions
 from sam2core.tracking import tracker as tracker_module
 from sam2core.tracking.memory import MemoryEntry, ObjectMemory
 from sam2core.tracking.motion import (
@@ -109,9 +109,10 @@ def test_one_object_matches_samurai(case, sequence, model_and_weights, tmp_path,
     )
 
     choices = recording_choices(monkeypatch)
-    tracker = StreamingTracker(
-        model, precision="float32", motion=True, motion_settings=settings, fill_hole_area=0, min_region_area=0
+    options = TrackerOptions(
+        precision="float32", motion=True, motion_settings=settings, fill_hole_area=0, min_region_area=0
     )
+    tracker = StreamingTracker(model, options)
     motion_ious = []
     for index, frame in enumerate(frames):
         result = tracker.track(frame, {1: Prompt(mask=mask)} if index == 0 else None).objects[1]
@@ -223,9 +224,10 @@ def test_eight_objects_each_keep_their_own_motion(demo_model):
     config = dataclasses.replace(BENCHMARK, height=128, width=128, num_frames=10)
     frames = generate_sequence(seed=HELD_OUT.seeds[0], config=config).frames
     boxes = {1 + k: (32 * (k % 4), 64 * (k // 4), 32 * (k % 4) + 40, 64 * (k // 4) + 60) for k in range(8)}
-    crowded = StreamingTracker(demo_model, precision="float32", motion=True, motion_settings=settings)
+    crowded = StreamingTracker(demo_model, TrackerOptions(precision="float32", motion=True, motion_settings=settings))
     alone = {
-        k: StreamingTracker(demo_model, precision="float32", motion=True, motion_settings=settings) for k in (1, 8)
+        k: StreamingTracker(demo_model, TrackerOptions(precision="float32", motion=True, motion_settings=settings))
+        for k in (1, 8)
     }
     for index, frame in enumerate(frames):
         first = index == 0

@@ -132,7 +132,7 @@ def run_scenario(events: list[Event], frames: np.ndarray, length: int, tmp_path,
     events. The reference holds every frame, so that (as in a stream of unknown length) its
     pointer window is the full 16 frames."""
     ours, predictor = oracle.model_pair(NAME, SIZE, released_postprocessing=True, **pair_options)
-    tracker = StreamingTracker(ours, precision="float32")  # the reference computes in float32
+    tracker = StreamingTracker(ours, TrackerOptions(precision="float32"))  # the reference computes in float32
     reference = ReferenceStream(predictor, ours, frames, tmp_path)
     our_outputs: dict[int, dict[int, tuple]] = {}
     by_frame = {}

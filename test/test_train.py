@@ -15,7 +15,7 @@ import torch
 from sam2core import build_model, save_checkpoint
 from sam2core.data import TRAINING, training_clip
 from sam2core.evaluation import quick_score
-from sam2core.tracking.prompt import NEGATIVE, POSITIVE
+from sam2core.point_labels import NEGATIVE, POSITIVE
 from sam2core.train.bundle import bundle
 from sam2core.train.losses import TERMS, LossWeights, segmentation_loss
 from sam2core.train.prompts import correction_clicks, first_prompt

@@ -56,9 +56,10 @@ from sam2_ros.depth_messages import REASON_FROM_MSG
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.srv import AddPrompt, RemoveObject
 from sam2core.data import BENCHMARK
-from sam2core.data.detector import DetectorConfig, parse_settings
+from sam2core.data.detector import DetectorConfig
 from sam2core.evaluation import PROMPT_KINDS
 from sam2core.evaluation.benchmark import PromptKind, first_frame_prompts
+from sam2core.settings_text import parse_settings
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 START_TIMEOUT = 180.0  # seconds for the node to load its model and open its services

@@ -45,7 +45,8 @@ from sam2_ros.node_main import run_node
 from sam2_ros.parameters import declare, parameter, usage
 from sam2core.data import BENCHMARK, SceneSequence, held_out_sequences
 from sam2core.data.depth import sensor_depth, synthetic_camera, visibility_causes
-from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections
+from sam2core.data.detector import DetectorConfig, simulate_detections
+from sam2core.settings_text import parse_settings
 from sam2core.tracking import Detection, ObjectResult
 from sam2core.tracking.results import mask_geometry
 

@@ -76,7 +76,8 @@ def sam2_typestore() -> Typestore:
 def run(args: argparse.Namespace) -> Summary:
     """Track through `args.bag` and write `args.out`; see parse_args for the options."""
     entries = read_prompt_file(args.prompts) if args.prompts else []
-    tracker = load_tracker(**parameters.chosen(args))
+    settings = parameters.settings_of(args)
+    tracker = load_tracker(settings.load_spec(), settings.tracker_options())
     with Reader(args.bag) as reader:
         images = _image_connections(reader, args.image_topic)
         with Writer(args.out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
@@ -244,7 +245,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--camera-info-topic", default="", help="CameraInfo of the colour camera (with --depth-topic)")
     parser.add_argument("--cloud-topic", default="/objects_cloud", help="PointCloud2 topic to write, with depth")
     parser.add_argument("--markers-topic", default="/markers", help="MarkerArray topic to write, with depth")
-    parameters.add_arguments(parser, ("mask_encoding", "mask_mode", "depth_max_offset", *parameters.TRACKER_OPTIONS))
+    parameters.add_arguments(parser, ("mask_encoding", "mask_mode", "depth_max_offset", *parameters.TRACKER_SETTINGS))
     return parser.parse_args(argv)
 
 

@@ -7,15 +7,12 @@ targets, jittered, some missed, plus false positives, on every few images; seede
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import TypeVar
+from dataclasses import dataclass
 
 import numpy as np
 
 from sam2core.data.sequence import SceneSequence
 from sam2core.tracking.detections import Detection
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,35 +39,6 @@ class DetectorConfig:
             raise ValueError(f"every must be at least 1 and offset at least 0, got {self.every}, {self.offset}")
         if self.jitter < 0 or self.false_positives < 0 or not 0 <= self.miss_rate <= 1:
             raise ValueError("jitter and false_positives must be at least 0, miss_rate in [0, 1]")
-
-
-def parse_settings(cls: type[T], text: str) -> T:
-    """A frozen dataclass `cls` from "name=value,name=value" (any subset of its int, float, bool,
-    str and tuple-of-str fields; a tuple's items are separated by "+"), e.g.
-    ``parse_settings(DetectorConfig, "every=4,jitter=0.1")``. ValueError names a bad item."""
-    types = {each.name: each.type for each in fields(cls)}
-    values: dict[str, object] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, value = item.partition("=")
-        if name not in types or not value:
-            raise ValueError(f"setting {item!r}: expected NAME=VALUE with NAME one of {', '.join(types)}")
-        values[name] = _SETTING_TYPES[types[name]](value)
-    return cls(**values)
-
-
-def _flag(text: str) -> bool:
-    if text.lower() not in ("true", "false", "1", "0"):
-        raise ValueError(f"expected true or false, got {text!r}")
-    return text.lower() in ("true", "1")
-
-
-_SETTING_TYPES = {
-    "int": int,
-    "float": float,
-    "str": str,
-    "bool": _flag,
-    "tuple[str, ...]": lambda text: tuple(text.split("+")),
-}
 
 
 def true_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:

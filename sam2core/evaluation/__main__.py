@@ -26,7 +26,7 @@ from sam2core.config import MODEL_NAMES
 from sam2core.data import FAMILIES, SceneSequence, family
 from sam2core.data.datasets import DATA_FORMATS, read_data
 from sam2core.data.davis import DatasetError
-from sam2core.data.detector import DetectorConfig, parse_settings
+from sam2core.data.detector import DetectorConfig
 from sam2core.evaluation.benchmark import (
     PROMPT_KINDS,
     MethodScore,
@@ -37,6 +37,7 @@ from sam2core.evaluation.benchmark import (
     tracker_options_from_text,
 )
 from sam2core.evaluation.metrics import RecoveryStats
+from sam2core.settings_text import parse_settings
 from sam2core.tracking import DetectionOptions
 from sam2core.visualization import VideoWriter, overlay
 

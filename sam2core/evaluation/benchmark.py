@@ -9,7 +9,6 @@ frames where a target is hidden. A tracker worth running beats both.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sam2core.data import BENCHMARK, SceneSequence, held_out_sequences
-from sam2core.data.detector import DetectorConfig, parse_settings, simulate_detections
+from sam2core.data.detector import DetectorConfig, simulate_detections
 from sam2core.evaluation.metrics import (
     CAUSES,
     Collapses,
@@ -30,11 +29,13 @@ from sam2core.evaluation.metrics import (
     score_object,
 )
 from sam2core.modeling.sam2 import SAM2Model
+from sam2core.point_labels import POSITIVE
+from sam2core.settings_text import parse_settings
 from sam2core.tracking import DetectionOptions, DetectionTracker, Prompt, TrackerOptions
-from sam2core.tracking.prompt import POSITIVE, PROMPT_KINDS, PromptKind, most_interior_pixel
+from sam2core.tracking.prompt import PROMPT_KINDS, PromptKind, most_interior_pixel
 
-# The tracker option that makes a score the same on every CPU (see sam2core.precision).
-FLOAT32 = {"precision": "float32"}
+# The tracker options that make a score the same on every CPU (see sam2core.precision).
+FLOAT32 = TrackerOptions(precision="float32")
 TRACKER = "sam2"  # the tracker's name in reports
 
 
@@ -101,13 +102,13 @@ class MethodScore:
 class Report:
     """A benchmark run: the tracker and the baselines on the same sequences.
 
-    prompt: how targets were prompted on frame 0; tracker_options: StreamingTracker's keywords.
+    prompt: how targets were prompted on frame 0; tracker_options: the StreamingTracker's.
     detector: the simulated detector's settings (DetectorConfig's fields) and detection_options
     (DetectionOptions' fields) when the tracker was given detections, else None.
     """
 
     prompt: PromptKind
-    tracker_options: dict[str, object]
+    tracker_options: TrackerOptions
     tracker: MethodScore
     baselines: tuple[MethodScore, ...]
     detector: dict[str, object] | None = None
@@ -128,7 +129,7 @@ def evaluate(
     sequences: Iterable[SceneSequence],
     *,
     prompt: PromptKind = "mask",
-    tracker_options: dict[str, object] | None = None,
+    tracker_options: TrackerOptions = TrackerOptions(),
     description: str = "SAM 2",
     on_sequence: Callable[[SceneSequence, Prediction], None] | None = None,
     progress: bool = True,
@@ -142,14 +143,13 @@ def evaluate(
         sequences: held-out sequences, e.g. ``held_out_sequences(8)``; consumed lazily.
         prompt: "mask" (ground-truth mask of frame 0), "box" (its box) or "click" (one positive
             click on its most interior pixel).
-        tracker_options: keyword arguments of StreamingTracker.
+        tracker_options: how the StreamingTracker tracks.
         description: what the report calls the tracker (e.g. model and checkpoint).
         on_sequence: called with each sequence and the tracker's prediction, e.g. to draw it.
         progress: show a tqdm bar over the sequences.
         detector: when given, the tracker is a DetectionTracker fed the simulated detector's
             boxes of each sequence (sam2core.data.detector), steered by ``detection_options``.
     """
-    tracker_options = dict(tracker_options or {})
     scores: dict[str, list[SequenceScore]] = {name: [] for name in (TRACKER, *(b.name for b in BASELINES))}
     seconds = 0.0
     bar = tqdm(sequences, desc="evaluate", unit="sequence", disable=not progress)
@@ -201,13 +201,13 @@ def track_sequence(
     sequence: SceneSequence,
     *,
     prompt: PromptKind,
-    tracker_options: dict[str, object],
+    tracker_options: TrackerOptions,
     detector: DetectorConfig | None = None,
     detection_options: DetectionOptions | None = None,
 ) -> Prediction:
     """Run a fresh tracker over ``sequence``, every target prompted on frame 0; with ``detector``,
     a DetectionTracker given the simulated detector's boxes (the detector's time not counted)."""
-    tracker = DetectionTracker.from_model(model, detection_options, **tracker_options)
+    tracker = DetectionTracker.from_model(model, detection_options, tracker_options)
     detections = simulate_detections(sequence, detector) if detector is not None else [None] * len(sequence.frames)
     masks = np.zeros(sequence.masks.shape, bool)
     visible = np.zeros(sequence.visibility.shape, bool)
@@ -223,13 +223,11 @@ def track_sequence(
     return Prediction(masks=masks, visible=visible, seconds=seconds)
 
 
-def tracker_options_from_text(text: str) -> dict[str, object]:
-    """StreamingTracker keywords from "name=value,name=value" (fields of TrackerOptions, read by
-    sam2core.data.detector.parse_settings), in float32 unless `text` gives a precision: scores
-    the same on every CPU. Raises ValueError for an unknown name, a bad value, or options
-    TrackerOptions rejects."""
-    options = parse_settings(TrackerOptions, "precision=float32," + text)
-    return {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
+def tracker_options_from_text(text: str) -> TrackerOptions:
+    """TrackerOptions from "name=value,name=value" (its fields, read by parse_settings), in float32
+    unless `text` gives a precision: scores the same on every CPU. Raises ValueError for an
+    unknown name, a bad value, or options TrackerOptions rejects."""
+    return parse_settings(TrackerOptions, "precision=float32," + text)
 
 
 def first_frame_baseline(sequence: SceneSequence) -> Prediction:

@@ -26,6 +26,8 @@ class MaskDecoder(nn.Module):
     def __init__(self, *, transformer_dim: int, config: MaskDecoderConfig) -> None:
         super().__init__()
         dim = transformer_dim
+        self.transformer_dim = transformer_dim
+        self.config = config
         self.num_mask_tokens = config.num_multimask_outputs + 1  # token 0: the single mask
         self.transformer = TwoWayTransformer(embedding_dim=dim, config=config)
         self.iou_token = nn.Embedding(1, dim)
@@ -74,17 +76,20 @@ class MaskDecoder(nn.Module):
         )  # (B, 2 + num_mask_tokens + N, C)
         image = image_embeddings + dense_prompt_embeddings
         image_pe = image_pe.expand(batch, -1, -1, -1)
-        return self._select(self._predict(tokens, image, image_pe, high_res_features), multimask)
+        return self._select(self.predict_all_masks(tokens, image, image_pe, high_res_features), multimask)
 
-    def _predict(
+    def predict_all_masks(
         self,
         tokens: Tensor,
         image: Tensor,
         image_pe: Tensor,
         high_res_features: tuple[Tensor, Tensor],
     ) -> MaskPrediction:
-        """tokens (B, T, C), image and image_pe (B, C, h, w) -> the masks of all num_mask_tokens
-        output tokens (B, num_mask_tokens, 4h, 4w), their IoU, tokens and the object score."""
+        """The raw prediction, before the choice of masks: tokens (B, T, C) (the output tokens, then
+        the prompt's), image and image_pe (B, C, h, w), high-res features ((B, C/8, 4h, 4w),
+        (B, C/4, 2h, 2w)) -> the masks of all num_mask_tokens output tokens
+        (B, num_mask_tokens, 4h, 4w), their IoU (B, num_mask_tokens), tokens (B, num_mask_tokens, C)
+        and the object score (B, 1). What the exported mask decoder graph computes."""
         hidden, image_tokens = self.transformer(image, image_pe, tokens)
         mask_tokens = hidden[:, 2 : 2 + self.num_mask_tokens]  # (B, num_mask_tokens, C)
         image = image_tokens.transpose(1, 2).reshape(image.shape)

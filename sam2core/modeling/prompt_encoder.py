@@ -5,32 +5,7 @@ from torch import Tensor, nn
 
 from sam2core.modeling.common import LayerNorm2d
 from sam2core.modeling.position_encoding import RandomFourierPositionEncoding
-
-# Point labels: 0 negative click, 1 positive click, 2 and 3 box corners, -1 padding.
-PADDING_LABEL = -1
-NUM_POINT_LABELS = 4
-# SAM 2 takes a box x0 y0 x1 y1 as two points: its top-left corner labelled 2, then its
-# bottom-right corner labelled 3, before any click.
-BOX_CORNER_LABELS = (2, 3)
-
-
-def box_corner_points(
-    points: Tensor | None, labels: Tensor | None, boxes: Tensor | None
-) -> tuple[Tensor | None, Tensor | None]:
-    """Boxes (B, 4) as corner points before the clicks (B, N, 2) with their labels (B, N):
-    points (B, 2 + N, 2) and labels (B, 2 + N); the clicks unchanged (None, None when there are
-    none) without boxes."""
-    if (points is None) != (labels is None):
-        raise ValueError("points and labels must be given together")
-    if boxes is None:
-        return points, labels
-    corners = boxes.reshape(-1, 2, 2)  # (B, 2, 2)
-    label_dtype = torch.int32 if labels is None else labels.dtype
-    corner_labels = torch.tensor(BOX_CORNER_LABELS, dtype=label_dtype, device=boxes.device)
-    corner_labels = corner_labels.expand(corners.shape[0], -1)  # (B, 2)
-    if points is None:
-        return corners, corner_labels
-    return torch.cat([corners, points], dim=1), torch.cat([corner_labels, labels], dim=1)
+from sam2core.point_labels import NUM_POINT_LABELS, PADDING
 
 
 class PromptEncoder(nn.Module):
@@ -77,7 +52,7 @@ class PromptEncoder(nn.Module):
             return sparse, self._embed_mask(mask, batch)
         batch = points.shape[0]
         points = points + 0.5  # pixel centres
-        padding = torch.full((batch, 1), PADDING_LABEL, dtype=labels.dtype, device=labels.device)
+        padding = torch.full((batch, 1), PADDING, dtype=labels.dtype, device=labels.device)
         points = torch.cat([points, torch.zeros_like(points[:, :1])], dim=1)
         labels = torch.cat([labels, padding], dim=1)
         return self._embed_points(points, labels), self._embed_mask(mask, batch)
@@ -86,7 +61,7 @@ class PromptEncoder(nn.Module):
         encoding = self.pe_layer.encode(points / self.image_size)  # (B, N, C)
         label_embeddings = torch.cat([embedding.weight for embedding in self.point_embeddings])
         labelled = encoding + label_embeddings[labels.clamp(min=0).long()]
-        is_padding = (labels == PADDING_LABEL).unsqueeze(-1)
+        is_padding = (labels == PADDING).unsqueeze(-1)
         return torch.where(is_padding, self.not_a_point_embed.weight, labelled)
 
     def _embed_mask(self, mask: Tensor | None, batch: int) -> Tensor:

@@ -21,7 +21,8 @@ from sam2core.modeling.memory_encoder import MemoryEncoder
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.position_encoding import sine_encoding_1d
 from sam2core.modeling.preprocess import preprocess_image
-from sam2core.modeling.prompt_encoder import PADDING_LABEL, PromptEncoder
+from sam2core.modeling.prompt_encoder import PromptEncoder
+from sam2core.point_labels import PADDING
 
 # Mask logit of every pixel of an object predicted to be absent.
 NO_OBJECT_MASK_LOGIT = -1024.0
@@ -107,7 +108,7 @@ class SAM2Model(nn.Module):
         """Predict one mask per object from its prompts (Meta's `_forward_sam_heads`).
 
         points: (B, N, 2) xy in model-input pixels (0..S), with labels (B, N): 1 positive,
-            0 negative, 2 and 3 box corners (see `box_corner_points`), -1 padding. Without
+            as sam2core.point_labels (clicks, box corners, padding). Without
             points, the prompt is one padding point.
         mask_input: (B, 1, S/4, S/4) low-res mask logits, e.g. the previous prediction.
         multimask: predict 3 candidate masks and keep the one with the highest predicted IoU.
@@ -117,7 +118,7 @@ class SAM2Model(nn.Module):
         if points is None:
             image = features.vision_features if pixel_features is None else pixel_features
             points = torch.zeros(image.shape[0], 1, 2, device=image.device)
-            labels = torch.full((image.shape[0], 1), PADDING_LABEL, dtype=torch.int32, device=image.device)
+            labels = torch.full((image.shape[0], 1), PADDING, dtype=torch.int32, device=image.device)
         prediction = self.predict_masks(
             features, points, labels, mask_input, multimask=multimask, pixel_features=pixel_features
         )

@@ -11,11 +11,8 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
 
-POSITIVE = 1
-NEGATIVE = 0
-# Labels the prompt encoder reads for the two corners of a box.
-BOX_TOP_LEFT = 2
-BOX_BOTTOM_RIGHT = 3
+from sam2core.point_labels import NEGATIVE, POSITIVE, box_corner_points
+
 # How a person (or a simulated one, in training and evaluation) first points at an object.
 PromptKind = Literal["click", "box", "mask"]
 PROMPT_KINDS: tuple[PromptKind, ...] = ("click", "box", "mask")
@@ -43,8 +40,8 @@ class Prompt:
 class ModelPrompt:
     """A checked prompt mapped to the model's input square of side S.
 
-    Either `points` (1, N, 2) model pixels with `labels` (1, N) int32 (a box is its two corners,
-    labels 2 and 3, first), or `mask` (1, 1, S, S) float 0/1.
+    Either `points` (1, N, 2) model pixels with `labels` (1, N) int32 (a box as its two corner
+    points first, sam2core.point_labels), or `mask` (1, 1, S, S) float 0/1.
     """
 
     points: torch.Tensor | None = None
@@ -74,17 +71,16 @@ def prepare_prompt(prompt: Prompt, image_size: tuple[int, int], model_size: int,
     if not has_clicks and prompt.box is None:
         raise PromptError("empty prompt: give clicks, a box or a mask")
 
-    corners, corner_labels = _box_corners(prompt.box, width, height)
+    corners = _box_corners(prompt.box, width, height)  # (2, 2) or None
     clicks, click_labels = _clicks(prompt.points, prompt.labels, width, height)
-    points = np.concatenate([corners, clicks]).astype(np.float32)
-    labels = np.concatenate([corner_labels, click_labels]).astype(np.int32)
-    if len(points) == 0:
+    if corners is None and len(clicks) == 0:
         raise PromptError("empty prompt: no clicks and no box")
-    points *= np.array([model_size / width, model_size / height], dtype=np.float32)
-    return ModelPrompt(
-        points=torch.from_numpy(points)[None].to(device),
-        labels=torch.from_numpy(labels)[None].to(device),
-    )
+    to_model = np.array([model_size / width, model_size / height], dtype=np.float32)
+    boxes = None if corners is None else torch.from_numpy(corners.astype(np.float32) * to_model).reshape(1, 4)
+    points, labels = box_corner_points(
+        torch.from_numpy(clicks.astype(np.float32) * to_model)[None], torch.from_numpy(click_labels)[None], boxes
+    )  # (1, N, 2), (1, N)
+    return ModelPrompt(points=points.to(device), labels=labels.to(device))
 
 
 def _clicks(
@@ -110,10 +106,10 @@ def _clicks(
     return points, labels.astype(np.int32)
 
 
-def _box_corners(box: ArrayLike | None, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Box corners (2, 2) clipped to the image and their labels; empty arrays for no box."""
+def _box_corners(box: ArrayLike | None, width: int, height: int) -> np.ndarray | None:
+    """Box corners (2, 2), top-left then bottom-right, clipped to the image; None for no box."""
     if box is None:
-        return np.zeros((0, 2), np.float32), np.zeros(0, np.int32)
+        return None
     values = np.asarray(box, dtype=np.float64).reshape(-1)
     if values.size != 4 or not np.all(np.isfinite(values)):
         raise PromptError(f"a box is four finite numbers x0, y0, x1, y1, got {box!r}")
@@ -122,8 +118,7 @@ def _box_corners(box: ArrayLike | None, width: int, height: int) -> tuple[np.nda
         raise PromptError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) needs x1 > x0 and y1 > y0")
     if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
         raise PromptError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is outside the {width}x{height} image")
-    corners = np.array([[max(x0, 0), max(y0, 0)], [min(x1, width), min(y1, height)]])
-    return corners, np.array([BOX_TOP_LEFT, BOX_BOTTOM_RIGHT], np.int32)
+    return np.array([[max(x0, 0), max(y0, 0)], [min(x1, width), min(y1, height)]])
 
 
 def _mask_to_model(

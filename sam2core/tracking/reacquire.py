@@ -39,7 +39,7 @@ from sam2core.modeling.sam2 import SAM2Model
 from sam2core.tracking.detections import Detection, DetectionStats, box_iou, check_detections, match_greedy
 from sam2core.tracking.prompt import Prompt
 from sam2core.tracking.results import FrameResult, ObjectResult
-from sam2core.tracking.tracker import StreamingTracker
+from sam2core.tracking.tracker import StreamingTracker, TrackerOptions
 
 REPROMPT_MODES = ("correction", "memory", "box")
 
@@ -127,10 +127,13 @@ class DetectionTracker:
 
     @classmethod
     def from_model(
-        cls, model: SAM2Model, options: DetectionOptions | None = None, **tracker_options
+        cls,
+        model: SAM2Model,
+        options: DetectionOptions | None = None,
+        tracker_options: TrackerOptions = TrackerOptions(),
     ) -> DetectionTracker:
-        """A DetectionTracker around a new StreamingTracker(model, **tracker_options)."""
-        return cls(StreamingTracker(model, **tracker_options), options)
+        """A DetectionTracker around a new StreamingTracker(model, tracker_options)."""
+        return cls(StreamingTracker(model, tracker_options), options)
 
     @property
     def object_ids(self) -> list[int]:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
 from sam2core.precision import DTYPES, PRECISIONS, PrecisionChoice, autocast, choose_precision
-from sam2core.runtime import BACKENDS, exported_model, precision_by_part
+from sam2core.runtime import check_graph_precision, precision_by_part
 from sam2core.tracking import step
 from sam2core.tracking.exclusivity import Claims, TrackHealth, hidden_if_lost, owned_logits, track_health
 from sam2core.tracking.memory import ObjectMemory, memory_context, remember
@@ -51,7 +51,8 @@ class UnknownObjectError(KeyError):
 
 @dataclass(frozen=True)
 class TrackerOptions:
-    """How the tracker runs. Every field is a keyword argument of StreamingTracker."""
+    """How the tracker tracks. Where the model runs (backend, compilation) is decided when it is
+    loaded: sam2core.preparation."""
 
     # Most objects tracked at once; prompting one more is rejected.
     max_objects: int = 32
@@ -86,23 +87,11 @@ class TrackerOptions:
     exclusive: bool = False
     min_kept_fraction: float = 0.5
 
-    # torch.compile the model's modules in place (see compile_model); the first frames pay for it.
-    compile: bool = False
-    # Where the heavy graphs run: "torch", or "onnxruntime" / "openvino" on the graphs that
-    # `python -m sam2core.export` wrote to `export_dir` (see sam2core.runtime: ONNX Runtime runs
-    # them in float32, OpenVINO in `precision`).
-    backend: str = "torch"
-    export_dir: str = ""
-
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if self.memory_dtype not in DTYPES:
             raise ValueError(f"memory_dtype must be one of {sorted(DTYPES)}, got {self.memory_dtype!r}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
-        if self.backend != "torch" and not self.export_dir:
-            raise ValueError(f"backend {self.backend!r} needs export_dir, the folder of python -m sam2core.export")
         for name in ("max_objects", "frame_history", "max_conditioning_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -111,18 +100,6 @@ class TrackerOptions:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
         if not 0.0 <= self.min_kept_fraction <= 1.0:
             raise ValueError(f"min_kept_fraction must be in [0, 1], got {self.min_kept_fraction}")
-
-
-def compile_model(model: SAM2Model) -> None:
-    """torch.compile the modules of `model` in place (its parameters and state dict unchanged).
-
-    The image encoder always sees one (1, 3, S, S) image: compiled for that static shape. The
-    other modules see batches of objects, prompt points and memory tokens whose counts change
-    over a stream: compiled with dynamic sizes, so those counts do not trigger recompiles.
-    """
-    model.image_encoder.compile(dynamic=False)
-    for module in (model.sam_prompt_encoder, model.sam_mask_decoder, model.memory_attention, model.memory_encoder):
-        module.compile(dynamic=True)
 
 
 @dataclass(frozen=True)
@@ -149,20 +126,17 @@ class HeldFrame:
 class StreamingTracker:
     """Tracks any number of prompted objects through an endless stream of frames."""
 
-    def __init__(self, model: SAM2Model, **options):
-        self.options = TrackerOptions(**options)
-        device = next(model.parameters()).device if self.options.backend == "torch" else torch.device("cpu")
-        self.precision: PrecisionChoice = choose_precision(self.options.precision, device)
-        model = exported_model(model, self.options.export_dir, self.options.backend, self.precision.name)
+    def __init__(self, model: SAM2Model, options: TrackerOptions = TrackerOptions()):
+        """model: as built, or prepared at load (sam2core.preparation.prepare_model: exported
+        graphs, compiled modules), whose OpenVINO graphs then run in `options.precision`."""
+        self.options = options
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
+        self.precision: PrecisionChoice = choose_precision(options.precision, self.device)
+        check_graph_precision(model, self.precision.name)
         # What each part computes in, runtime graphs included: for logs and diagnostics.
-        self.precision_by_part: dict[str, str] = precision_by_part(
-            model, self.precision.name, self.options.memory_dtype
-        )
-        if self.options.compile:
-            compile_model(model)
+        self.precision_by_part: dict[str, str] = precision_by_part(model, self.precision.name, options.memory_dtype)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
         self._memory_pos: torch.Tensor | None = None  # (1, Cm, h, w), the same for every frame
         self._kalman = BoxKalmanFilter()

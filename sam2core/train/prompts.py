@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sam2core.modeling.prompt_encoder import BOX_CORNER_LABELS
-from sam2core.tracking.prompt import NEGATIVE, POSITIVE, PROMPT_KINDS, ModelPrompt, most_interior_pixel
+from sam2core.point_labels import BOX_CORNER_LABELS, NEGATIVE, POSITIVE
+from sam2core.tracking.prompt import PROMPT_KINDS, ModelPrompt, most_interior_pixel
 
 BOX_JITTER = 0.1  # of the box side, per corner coordinate, at most
 BOX_JITTER_MAX_PIXELS = 20
