@@ -91,8 +91,9 @@ class AxialRotaryEncoding(nn.Module):
 
     The channels of a head form pairs (a, b) = (2i, 2i + 1), each rotated by an angle: the first
     half of the pairs by x * frequency, the second half by y * frequency. Tokens are numbered
-    row-major over a `side` x `side` grid. A pair becomes (a cos - b sin, b cos + a sin): the whole
-    row times cos, plus its pairs swapped, (b, a), times (-sin, sin), without a per-pair gather.
+    row-major over a `side` x `side` grid. A pair becomes (a cos - b sin, b cos + a sin), computed
+    for whole rows of head_dim channels: the row times cos plus the row with its pairs swapped,
+    (b, a), times (-sin, sin) (RotaryAngles).
     """
 
     def __init__(self, *, head_dim: int, side: int, theta: float) -> None:
