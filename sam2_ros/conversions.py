@@ -169,7 +169,7 @@ def tracked_object(
         raise ConversionError(f"unknown mask encoding {mask_encoding!r}; known: {', '.join(MASK_ENCODINGS)}")
     if mask_mode not in MASK_MODES:
         raise ConversionError(f"unknown mask mode {mask_mode!r}; known: {', '.join(MASK_MODES)}")
-    logits = result.mask_logits.detach().float()
+    logits = result.mask_logits  # (H, W) on the host: the tracker's one copy of the frame's results
     binary = (logits > 0) & result.visible
     if mask_encoding == "mono8":
         pixels = binary.to(torch.uint8) * 255
@@ -178,7 +178,7 @@ def tracked_object(
     box, centroid, area = _geometry_fields(result.geometry if result.visible else EMPTY_GEOMETRY)
     return TrackedObject(
         object_id=result.object_id,
-        mask=mask_to_image(_mask_pixels(pixels.cpu().numpy(), box, mask_mode), header),
+        mask=mask_to_image(_mask_pixels(pixels.numpy(), box, mask_mode), header),
         visibility=result.visibility,
         visible=result.visible,
         predicted_iou=result.iou,
@@ -186,7 +186,7 @@ def tracked_object(
         box=box,
         centroid=centroid,
         mask_area=area,
-        object_pointer=array.array("f", result.object_pointer.detach().float().cpu().numpy().tobytes()),
+        object_pointer=array.array("f", result.object_pointer.numpy().tobytes()),
         class_id=result.class_id,
         visibility_reason=visibility_reason(result),
     )
@@ -263,10 +263,10 @@ def labels_image(results: list[ObjectResult], image_shape: tuple[int, int], head
         raise ConversionError(f"object id {max(ids)} does not fit a labels image (at most {LABEL_LIMITS['mono16']})")
     labels = np.zeros(image_shape, np.uint8 if encoding == "mono8" else np.uint16)
     if visible:
-        logits = torch.stack([result.mask_logits.detach().float() for result in visible])  # (N, H, W)
+        logits = torch.stack([result.mask_logits for result in visible])  # (N, H, W) on the host
         best_logit, best = logits.max(dim=0)  # (H, W): max returns the first of equal values
-        label_of = torch.tensor(ids, device=best.device) + 1  # (N,)
-        labels[...] = torch.where(best_logit > 0, label_of[best], 0).cpu().numpy()
+        label_of = torch.tensor(ids) + 1  # (N,)
+        labels[...] = torch.where(best_logit > 0, label_of[best], 0).numpy()
     return _image(labels, header, encoding)
 
 
@@ -283,7 +283,7 @@ def objects_in_labels(msg: Image) -> dict[int, np.ndarray]:
 def overlay_image(rgb: np.ndarray, results: list[ObjectResult], header: Header) -> Image:
     """An rgb8 Image of `rgb` with every visible object's mask, box and id drawn in its colour."""
     visible = [result for result in results if result.visible]
-    masks = {result.object_id: result.mask.cpu().numpy() for result in visible}
+    masks = {result.object_id: result.mask.numpy() for result in visible}
     boxes = {result.object_id: result.box for result in visible if result.box is not None}
     return rgb_to_image(overlay(rgb, masks=masks, boxes=boxes), header)
 

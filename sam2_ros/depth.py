@@ -218,5 +218,5 @@ def _deserialized_image(raw: bytes) -> Image:
 
 def _visible_mask(result: ObjectResult) -> np.ndarray:
     """(H, W) bool: the object's mask, empty when it is not visible (as the node publishes it)."""
-    logits = result.mask_logits.detach().cpu().numpy()
-    return logits > 0 if result.visible else np.zeros(logits.shape, bool)
+    mask = result.mask.numpy()  # the tracker's host copy
+    return mask if result.visible else np.zeros(mask.shape, bool)

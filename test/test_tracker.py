@@ -8,8 +8,9 @@ import torch
 
 from sam2core import build_model
 from sam2core.tracking import Prompt, PromptError, StreamingTracker, TrackerOptions, UnknownObjectError
+from sam2core.tracking.exclusivity import TrackHealth
 from sam2core.tracking.prompt import most_interior_pixel
-from sam2core.tracking.results import EMPTY_GEOMETRY, mask_geometry
+from sam2core.tracking.results import EMPTY_GEOMETRY, mask_geometry, object_results
 
 SIZE = 128  # the smallest input the demo configuration accepts: cheap frames
 
@@ -156,3 +157,30 @@ def test_most_interior_pixel_is_the_centre_of_the_largest_part():
     assert most_interior_pixel(bar)[1] == 4.5 and most_interior_pixel(bar)[0] < 4
     drawn = {tuple(most_interior_pixel(bar, np.random.default_rng(seed))) for seed in range(6)}
     assert len(drawn) > 1 and all(y == 4.5 for _, y in drawn)
+
+
+def test_a_frames_results_are_one_batch_on_the_host_equal_to_each_objects_own():
+    """object_results upsamples, measures and copies all objects of a frame at once: each object
+    gets what it would get alone, the geometry of its own mask, its own scores, pointer and
+    health, all on the host. A non-square image catches rows and columns swapped."""
+    generator = torch.Generator().manual_seed(0)
+    low_res = torch.randn(3, 1, 16, 16, generator=generator)
+    low_res[2] = -5.0  # an empty mask
+    scores, iou = torch.randn(3, 1, generator=generator), torch.rand(3, 1, generator=generator)
+    pointers = torch.randn(3, 32, generator=generator)
+    health = [TrackHealth.TRACKED, TrackHealth.LOST_TO_OTHER, TrackHealth.TRACKED]
+    ids, size = [4, 7, 9], (40, 56)
+    together = object_results(ids, low_res, scores, iou, pointers, size, health)
+    assert list(together) == ids
+    for i, object_id in enumerate(ids):
+        one = slice(i, i + 1)
+        alone = object_results([object_id], low_res[one], scores[one], iou[one], pointers[one], size, health[one])
+        result = alone[object_id]
+        assert torch.equal(together[object_id].mask_logits, result.mask_logits)
+        assert result.mask_logits.shape == size and result.mask_logits.device.type == "cpu"
+        assert together[object_id].geometry == mask_geometry(result.mask)
+        assert together[object_id].object_score == pytest.approx(float(scores[i, 0]))
+        assert together[object_id].iou == pytest.approx(float(iou[i, 0]))
+        assert torch.equal(together[object_id].object_pointer, pointers[i])
+        assert together[object_id].health is health[i]
+    assert together[9].geometry == EMPTY_GEOMETRY and together[4].geometry.area > 0

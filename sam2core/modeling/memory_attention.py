@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam2core.config import MemoryAttentionConfig
-from sam2core.modeling.position_encoding import AxialRotaryEncoding
+from sam2core.modeling.position_encoding import AxialRotaryEncoding, RotaryAngles
 from sam2core.modeling.transformer import RoPEAttention
 
 
@@ -37,21 +37,23 @@ class MemoryAttentionLayer(nn.Module):
         x: Tensor,
         memory: Tensor,
         memory_pos: Tensor,
-        num_pointer_tokens: int,
+        grid_angles: RotaryAngles,
+        memory_angles: RotaryAngles,
         memory_valid: Tensor | None = None,
     ) -> Tensor:
-        """x (B or 1, HW, C); memory and memory_pos (B, M, Cm), the last `num_pointer_tokens` of
-        which are object pointers (not rotated); memory_valid (B, M) bool or None -> (B, HW, C).
-        With x of batch 1 (one frame for B objects) the self-attention and the cross-attention's
-        queries are computed once."""
+        """x (B or 1, HW, C); memory and memory_pos (B, M, Cm); the rotary angles of the HW grid
+        tokens and of the M memory tokens (object pointers not rotated); memory_valid (B, M) bool
+        or None -> (B, HW, C). With x of batch 1 (one frame for B objects) the self-attention and
+        the cross-attention's queries are computed once."""
         normed = self.norm1(x)
-        x = x + self.dropout(self.self_attn(normed, normed, normed))
+        x = x + self.dropout(self.self_attn(normed, normed, normed, query_angles=grid_angles, key_angles=grid_angles))
         x = x + self.dropout(
             self.cross_attn_image(
                 q=self.norm2(x),
                 k=memory + memory_pos,
                 v=memory,
-                num_k_exclude_rope=num_pointer_tokens,
+                query_angles=grid_angles,
+                key_angles=memory_angles,
                 key_valid=memory_valid,
             )
         )
@@ -63,6 +65,7 @@ class MemoryAttention(nn.Module):
     def __init__(self, *, d_model: int, memory_dim: int, feature_size: int, config: MemoryAttentionConfig) -> None:
         super().__init__()
         rotary = AxialRotaryEncoding(head_dim=d_model // config.num_heads, side=feature_size, theta=config.rope_theta)
+        self.rotary = rotary
         self.layers = nn.ModuleList(
             MemoryAttentionLayer(
                 d_model=d_model,
@@ -90,6 +93,8 @@ class MemoryAttention(nn.Module):
         tokens (None: all) -> conditioned features (HW, B, C)."""
         x = (curr + 0.1 * curr_pos).transpose(0, 1)  # (B or 1, HW, C)
         memory, memory_pos = memory.transpose(0, 1), memory_pos.transpose(0, 1)  # (B, M, Cm)
+        grid_angles = self.rotary.angles(x.shape[1])
+        memory_angles = self.rotary.angles(memory.shape[1] - num_obj_ptr_tokens, num_obj_ptr_tokens)
         for layer in self.layers:
-            x = layer(x, memory, memory_pos, num_obj_ptr_tokens, memory_valid)
+            x = layer(x, memory, memory_pos, grid_angles, memory_angles, memory_valid)
         return self.norm(x).transpose(0, 1)

@@ -1,6 +1,7 @@
 """Position encodings: 2-D and 1-D sine, random Fourier features, and 2-D rotary (RoPE)."""
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -75,12 +76,24 @@ class RandomFourierPositionEncoding(nn.Module):
         return self.encode(torch.stack([grid_x, grid_y], dim=-1)).permute(2, 0, 1)
 
 
+@dataclass(frozen=True)
+class RotaryAngles:
+    """Per token and channel, the rotation that AxialRotaryEncoding applies: cos (N, head_dim)
+    holds each pair's cosine twice, sin (N, head_dim) its sine as (-sin, sin). A token left
+    unrotated has cos 1 and sin 0."""
+
+    cos: Tensor
+    sin: Tensor
+
+
 class AxialRotaryEncoding(nn.Module):
     """2-D axial rotary position encoding (RoPE) for tokens of a square grid, in real arithmetic.
 
-    The channels of a head form pairs (2i, 2i + 1), each rotated by an angle: the first half of
-    the pairs by x * frequency, the second half by y * frequency. Tokens are numbered row-major
-    over a `side` x `side` grid.
+    The channels of a head form pairs (a, b) = (2i, 2i + 1), each rotated by an angle: the first
+    half of the pairs by x * frequency, the second half by y * frequency. Tokens are numbered
+    row-major over a `side` x `side` grid. A pair becomes (a cos - b sin, b cos + a sin), computed
+    for whole rows of head_dim channels: the row times cos plus the row with its pairs swapped,
+    (b, a), times (-sin, sin) (RotaryAngles).
     """
 
     def __init__(self, *, head_dim: int, side: int, theta: float) -> None:
@@ -90,17 +103,27 @@ class AxialRotaryEncoding(nn.Module):
         frequencies = 1.0 / (theta**exponents)  # (head_dim / 4,)
         coordinates = torch.arange(side, dtype=torch.float32)
         y, x = (grid.flatten() for grid in torch.meshgrid(coordinates, coordinates, indexing="ij"))
-        angles = torch.cat([torch.outer(x, frequencies), torch.outer(y, frequencies)], dim=-1)
-        self.register_buffer("cos", angles.cos(), persistent=False)  # (N, head_dim / 2)
-        self.register_buffer("sin", angles.sin(), persistent=False)
+        angles = torch.cat([torch.outer(x, frequencies), torch.outer(y, frequencies)], dim=-1)  # (N, head_dim / 2)
+        self.register_buffer("cos", angles.cos().repeat_interleave(2, dim=-1), persistent=False)  # (N, head_dim)
+        signed_sin = torch.stack([-angles.sin(), angles.sin()], dim=-1).flatten(-2)  # (N, head_dim)
+        self.register_buffer("sin", signed_sin, persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Rotate (B, heads, r * N, head_dim) tokens: r stacked copies of the N-token grid.
-        Token t takes the angles of grid cell t mod N, so that r never becomes a dimension of
-        its own (torch.compile would specialise it, and ONNX would fix it)."""
-        cell = torch.arange(x.shape[-2], device=x.device) % self.cos.shape[0]
-        cos, sin = self.cos[cell], self.sin[cell]  # (r * N, head_dim / 2)
-        pairs = x.float().unflatten(-1, (-1, 2))  # (B, heads, r * N, head_dim / 2, 2)
-        a, b = pairs[..., 0], pairs[..., 1]
-        rotated = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1)
-        return rotated.flatten(-2).type_as(x)
+    def angles(self, num_rotated: int, num_unrotated: int = 0) -> RotaryAngles:
+        """The angles of `num_rotated` tokens, r stacked copies of the N-token grid, followed by
+        `num_unrotated` tokens left as they are (object pointers). Token t takes grid cell t mod N,
+        so that r never becomes a dimension of its own (torch.compile would specialise it, and
+        ONNX would fix it). Computed once for every layer and object that reads the same tokens."""
+        cell = torch.arange(num_rotated, device=self.cos.device) % self.cos.shape[0]
+        unrotated = self.cos.new_ones(num_unrotated, self.cos.shape[1])
+        return RotaryAngles(
+            cos=torch.cat([self.cos[cell], unrotated]),  # (num_rotated + num_unrotated, head_dim)
+            sin=torch.cat([self.sin[cell], torch.zeros_like(unrotated)]),
+        )
+
+    def forward(self, x: Tensor, angles: RotaryAngles) -> Tensor:
+        """Rotate (B, heads, N, head_dim) tokens by `angles` of N tokens, in float32; returned in
+        the dtype of x."""
+        tokens = x.float()
+        pairs = tokens.unflatten(-1, (-1, 2))  # (B, heads, N, head_dim / 2, 2)
+        swapped = torch.stack([pairs[..., 1], pairs[..., 0]], dim=-1).flatten(-2)  # (b, a) per pair
+        return torch.addcmul(tokens * angles.cos, swapped, angles.sin).type_as(x)

@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from sam2core.config import MaskDecoderConfig
 from sam2core.modeling.common import MLP
-from sam2core.modeling.position_encoding import AxialRotaryEncoding
+from sam2core.modeling.position_encoding import AxialRotaryEncoding, RotaryAngles
 
 
 class Attention(nn.Module):
@@ -61,7 +61,7 @@ class RoPEAttention(Attention):
     """Attention with 2-D rotary encoding of queries and keys.
 
     Keys may hold several frames of the query grid one after another (memories), followed by
-    `num_k_exclude_rope` tokens that are not rotated (object pointers).
+    tokens that are not rotated (object pointers): `key_angles` say which.
     """
 
     def __init__(self, *, rotary: AxialRotaryEncoding, **attention_args) -> None:
@@ -73,14 +73,16 @@ class RoPEAttention(Attention):
         q: Tensor,
         k: Tensor,
         v: Tensor,
-        num_k_exclude_rope: int = 0,
+        *,
+        query_angles: RotaryAngles,
+        key_angles: RotaryAngles,
         key_valid: Tensor | None = None,
     ) -> Tensor:
-        """q (B, Nq, C); k and v (B, Nk, kv_in_dim); key_valid (B, Nk) or None -> (B, Nq, C)."""
+        """q (B, Nq, C); k and v (B, Nk, kv_in_dim); angles of Nq and Nk tokens
+        (AxialRotaryEncoding.angles); key_valid (B, Nk) or None -> (B, Nq, C)."""
         q, k, v = self._heads(q, k, v)
-        grid_keys, pointer_keys = k.split([k.shape[-2] - num_k_exclude_rope, num_k_exclude_rope], 2)
-        k = torch.cat([self.rotary(grid_keys), pointer_keys], dim=2)
-        queries = self.rotary(q)  # a batch of 1 serves every key batch
+        k = self.rotary(k, key_angles)
+        queries = self.rotary(q, query_angles)  # a batch of 1 serves every key batch
         if not torch.onnx.is_in_onnx_export():  # the traced expand would fix the batch; MatMul broadcasts
             queries = queries.expand(k.shape[0], -1, -1, -1)
         return self._attend(queries, k, v, key_valid)

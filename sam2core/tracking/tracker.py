@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures, MemoryContext
 from sam2core.modeling.sam2 import SAM2Model
@@ -39,7 +38,7 @@ from sam2core.tracking.memory import ObjectMemory, memory_context, remember
 from sam2core.tracking.motion import BoxKalmanFilter, MotionChoice, MotionSettings, candidate_boxes, choose_candidate
 from sam2core.tracking.postprocess import clean_mask_logits
 from sam2core.tracking.prompt import ModelPrompt, Prompt, PromptError, prepare_prompt
-from sam2core.tracking.results import FrameResult, ObjectResult, mask_geometry
+from sam2core.tracking.results import FrameResult, ObjectResult, object_results
 
 
 class UnknownObjectError(KeyError):
@@ -197,14 +196,7 @@ class StreamingTracker:
         for group in groups:
             self._remember(frame, group, health)
         self._forget_unreadable()
-        return FrameResult(
-            frame.frame_index,
-            {
-                obj: self._result(obj, group.output.select(i), image_size, health.get(obj, TrackHealth.TRACKED))
-                for group in groups
-                for i, obj in enumerate(group.object_ids)
-            },
-        )
+        return FrameResult(frame.frame_index, self._results(groups, image_size, health))
 
     @torch.inference_mode()
     def add_prompt(
@@ -237,7 +229,7 @@ class StreamingTracker:
             if later.frame_index not in memory.conditioning:
                 self._remember(later, self._tracking_step(later, [object_id]), {})
         self._forget_unreadable()
-        return self._result(object_id, group.output, frame.image_size, TrackHealth.TRACKED)
+        return self._results([group], frame.image_size, {})[object_id]
 
     def forget_tracked_frames(self, object_id: int, before: int | None = None) -> None:
         """Forget what `object_id` remembers of the frames it was tracked on (not prompted on)
@@ -415,18 +407,20 @@ class StreamingTracker:
     def _autocast(self) -> torch.autocast:
         return autocast(self.precision, self.device)
 
-    def _result(
-        self, object_id: int, output: DecoderOutput, image_size: tuple[int, int], health: TrackHealth
-    ) -> ObjectResult:
-        mask_logits = F.interpolate(
-            output.low_res_masks[:1].float(), size=image_size, mode="bilinear", align_corners=False
-        )[0, 0]
-        return ObjectResult(
-            object_id=object_id,
-            mask_logits=mask_logits,
-            object_score=float(output.object_score_logits[0, 0]),
-            iou=float(output.iou[0, 0]),
-            object_pointer=output.object_pointer[0].float(),
-            geometry=mask_geometry(mask_logits > 0),
-            health=health,
+    def _results(
+        self, groups: list[DecodedGroup], image_size: tuple[int, int], health: dict[int, TrackHealth]
+    ) -> dict[int, ObjectResult]:
+        """Every object of `groups` on the frame, as one batch that leaves the device once."""
+        if not groups:
+            return {}
+        object_ids = [obj for group in groups for obj in group.object_ids]
+        outputs = [group.output for group in groups]
+        return object_results(
+            object_ids,
+            low_res_masks=torch.cat([output.low_res_masks for output in outputs]),  # (N, 1, S/4, S/4)
+            object_score_logits=torch.cat([output.object_score_logits for output in outputs]),  # (N, 1)
+            iou=torch.cat([output.iou for output in outputs]),  # (N, 1)
+            object_pointers=torch.cat([output.object_pointer for output in outputs]),  # (N, C)
+            image_size=image_size,
+            health=[health.get(obj, TrackHealth.TRACKED) for obj in object_ids],
         )
