@@ -62,7 +62,7 @@ def main() -> int:
         for msg, each in zip(array.objects, located):
             fill_tracked_object(msg, each)
         point_cloud(Header(), located)
-        markers.markers(Header(), located)
+        markers.for_frame(Header(), located)
         depth += time.perf_counter() - tracked
         tracking += tracked - started
     count = args.frames - 1

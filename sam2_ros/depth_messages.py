@@ -96,7 +96,8 @@ class MarkerBook:
     def __init__(self) -> None:
         self._shown: set[int] = set()
 
-    def markers(self, header: Header, located: list[ObjectDepth]) -> MarkerArray:
+    def for_frame(self, header: Header, located: list[ObjectDepth]) -> MarkerArray:
+        """The markers of one frame's objects, and DELETE for those shown before and not now."""
         measured = [each for each in located if each.position is not None]
         markers = [marker for each in measured for marker in _object_markers(header, each)]
         gone = self._shown - {each.object_id for each in measured}

@@ -73,6 +73,6 @@ class FrameMessageWriter:
             fill_tracked_object(msg, each)
         transforms = object_transforms(header, located, choice.tf_prefix) if choice.tf_prefix is not None else []
         return FrameMessages(
-            tracked, overlay, labels, point_cloud(header, located), self._markers.markers(header, located),
+            tracked, overlay, labels, point_cloud(header, located), self._markers.for_frame(header, located),
             transforms, problems,
         )  # fmt: skip

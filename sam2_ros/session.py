@@ -111,7 +111,7 @@ class FrameOutcome:
 
 
 @dataclass(frozen=True)
-class _HeldFrame:
+class _StampedImage:
     """A frame the tracker holds (see StreamingTracker.held_frames): its ROS stamp and header, and
     its image."""
 
@@ -133,7 +133,7 @@ class TrackingSession:
     def __init__(self, tracker: StreamingTracker, detection_options: DetectionOptions | None = None):
         self.tracker = tracker
         self.detections = DetectionTracker(tracker, detection_options)
-        self._held: dict[int, _HeldFrame] = {}  # frame index -> its stamp, in stream order
+        self._held: dict[int, _StampedImage] = {}  # frame index -> its stamp, header and image, in stream order
         self._waiting: list[_Waiting] = []
         self._size: tuple[int, int] | None = None  # (H, W) of the stream's images
         self._newest_stamp_ns: int | None = None  # of the images processed in this stream
@@ -257,7 +257,7 @@ class TrackingSession:
                 later = [*first.values(), *later]
             first = {}
             result = self.detections.track(frame.image, frame.detections)
-        self._held[result.frame_index] = _HeldFrame(frame.stamp_ns, frame.header, frame.image)
+        self._held[result.frame_index] = _StampedImage(frame.stamp_ns, frame.header, frame.image)
         objects = dict(result.objects)
         for obj, waiting in first.items():
             waiting.future.set_result(PromptOutcome(result.frame_index, frame.stamp_ns, frame.header, objects[obj]))

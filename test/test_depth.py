@@ -259,7 +259,7 @@ def test_markers_box_and_id_per_object_deleted_when_the_object_goes():
     book = MarkerBook()
     here = ObjectDepth(5, VisibilityReason.VISIBLE, 10, np.array([0.0, 0.0, 2.0]), np.array([-0.1, -0.2, 1.9]),
                        np.array([0.1, 0.2, 2.1]))  # fmt: skip
-    markers = book.markers(HEADER, [here]).markers
+    markers = book.for_frame(HEADER, [here]).markers
     assert [(m.ns, m.id, m.type, m.action) for m in markers] == [
         (MarkerBook.BOX, 5, Marker.CUBE, Marker.ADD),
         (MarkerBook.LABEL, 5, Marker.TEXT_VIEW_FACING, Marker.ADD),
@@ -267,10 +267,10 @@ def test_markers_box_and_id_per_object_deleted_when_the_object_goes():
     assert (markers[0].scale.x, markers[0].scale.y, markers[0].scale.z) == pytest.approx((0.2, 0.4, 0.2))
     assert markers[0].pose.position.z == pytest.approx(2.0) and markers[1].text == "5"
     assert markers[0].header.frame_id == HEADER.frame_id
-    gone = book.markers(HEADER, []).markers
+    gone = book.for_frame(HEADER, []).markers
     deleted = [(MarkerBook.BOX, 5, Marker.DELETE), (MarkerBook.LABEL, 5, Marker.DELETE)]
     assert [(m.ns, m.id, m.action) for m in gone] == deleted
-    assert book.markers(HEADER, []).markers == []
+    assert book.for_frame(HEADER, []).markers == []
 
 
 def test_transforms_put_a_frame_at_each_measured_object():
