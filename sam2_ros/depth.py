@@ -4,23 +4,18 @@ colour images by stamp, and each tracked image's objects located in 3D (sam2core
 No node logic and no graph: the node (and the bag runner) hand in depth images, CameraInfo and
 tracker results; sam2_ros.depth_messages turns what is located into messages.
 
-Stamp matching (DepthMatcher), our own policy since message_filters cannot be installed here:
-depth images wait in a small buffer keyed by their stamp (a second image with the same stamp
-replaces the first: newest wins; when the buffer is full the oldest stamp goes). A colour image
-takes the depth image with the nearest stamp within `max_offset` as it leaves the node's mailbox
-(sam2_ros.worker.Pairing): while objects are tracked it waits there up to `max_offset` for one
-still on its way, never later on the tracking thread. So depth that arrives after its colour
-image still matches, and arrival order does not matter. A colour image without one is tracked
-without depth and counted as unmatched. Depth messages are kept serialised (the node subscribes
-raw): only the stamp is read
-on arrival (serialized_stamp_ns), and only a matched one is deserialised, so a 30 FPS depth stream
-costs the node's executor little more than copying bytes.
+Depth images are matched to colour images by stamp as an image leaves the node's mailbox
+(DepthStage is a sam2_ros.pairing.Pairing): while objects are tracked an image waits there up to
+`max_offset` for its depth image, never later on the tracking thread. Depth messages are kept
+serialised (the node subscribes raw): only the stamp is read on arrival (serialized_stamp_ns), and
+only a matched one is deserialised, so a 30 FPS depth stream costs the node's executor little more
+than copying bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
-import threading
 from collections.abc import Callable
 
 import cv2
@@ -29,6 +24,8 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from sam2_ros.conversions import stamp_to_ns
+from sam2_ros.pairing import StampMatcher
+from sam2_ros.session import Frame
 from sam2core.geometry import PinholeCamera
 from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator
 from sam2core.tracking import ObjectResult
@@ -96,52 +93,15 @@ def camera_from_info(msg: CameraInfo, height: int, width: int) -> PinholeCamera:
     return camera if (camera.width, camera.height) == (width, height) else camera.resized(width, height)
 
 
-class DepthMatcher:
-    """Depth messages by stamp, matched to colour images (policy in the module docstring). Thread-safe."""
-
-    def __init__(self, max_offset_ns: int, capacity: int = 8):
-        self.max_offset_ns, self.capacity = max_offset_ns, capacity
-        self._arrived = threading.Condition()
-        self._buffer: dict[int, object] = {}
-        self.matched = self.unmatched = 0
-
-    def add(self, stamp_ns: int, message: object) -> None:
-        with self._arrived:
-            self._buffer[stamp_ns] = message
-            while len(self._buffer) > self.capacity:
-                del self._buffer[min(self._buffer)]
-            self._arrived.notify_all()
-
-    def has_match(self, stamp_ns: int) -> bool:
-        """Whether a message within max_offset of `stamp_ns` is buffered (nothing counted)."""
-        with self._arrived:
-            return self._nearest(stamp_ns) is not None
-
-    def match(self, stamp_ns: int, wait: float = 0.0, *, consume: bool = False) -> object | None:
-        """The buffered message nearest to `stamp_ns` within max_offset, or None (counted); waits
-        up to `wait` seconds for one to arrive (a depth image still on its way). `consume`: the
-        message is removed, so that no other image matches it."""
-        with self._arrived:
-            self._arrived.wait_for(lambda: self._nearest(stamp_ns) is not None, timeout=wait)
-            nearest = self._nearest(stamp_ns)
-            if nearest is None:
-                self.unmatched += 1
-                return None
-            self.matched += 1
-            return self._buffer.pop(nearest) if consume else self._buffer[nearest]
-
-    def _nearest(self, stamp_ns: int) -> int | None:
-        nearest = min(self._buffer, key=lambda stamp: abs(stamp - stamp_ns), default=None)
-        return nearest if nearest is not None and abs(nearest - stamp_ns) <= self.max_offset_ns else None
-
-
 class DepthStage:
     """Depth and CameraInfo in, each tracked image's objects in 3D out: what the node and the bag
     runner run with use_depth. `add_depth`, `set_camera_info` and the matching (a
-    sam2_ros.worker.Pairing) may be called from any thread, `locate` from one thread (the one tracking)."""
+    sam2_ros.pairing.Pairing) may be called from any thread, `locate` from one thread (the one tracking)."""
+
+    needed_untracked = False  # depth locates objects: with none tracked an image does not wait for it
 
     def __init__(self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None]):
-        self.matcher = DepthMatcher(max_offset_ns, buffer_size)
+        self.matcher = StampMatcher(max_offset_ns, buffer_size)
         self.max_wait = max_offset_ns / 1e9
         self.locator = ObjectLocator(settings)
         self.rejected = 0  # depth images or camera_info that could not be used
@@ -164,9 +124,9 @@ class DepthStage:
         """Whether the depth image of the colour message `image` is buffered."""
         return self.matcher.has_match(stamp_to_ns(image.header.stamp))
 
-    def take_companion(self, image: Image | CompressedImage) -> bytes | None:
-        """The serialised depth image matched to the colour message `image`, or None (counted)."""
-        return self.matcher.match(stamp_to_ns(image.header.stamp))
+    def attach(self, frame: Frame) -> Frame:
+        """`frame` with the serialised depth image matched to its stamp, or None (counted)."""
+        return dataclasses.replace(frame, depth=self.matcher.match(frame.stamp_ns))
 
     def locate(self, raw: bytes | None, results: list[ObjectResult], stamp_ns: int) -> list[ObjectDepth]:
         """Every result's object in 3D on the colour image stamped `stamp_ns` with its matched

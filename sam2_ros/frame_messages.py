@@ -68,7 +68,7 @@ class FrameMessageWriter:
         overlay = overlay_image(frame.image, results, header) if choice.overlay else None
         if self.depth is None:
             return FrameMessages(tracked, overlay, labels, problems=problems)
-        located = self.depth.locate(frame.companion, results, frame.stamp_ns)
+        located = self.depth.locate(frame.depth, results, frame.stamp_ns)
         for msg, each in zip(tracked.objects, located):
             fill_tracked_object(msg, each)
         transforms = object_transforms(header, located, choice.tf_prefix) if choice.tf_prefix is not None else []

@@ -55,14 +55,14 @@ class FrameRejected(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One camera image: (H, W, 3) uint8 RGB, its stamp, the transport's header (handed back), the
-    message matched to it by stamp (the node's depth image; see worker.Pairing), if any, and the
-    detector's boxes on it (None when the detector did not run on it)."""
+    """One camera image: (H, W, 3) uint8 RGB, its stamp, the transport's header (handed back), and
+    what was matched to it by stamp (sam2_ros.pairing): its serialised depth image (None: none
+    matched, or no depth used) and the detector's boxes on it (None: the detector did not run on it)."""
 
     image: np.ndarray
     stamp_ns: int
     header: Any = None
-    companion: Any = None
+    depth: bytes | None = None
     detections: list[Detection] | None = None
 
 

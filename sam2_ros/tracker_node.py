@@ -42,12 +42,13 @@ from sam2_ros.conversions import (
     stamp_to_ns,
     tracked_object,
 )
-from sam2_ros.depth import DepthMatcher, DepthStage
+from sam2_ros.depth import DepthStage
 from sam2_ros.diagnostics import NO_IMAGE_WARNING_AFTER, diagnostic_array, no_image_warning
 from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import DetectionArray, Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
+from sam2_ros.pairing import DetectionPairing
 from sam2_ros.segmentation import segment, segment_everything
 from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
@@ -96,7 +97,7 @@ class TrackerNode(LifecycleNode):
         self._service_group = ReentrantCallbackGroup()
         self._depth: DepthStage | None = None  # of the active state, with use_depth
         self._writer: FrameMessageWriter | None = None  # of the active state (the worker's thread)
-        self._detections = DepthMatcher(0)  # detection arrays by stamp, of the active state
+        self._detections: DetectionPairing | None = None  # of the active state
         self._detection_counts = {"detection_arrays_received": 0}
         self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
 
@@ -145,7 +146,12 @@ class TrackerNode(LifecycleNode):
         if settings.use_depth:
             self._depth = self._depth_stage()
         self._writer = FrameMessageWriter(self._depth)
-        self._detections = DepthMatcher(round(settings.detection_max_offset * 1e9), settings.detection_buffer_size)
+        self._detections = DetectionPairing(
+            round(settings.detection_max_offset * 1e9),
+            settings.detection_buffer_size,
+            max_wait=settings.detection_wait,
+            needed_untracked=bool(settings.detection_options().new_objects_from),
+        )
         self._detection_counts = {"detection_arrays_received": 0}
         self._worker = TrackingWorker(
             TrackingSession(self._tracker, settings.detection_options()),
@@ -154,7 +160,7 @@ class TrackerNode(LifecycleNode):
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
             error=self.get_logger().error,
             prompt_timeout=settings.prompt_wait_timeout,
-            pairing=self._depth,
+            pairings=(self._detections,) if self._depth is None else (self._detections, self._depth),
         )
         self._worker.start()
         reliable, services = parameters.reliable_qos(settings), self._service_group
@@ -181,7 +187,7 @@ class TrackerNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._close_inputs()
         self._stop_worker()
-        self._depth = self._writer = None
+        self._depth = self._writer = self._detections = None
         self._tracker.reset()
         return super().on_deactivate(state)
 
@@ -220,10 +226,13 @@ class TrackerNode(LifecycleNode):
                 return []
             message_type, convert = Detection2DArray, detections_from_vision_msgs
 
+        pairing, worker = self._detections, self._worker  # of this active state
+
         def received(msg) -> None:
             detections = convert(msg)
             self._detection_counts["detection_arrays_received"] += 1
-            self._detections.add(stamp_to_ns(msg.header.stamp), detections)
+            pairing.add(stamp_to_ns(msg.header.stamp), detections)
+            worker.wake()  # an image in the mailbox may be waiting for these
 
         return [self.create_subscription(message_type, settings.detections_topic, received, qos)]
 
@@ -272,11 +281,9 @@ class TrackerNode(LifecycleNode):
 
     def _decoder(self) -> Callable[[Image | CompressedImage], Frame]:
         to_rgb = compressed_to_rgb if self.settings.image_transport == "compressed" else image_to_rgb
-        matcher, wait = self._detections, self.settings.detection_wait
 
-        def decode(msg) -> Frame:  # on the worker thread: the detections of the image's stamp go with it
-            stamp = stamp_to_ns(msg.header.stamp)
-            return Frame(to_rgb(msg), stamp, msg.header, detections=matcher.match(stamp, wait, consume=True))
+        def decode(msg) -> Frame:  # on the worker thread
+            return Frame(to_rgb(msg), stamp_to_ns(msg.header.stamp), msg.header)
 
         return decode
 
@@ -446,7 +453,7 @@ class TrackerNode(LifecycleNode):
         stats = self._worker.session.detections.stats.as_dict()
         counts = {
             **self._detection_counts,
-            "detection_arrays_paired": self._detections.matched,
+            "detection_arrays_paired": self._detections.matcher.matched,
             **{f"detections_{name}": value for name, value in stats.items()},
         }
         return {key: str(value) for key, value in counts.items()}

@@ -6,10 +6,12 @@ mailbox (the newest image wins; one replaced before it was processed counts as d
 before each image, so every tracker call happens on this one thread. No ROS here: images are
 decoded and results published through the functions the node passes in.
 
-With a Pairing (the node's depth), an image leaves the mailbox once its companion message has
-arrived, or `max_wait` seconds after its receipt without one; the companion is taken then and
-travels with the frame, so nothing waits for it later. The image waits only while objects are
-tracked or prompts wait for an image; queued work runs meanwhile, and a newer image replaces it.
+With pairings (sam2_ros.pairing: the node's depth and detections), an image leaves the mailbox
+once each pairing it needs has its message, or that pairing's `max_wait` seconds after the image's
+receipt without one; each pairing then attaches what it has to the Frame, so nothing waits for it
+later. An image waits for depth only while objects are tracked or prompts wait for an image (for
+detections also without, when they may start objects); queued work runs meanwhile, and a newer
+image replaces it.
 """
 
 from __future__ import annotations
@@ -17,28 +19,19 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sam2_ros.frame_stats import FrameStats
 from sam2_ros.session import Frame, FrameOutcome, FrameRejected, PromptOutcome, PromptRequest, TrackingSession
 from sam2core.tracking import Prompt
 
+if TYPE_CHECKING:
+    from sam2_ros.pairing import Pairing
+
 T = TypeVar("T")
-
-
-class Pairing(Protocol):
-    """A second stream matched to each image before it leaves the mailbox (see the module docstring)."""
-
-    max_wait: float  # seconds an image waits in the mailbox for its companion
-
-    def has_companion(self, message: Any) -> bool:
-        """Whether the companion of the image `message` has arrived (nothing counted)."""
-
-    def take_companion(self, message: Any) -> Any | None:
-        """The companion of the image `message`, or None (counted as matched or not)."""
 
 
 @dataclass
@@ -53,7 +46,7 @@ class TrackingWorker:
     decode: message -> Frame (raises ValueError for an unusable message).
     publish: called on the worker thread with every processed image's FrameOutcome.
     warn, error: log a line (warn may be throttled by the caller).
-    pairing: matches each image to its companion (Frame.companion) as it leaves the mailbox.
+    pairings: match each image to their messages (Frame.depth, Frame.detections) as it leaves the mailbox.
     """
 
     def __init__(
@@ -65,12 +58,12 @@ class TrackingWorker:
         warn: Callable[[str], None],
         error: Callable[[str], None],
         prompt_timeout: float,
-        pairing: Pairing | None = None,
+        pairings: Sequence[Pairing] = (),
     ):
         self.session = session
         self.prompt_timeout = prompt_timeout
         self._decode, self._publish, self._warn, self._error = decode, publish, warn, error
-        self._pairing = pairing
+        self._pairings = tuple(pairings)
         self._wake = threading.Condition()
         self._mailbox: _Mail | None = None
         self._queue: list[tuple[Callable[[], None], Future]] = []
@@ -111,7 +104,7 @@ class TrackingWorker:
         self.stats.count(received=1, dropped=int(dropped))
 
     def wake(self) -> None:
-        """Look at the mailbox again: a companion message has arrived."""
+        """Look at the mailbox again: a paired message (depth, detections) has arrived."""
         with self._wake:
             self._wake.notify()
 
@@ -177,25 +170,28 @@ class TrackingWorker:
 
     def _mail_ready(self) -> bool:
         """Whether the image in the mailbox may leave it (see the module docstring)."""
-        mail = self._mailbox
-        if mail is None or self._pairing is None:
-            return mail is not None
-        return time.monotonic() >= self._mail_deadline() or self._pairing.has_companion(mail.message)
+        return time.monotonic() >= self._mail_deadline()
 
     def _mail_deadline(self) -> float:
-        """When the image in the mailbox stops waiting for its companion (inf: no image)."""
+        """When the image in the mailbox stops waiting (inf: no image): its receipt, plus the
+        longest wait of the pairings it needs whose message has not arrived."""
         mail = self._mailbox
         if mail is None:
             return float("inf")
-        waits = self._pairing is not None and (self.session.object_ids or self.session.next_deadline != float("inf"))
-        return mail.received + self._pairing.max_wait if waits else mail.received
+        tracking = bool(self.session.object_ids) or self.session.next_deadline != float("inf")
+        waits = [
+            pairing.max_wait
+            for pairing in self._pairings
+            if (tracking or pairing.needed_untracked) and not pairing.has_companion(mail.message)
+        ]
+        return mail.received + max(waits, default=0.0)
 
     def _process(self, mail: _Mail) -> None:
         """Decode, track and publish one image; a failure is logged and counted, never raised."""
         try:
             frame = self._decode(mail.message)
-            if self._pairing is not None:
-                frame = replace(frame, companion=self._pairing.take_companion(mail.message))
+            for pairing in self._pairings:
+                frame = pairing.attach(frame)
         except ValueError as error:
             self._reject(error)
             return

@@ -11,7 +11,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from sam2_ros.depth import DepthError, DepthMatcher, DepthStage, camera_from_info, depth_to_metres, serialized_stamp_ns
+from sam2_ros.depth import DepthError, DepthStage, camera_from_info, depth_to_metres, serialized_stamp_ns
 from sam2_ros.depth_messages import (
     CLOUD_DTYPE,
     MarkerBook,
@@ -22,6 +22,7 @@ from sam2_ros.depth_messages import (
     point_cloud,
 )
 from sam2_ros.msg import TrackedObject
+from sam2_ros.pairing import StampMatcher
 from sam2core.geometry import PinholeCamera
 from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator, VisibilityReason, measure
 from sam2core.tracking import ObjectResult
@@ -92,7 +93,7 @@ def test_undeserialisable_depth_is_a_warning():
 
 
 def test_matcher_late_missing_and_reordered_depth():
-    matcher = DepthMatcher(max_offset_ns=20_000_000, capacity=3)
+    matcher = StampMatcher(max_offset_ns=20_000_000, capacity=3)
     assert matcher.match(1_000_000_000) is None  # missing: nothing buffered
     matcher.add(1_030_000_000, "late")  # arrives after its colour image was received, before it is tracked
     assert matcher.match(1_033_000_000) == "late"

@@ -3,6 +3,7 @@ image size changes, and the worker thread's mailbox and queue. Real tracker, ran
 
 import math
 import threading
+import time
 from concurrent.futures import CancelledError, Future
 
 import numpy as np
@@ -222,3 +223,68 @@ def test_worker_keeps_only_the_newest_image_and_runs_work_in_order(session):
     assert len(stats.latencies) == 2 and warnings == ["image dropped: unsupported image encoding 'bayer'"]
     with pytest.raises(CancelledError):
         worker.call(lambda s: s.object_ids).result(timeout=1)
+
+
+def test_an_image_waits_for_the_messages_it_needs_and_no_longer(session):
+    """Detections (which may start objects) are waited for with nothing tracked, depth only while
+    objects are tracked; each for at most its own max_wait; whatever arrives goes with the image."""
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import Image
+
+    from sam2_ros.depth import DepthStage
+    from sam2_ros.pairing import DetectionPairing
+    from sam2core.locating import DepthSettings
+    from sam2core.tracking import Detection
+
+    wait = 1.0
+    detections = DetectionPairing(0, 8, max_wait=wait, needed_untracked=True)
+    depth = DepthStage(DepthSettings(), max_offset_ns=0, buffer_size=8, warn=pytest.fail)
+    depth.max_wait = wait
+    published, done = [], threading.Semaphore(0)
+
+    def message(stamp_s: float) -> Image:
+        msg = Image(encoding="16UC1", height=HEIGHT, width=WIDTH, step=2 * WIDTH)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp_s), round(stamp_s % 1 * 1e9)
+        msg.data = bytes(2 * HEIGHT * WIDTH)
+        return msg
+
+    def publish(outcome) -> None:
+        published.append((time.monotonic(), outcome.frame))
+        done.release()
+
+    worker = TrackingWorker(session, decode=lambda msg: frame(msg.header.stamp.sec), publish=publish,
+                            warn=pytest.fail, error=pytest.fail, prompt_timeout=30.0,
+                            pairings=(detections, depth))  # fmt: skip
+    boxes = [Detection(box=(10.0, 8.0, 40.0, 30.0), class_id="cup", score=0.9)]
+    worker.start()
+    try:
+        worker.submit_frame(message(1.0))  # nothing tracked: waits for detections, not for depth
+        time.sleep(0.3)
+        assert not published
+        detections.add(1_000_000_000, boxes)
+        worker.wake()
+        assert done.acquire(timeout=30)
+        first = published[-1]
+        worker.submit_prompt(1, BOX, 0).result(timeout=60)  # now an object is tracked
+
+        worker.submit_frame(message(2.0))  # waits for both
+        depth.add_depth(serialize_message(message(2.0)))
+        worker.wake()
+        time.sleep(0.3)
+        assert len(published) == 1  # the depth image came, the detections not yet
+        detections.add(2_000_000_000, boxes)
+        worker.wake()
+        assert done.acquire(timeout=30)
+        second = published[-1]
+
+        sent = time.monotonic()
+        worker.submit_frame(message(3.0))  # nothing comes: it goes on after the wait, without them
+        assert done.acquire(timeout=30)
+        third = published[-1]
+    finally:
+        worker.stop()
+    assert first[1].detections == boxes and first[1].depth is None
+    assert second[1].detections == boxes and second[1].depth is not None
+    assert third[1].detections is None and third[1].depth is None and third[0] - sent >= wait
+    assert (detections.matcher.matched, detections.matcher.unmatched) == (2, 1)
+    assert (depth.matcher.matched, depth.matcher.unmatched) == (1, 2)

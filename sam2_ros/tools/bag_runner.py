@@ -185,8 +185,8 @@ class _BagRun:
         for entry in self.by_frame.pop(index, []):
             self.submit(entry.object_id, entry.prompt, stamp_ns)
         try:
-            companion = self.depth.take_companion(msg) if self.depth is not None else None
-            outcome = self.session.process(Frame(self.to_rgb(msg), stamp_ns, msg.header, companion))
+            frame = Frame(self.to_rgb(msg), stamp_ns, msg.header)
+            outcome = self.session.process(self.depth.attach(frame) if self.depth is not None else frame)
         except ValueError as error:  # an undecodable image, or one of another size (FrameRejected)
             self.problem(f"image {index} skipped: {error}")
             return
