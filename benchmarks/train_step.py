@@ -4,8 +4,8 @@
     python benchmarks/train_step.py --precision float32 bfloat16 --compile off on --json out.json
 
 Every variant (precision x compile) gets its own copy of the same weights and trains on the
-same batches of the demo model's clip stage (8 clips of 8 frames at its 128 px, as its schedule
-in docs/demo_model/training.md). The variants take turns, one step each, so a machine whose load
+same batches of the demo model's clip stage (8 clips of 8 frames at its 128 px: the schedule
+demo-clips of sam2core/train/schedules.py). The variants take turns, one step each, so a machine whose load
 changes during the run slows them alike; the first --warm-up steps of each (compilation) are
 reported apart. Clip generation (numpy, on the training thread) is timed on its own.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import os
 import sys
@@ -28,20 +27,11 @@ from tqdm import tqdm
 
 from sam2core.build import build_model
 from sam2core.precision import PRECISIONS, choose_precision
+from sam2core.train.__main__ import parse_args, training_config
 from sam2core.train.compiling import COMPILE_CHOICES, compile_for_training
-from sam2core.train.trainer import Trainer, TrainingConfig
+from sam2core.train.trainer import Trainer
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "sam2core" / "weights" / "sam2.1_hiera_demo.pt"
-
-
-def demo_schedule(side: int) -> TrainingConfig:
-    """The demo model's clip stage (its second run)."""
-    defaults = TrainingConfig()
-    scene = dataclasses.replace(defaults.scene, height=side, width=side, occlusion_prob=0.9, leave_prob=0.7)
-    return dataclasses.replace(
-        defaults, stage="clips", steps=6000, clips_per_step=8, learning_rate=3e-4, warmup_steps=100,
-        ema_decay=0.999, prompt_weights=(0.25, 0.25, 0.5), scene=scene,
-    )  # fmt: skip
 
 
 def main() -> None:
@@ -66,8 +56,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     base = build_model(args.model, checkpoint=args.init, device=args.device)
-    config = demo_schedule(base.config.image_size)
     out = Path(tempfile.mkdtemp(prefix="train_step_"))
+    config = training_config(parse_args(["--schedule", "demo-clips", "--out", str(out)]), base.config.image_size)
 
     variants = {}
     for precision, compiled in [(p, c) for p in args.precision for c in args.compile]:

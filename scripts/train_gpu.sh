@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The demo model's clip schedule on a GPU for a fixed time, resumable, in one call:
 #   scripts/train_gpu.sh [MINUTES] [OUT] [TRAIN FLAGS...]   (defaults: 8 minutes; OUT: $OUT, else outputs/train-gpu)
-# Trains the schedule of docs/demo_model/training.md from the bundled weights on CUDA in
+# Trains the schedule demo-clips (sam2core/train/schedules.py) from the bundled weights on CUDA in
 # `auto` precision (bfloat16 on a GPU that has it) for MINUTES, then saves into OUT the resumable
 # train_state.pt, log.jsonl, losses.png and the weights (checkpoint.pt, Meta's format), and prints
 # the step time. Run it again with the same OUT (copied back from the GPU machine) to go on: it
-# resumes when OUT holds a train_state.pt. TRAIN FLAGS are added to python -m sam2core.train's
+# resumes when OUT holds a train_state.pt, the CPU run's (checkpoints/demo-v2) included. TRAIN FLAGS are added to python -m sam2core.train's
 # (a later flag wins); DEVICE=cpu runs it on the CPU (what test/test_train.py does with a tiny
 # budget), PRECISION overrides auto. Set-up: scripts/cuda_python.sh.
 set -euo pipefail
@@ -20,9 +20,6 @@ resume=()
 [[ -f $OUT/train_state.pt ]] && resume=(--resume)
 "$PY" -c 'import torch; print(f"torch {torch.__version__}, " + (torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"))'
 echo "set-up took $((SECONDS - started)) s"
-"$PY" -m sam2core.train --device "$DEVICE" --precision "${PRECISION:-auto}" --minutes "$MINUTES" --out "$OUT" \
-    --stage clips --init sam2core/weights/sam2.1_hiera_demo.pt --steps 6000 --clips-per-step 8 \
-    --learning-rate 3e-4 --warmup-steps 100 --grad-clip 1.0 --ema-decay 0.999 --occlusion-prob 0.9 \
-    --leave-prob 0.7 --evaluate-every 300 --checkpoint-every 100 --prompt-weights 0.25 0.25 0.5 \
-    "${resume[@]}" "$@"
+"$PY" -m sam2core.train --schedule demo-clips --device "$DEVICE" --precision "${PRECISION:-auto}" \
+    --minutes "$MINUTES" --out "$OUT" "${resume[@]}" "$@"
 echo "total $((SECONDS - started)) s; results in $OUT"

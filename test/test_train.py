@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from sam2core import build_model, save_checkpoint
 from sam2core.data import TRAINING, training_clip
 from sam2core.evaluation import quick_score
 from sam2core.point_labels import NEGATIVE, POSITIVE
+from sam2core.train.__main__ import parse_args, training_config
 from sam2core.train.bundle import bundle
 from sam2core.train.losses import TERMS, LossWeights, segmentation_loss
 from sam2core.train.prompts import correction_clicks, first_prompt
@@ -232,6 +233,19 @@ def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_pa
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2]
     build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt")
+
+
+def test_the_demo_schedule_is_the_committed_runs_and_given_flags_win():
+    """`--schedule demo-clips` (what scripts/train_gpu.sh and benchmarks/train_step.py run) gives
+    the settings of the committed demo run exactly, so that either can resume its state."""
+    state = torch.load(REPO / "checkpoints" / "demo-v2" / "train_state.pt", weights_only=True)
+    args = parse_args(["--schedule", "demo-clips", "--out", "unused"])
+    assert asdict(training_config(args, 128)) == state["config"]
+    assert args.init == "default"
+    later = parse_args(["--out", "unused", "--steps", "7", "--schedule=demo-clips", "--ema-decay", "0"])
+    assert (later.steps, later.ema_decay, later.learning_rate) == (7, 0.0, 3e-4)
+    with pytest.raises(SystemExit):
+        parse_args(["--schedule", "fastest", "--out", "unused"])
 
 
 def test_resume_refuses_other_settings(tmp_path):

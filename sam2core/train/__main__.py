@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -32,17 +33,35 @@ from sam2core.train import distributed
 from sam2core.train.compiling import COMPILE_CHOICES, compile_for_training
 from sam2core.train.losses import BALANCED, SAM2_FINE_TUNING, LossWeights
 from sam2core.train.own_data import OwnDataTrainer
+from sam2core.train.schedules import SCHEDULES, with_schedule
 from sam2core.train.trainer import STAGES, Trainer, TrainingConfig
 
 LOSS_RECIPES = {"scratch": LossWeights(), "balanced": BALANCED, "sam2": SAM2_FINE_TUNING}
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command's arguments, a --schedule expanded (sam2core.train.schedules)."""
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return parser.parse_args(with_schedule(argv))
+    except KeyError as error:
+        parser.error(error.args[0])
+
+
+def _parser() -> argparse.ArgumentParser:
     defaults = TrainingConfig()
     parser = argparse.ArgumentParser(prog="python -m sam2core.train", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     parser.add_argument("--model", default="sam2.1_hiera_demo", choices=MODEL_NAMES, help="registered model name")
-    parser.add_argument("--init", help="checkpoint to start from (Meta's format); none: random weights")
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="start from a named schedule's settings (sam2core/train/schedules.py); flags given beside it win",
+    )
+    parser.add_argument(
+        "--init", help="checkpoint to start from (Meta's format), or 'default': the bundled weights; none: random"
+    )
     parser.add_argument(
         "--image-size",
         type=int,
@@ -161,14 +180,13 @@ def main(argv: list[str] | None = None) -> None:
         default="davis",
         help="layout of --data (see sam2core.data.davis and sam2core.data.instance_masks)",
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    model = build_model(args.model, checkpoint=args.init, image_size=args.image_size, device=args.device)
-    side = model.config.image_size
-    config = dataclasses.replace(
+
+def training_config(args: argparse.Namespace, side: int) -> TrainingConfig:
+    """The TrainingConfig the arguments ask for, on clips of `side` pixels (the model's input)."""
+    defaults = TrainingConfig()
+    return dataclasses.replace(
         defaults,
         stage=args.stage,
         steps=args.steps,
@@ -188,6 +206,15 @@ def main(argv: list[str] | None = None) -> None:
             defaults.scene, height=side, width=side, occlusion_prob=args.occlusion_prob, leave_prob=args.leave_prob
         ),
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = build_model(args.model, checkpoint=args.init, image_size=args.image_size, device=args.device)
+    config = training_config(args, model.config.image_size)
     rank = distributed.start(args.device) if distributed.world_size() > 1 else 0
     out = Path(args.out) if rank == 0 else Path(args.out) / f"rank{rank}"
     config = dataclasses.replace(config, seed=config.seed + rank)  # each rank its own batches
@@ -196,9 +223,9 @@ def main(argv: list[str] | None = None) -> None:
         try:
             sequences = read_data(args.data, args.format)
         except DatasetError as error:
-            parser.error(str(error))
+            _parser().error(str(error))
         if args.stage != "images" and all(len(sequence.frames) == 1 for sequence in sequences):
-            parser.error(f"--format {args.format} has single images: only --stage images trains on it")
+            _parser().error(f"--format {args.format} has single images: only --stage images trains on it")
         trainer = OwnDataTrainer(model, config, out, sequences, evaluate=evaluate, precision=args.precision)
     else:
         trainer = Trainer(model, config, out, evaluate=evaluate, precision=args.precision)

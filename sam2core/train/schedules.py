@@ -1,0 +1,31 @@
+"""Named training schedules: the settings of runs worth repeating, written once.
+
+`python -m sam2core.train --schedule NAME [FLAGS]` trains with the schedule's flags; FLAGS given
+beside it win (e.g. `--steps 500`). scripts/train_gpu.sh and benchmarks/train_step.py read the
+same entries, so a run on a lent GPU continues the CPU run's state (train_state.pt) unchanged.
+"""
+
+from __future__ import annotations
+
+SCHEDULES: dict[str, tuple[str, ...]] = {
+    # The demo model's second run (docs/demo_model/training.md): the memory path on clips, every
+    # part trained, from the bundled weights, occlusions and exits in most clips.
+    "demo-clips": (
+        "--stage", "clips", "--init", "default", "--steps", "6000", "--clips-per-step", "8",
+        "--learning-rate", "3e-4", "--warmup-steps", "100", "--grad-clip", "1.0", "--ema-decay", "0.999",
+        "--occlusion-prob", "0.9", "--leave-prob", "0.7", "--evaluate-every", "300", "--checkpoint-every", "25",
+        "--prompt-weights", "0.25", "0.25", "0.5",
+    ),
+}  # fmt: skip
+
+
+def with_schedule(argv: list[str]) -> list[str]:
+    """`argv` with `--schedule NAME` (or `--schedule=NAME`) replaced by the schedule's flags, put
+    first so that the flags given win; unchanged without it. KeyError for an unknown or missing NAME."""
+    argv = [part for flag in argv for part in (flag.split("=", 1) if flag.startswith("--schedule=") else [flag])]
+    if "--schedule" not in argv:
+        return argv
+    at = argv.index("--schedule")
+    if at + 1 == len(argv) or argv[at + 1] not in SCHEDULES:
+        raise KeyError(f"--schedule takes one of: {', '.join(SCHEDULES)}")
+    return [*SCHEDULES[argv[at + 1]], *argv[:at], *argv[at + 2 :]]
