@@ -144,9 +144,10 @@ THREE_OBJECTS = {
 }
 
 
-def track(model, frames, prompts, precision) -> list[dict]:
+def track(model, frames, prompts, precision, objects_per_attention_pass=None) -> list[dict]:
     """Per frame, per object: (mask logits, visible, object pointer, object score)."""
-    tracker = StreamingTracker(model, TrackerOptions(precision=precision))
+    options = TrackerOptions(precision=precision, objects_per_attention_pass=objects_per_attention_pass)
+    tracker = StreamingTracker(model, options)
     return [
         {
             obj: (out.mask_logits, out.visible, out.object_pointer, out.object_score)
@@ -191,3 +192,17 @@ def test_an_object_is_tracked_alike_with_or_without_others(
     print(f"{precision}: object 1 alone vs with two others: logits {logits:.2e}, pointer {pointer:.2e}")
     assert logits <= logits_bound and pointer <= pointer_bound
     assert all(a[1][1] == c[1][1] for a, c in zip(alone, crowded))
+
+
+@pytest.mark.slow
+def test_objects_through_memory_attention_in_any_grouping_are_tracked_alike(random_tiny, frames_256):
+    """One pass per object (the CPU's default), two per pass, or all three in one batch: the same
+    results in float32, to the rounding of a batched matrix product."""
+    runs = {group: track(random_tiny, frames_256, THREE_OBJECTS, "float32", group) for group in (0, 1, 2)}
+    for group in (1, 2):
+        pairs = [(a[obj], b[obj]) for a, b in zip(runs[0], runs[group]) for obj in a]
+        logits = max((a[0] - b[0]).abs().max().item() for a, b in pairs)
+        pointer = max((a[2] - b[2]).abs().max().item() for a, b in pairs)
+        print(f"{group} object(s) per pass vs one batch: logits {logits:.2e}, pointer {pointer:.2e}")
+        assert logits <= FLOAT32_BATCH and pointer <= FLOAT32_BATCH
+        assert all(a[1] == b[1] for a, b in pairs)

@@ -73,3 +73,10 @@ class MemoryContext:
     # (B, M) True for real tokens, False for padding (objects of one batch that remember
     # different numbers of frames); None when every token is real.
     valid: Tensor | None = None
+
+    def select(self, first: int, stop: int) -> "MemoryContext":
+        """The memory of objects first..stop-1 of the batch (the whole context when that is all)."""
+        if first == 0 and stop >= self.tokens.shape[1]:
+            return self
+        valid = None if self.valid is None else self.valid[first:stop]
+        return MemoryContext(self.tokens[:, first:stop], self.pos[:, first:stop], self.num_pointer_tokens, valid)

@@ -178,22 +178,36 @@ class SAM2Model(nn.Module):
             multimask_tokens=decoded.multimask_tokens,
         )
 
-    def condition_on_memory(self, features: ImageFeatures, memory: MemoryContext | None = None) -> Tensor:
+    def condition_on_memory(
+        self, features: ImageFeatures, memory: MemoryContext | None = None, *, objects_per_pass: int = 0
+    ) -> Tensor:
         """The frame's features (B, C, h, w) conditioned on the memory of B objects. Without
         memory (an initial conditioning frame) they are the vision features plus `no_mem_embed`.
         Features of one frame (batch 1) shared by B objects' memories are worked on once where
-        the arithmetic does not yet depend on the memory."""
+        the arithmetic does not yet depend on the memory. `objects_per_pass`: objects that go
+        through memory attention together (0: all); the result is the same either way."""
         vision = features.vision_features
         if memory is None:
             return vision + self.no_mem_embed.reshape(1, -1, 1, 1)
-        conditioned = self.memory_attention(
-            curr=vision.flatten(2).permute(2, 0, 1),  # (hw, 1 or B, C)
-            memory=memory.tokens,
-            curr_pos=features.vision_pos.flatten(2).permute(2, 0, 1),
-            memory_pos=memory.pos,
-            num_obj_ptr_tokens=memory.num_pointer_tokens,
-            memory_valid=memory.valid,
-        )  # (hw, B, C)
+        curr = vision.flatten(2).permute(2, 0, 1)  # (hw, 1 or B, C)
+        curr_pos = features.vision_pos.flatten(2).permute(2, 0, 1)
+        objects = memory.tokens.shape[1]
+        step = objects_per_pass or objects
+        passes = []
+        for first in range(0, objects, step):
+            part = memory.select(first, first + step)
+            shared = curr.shape[1] == 1
+            passes.append(
+                self.memory_attention(
+                    curr=curr if shared else curr[:, first : first + step],
+                    memory=part.tokens,
+                    curr_pos=curr_pos if shared else curr_pos[:, first : first + step],
+                    memory_pos=part.pos,
+                    num_obj_ptr_tokens=part.num_pointer_tokens,
+                    memory_valid=part.valid,
+                )
+            )  # (hw, objects of the pass, C)
+        conditioned = torch.cat(passes, dim=1) if len(passes) > 1 else passes[0]  # (hw, B, C)
         return conditioned.permute(1, 2, 0).reshape(conditioned.shape[1], *vision.shape[1:])
 
     def encode_memory(

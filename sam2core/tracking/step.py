@@ -45,10 +45,12 @@ def decode_prompted(
     )
 
 
-def decode_tracked(model: SAM2Model, features: ImageFeatures, memory: MemoryContext) -> DecoderOutput:
+def decode_tracked(
+    model: SAM2Model, features: ImageFeatures, memory: MemoryContext, *, objects_per_pass: int = 0
+) -> DecoderOutput:
     """Objects followed from their memory alone. features: batch B, or 1 for one frame shared
-    by the B objects of `memory`."""
-    pixel_features = model.condition_on_memory(features, memory)  # (B, C, h, w)
+    by the B objects of `memory`; objects_per_pass: through memory attention (0: all at once)."""
+    pixel_features = model.condition_on_memory(features, memory, objects_per_pass=objects_per_pass)  # (B, C, h, w)
     if features.batch_size != pixel_features.shape[0]:
         features = features.expand(pixel_features.shape[0])
     return model.decode_masks(

@@ -85,6 +85,11 @@ class TrackerOptions:
     # from that frame. See sam2core.tracking.exclusivity and docs/design/identity.md.
     exclusive: bool = False
     min_kept_fraction: float = 0.5
+    # Objects whose memories go through memory attention in one pass (0: all in one batch).
+    # None: 1 on a CPU, where a pass per object took 12% less time than one batch of 8 (512 px,
+    # float32, 1 and 2 threads: docs/benchmarks/README.md), all on other devices. The results do
+    # not depend on it beyond float rounding.
+    objects_per_attention_pass: int | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -97,6 +102,8 @@ class TrackerOptions:
         for name in ("fill_hole_area", "min_region_area"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
+        if self.objects_per_attention_pass is not None and self.objects_per_attention_pass < 0:
+            raise ValueError(f"objects_per_attention_pass must be at least 0, got {self.objects_per_attention_pass}")
         if not 0.0 <= self.min_kept_fraction <= 1.0:
             raise ValueError(f"min_kept_fraction must be in [0, 1], got {self.min_kept_fraction}")
 
@@ -137,6 +144,9 @@ class StreamingTracker:
         # What each part computes in, runtime graphs included: for logs and diagnostics.
         self.precision_by_part: dict[str, str] = precision_by_part(model, self.precision.name, options.memory_dtype)
         self._memory_dtype = DTYPES[self.options.memory_dtype]
+        self._objects_per_pass = options.objects_per_attention_pass
+        if self._objects_per_pass is None:
+            self._objects_per_pass = 1 if self.device.type == "cpu" else 0
         self._memory_pos: torch.Tensor | None = None  # (1, Cm, h, w), the same for every frame
         self._kalman = BoxKalmanFilter()
         self.reset()
@@ -263,12 +273,13 @@ class StreamingTracker:
         return DecodedGroup([object_id], output, prompted=True, motion=motion)
 
     def _tracking_step(self, frame: HeldFrame, object_ids: list[int]) -> DecodedGroup:
-        """Track `object_ids` on `frame` from their memories, as one batch.
-        The frame's features stay a batch of one: what depends only on them is computed once."""
+        """Track `object_ids` on `frame` from their memories, as one batch (through memory
+        attention in passes of `objects_per_attention_pass`). The frame's features stay a batch
+        of one: what depends only on them is computed once."""
         memories = [self._objects[obj] for obj in object_ids]
         with self._autocast():
             context = self._memory_context(memories, frame.frame_index)
-            output = step.decode_tracked(self.model, frame.features, context)
+            output = step.decode_tracked(self.model, frame.features, context, objects_per_pass=self._objects_per_pass)
             output, motion = self._choose_masks(memories, frame.frame_index, output)
             output = self._clean(output)
         return DecodedGroup(object_ids, output, prompted=False, motion=motion)
