@@ -58,7 +58,7 @@ def main() -> int:
         array = tracked_object_array(Header(), index, results, (HEIGHT, WIDTH))
         tracked = time.perf_counter()
         stage.add_depth(raw_depth)
-        located = stage.locate(stage.matcher.match(index * 10**9), results, index * 10**9)
+        located = stage.locate(stage.pairing.matcher.match(index * 10**9), results, index * 10**9)
         for msg, each in zip(array.objects, located):
             fill_tracked_object(msg, each)
         point_cloud(Header(), located)

@@ -5,7 +5,7 @@ No node logic and no graph: the node (and the bag runner) hand in depth images, 
 tracker results; sam2_ros.depth_messages turns what is located into messages.
 
 Depth images are matched to colour images by stamp as an image leaves the node's mailbox
-(DepthStage is a sam2_ros.pairing.Pairing): while objects are tracked an image waits there up to
+(DepthStage.pairing, a sam2_ros.pairing.Pairing): while objects are tracked an image waits there up to
 `max_offset` for its depth image, never later on the tracking thread. Depth messages are kept
 serialised (the node subscribes raw): only the stamp is read on arrival (serialized_stamp_ns), and
 only a matched one is deserialised, so a 30 FPS depth stream costs the node's executor little more
@@ -14,18 +14,15 @@ than copying bytes.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, Image
 
-from sam2_ros.conversions import stamp_to_ns
-from sam2_ros.pairing import StampMatcher
-from sam2_ros.session import Frame
+from sam2_ros.pairing import Pairing
 from sam2core.geometry import PinholeCamera
 from sam2core.locating import DepthSettings, ObjectDepth, ObjectLocator
 from sam2core.tracking import ObjectResult
@@ -95,14 +92,14 @@ def camera_from_info(msg: CameraInfo, height: int, width: int) -> PinholeCamera:
 
 class DepthStage:
     """Depth and CameraInfo in, each tracked image's objects in 3D out: what the node and the bag
-    runner run with use_depth. `add_depth`, `set_camera_info` and the matching (a
-    sam2_ros.pairing.Pairing) may be called from any thread, `locate` from one thread (the one tracking)."""
-
-    needed_untracked = False  # depth locates objects: with none tracked an image does not wait for it
+    runner run with use_depth. `add_depth`, `set_camera_info` and the matching (`pairing`, which
+    the worker's mailbox runs) may be called from any thread, `locate` from one thread (the one
+    tracking). Depth locates objects: with none tracked an image does not wait for it."""
 
     def __init__(self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None]):
-        self.matcher = StampMatcher(max_offset_ns, buffer_size)
-        self.max_wait = max_offset_ns / 1e9
+        self.pairing = Pairing(
+            "depth", max_offset_ns, buffer_size, max_wait=max_offset_ns / 1e9, needed_untracked=False, consume=False
+        )
         self.locator = ObjectLocator(settings)
         self.rejected = 0  # depth images or camera_info that could not be used
         self._camera_info: CameraInfo | None = None
@@ -112,21 +109,13 @@ class DepthStage:
         """A serialised sensor_msgs/Image (a raw subscription's or a bag's bytes); one too short
         to hold a stamp is counted as rejected."""
         try:
-            self.matcher.add(serialized_stamp_ns(raw), raw)
+            self.pairing.add(serialized_stamp_ns(raw), raw)
         except DepthError as error:
             self.rejected += 1
             self._warn(f"depth not used: {error}")
 
     def set_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
-
-    def has_companion(self, image: Image | CompressedImage) -> bool:
-        """Whether the depth image of the colour message `image` is buffered."""
-        return self.matcher.has_match(stamp_to_ns(image.header.stamp))
-
-    def attach(self, frame: Frame) -> Frame:
-        """`frame` with the serialised depth image matched to its stamp, or None (counted)."""
-        return dataclasses.replace(frame, depth=self.matcher.match(frame.stamp_ns))
 
     def locate(self, raw: bytes | None, results: list[ObjectResult], stamp_ns: int) -> list[ObjectDepth]:
         """Every result's object in 3D on the colour image stamped `stamp_ns` with its matched
@@ -143,7 +132,8 @@ class DepthStage:
 
     def counts(self) -> dict[str, str]:
         """Depth figures for the node's diagnostics."""
-        return {"depth_matched": str(self.matcher.matched), "depth_unmatched": str(self.matcher.unmatched),
+        matcher = self.pairing.matcher
+        return {"depth_matched": str(matcher.matched), "depth_unmatched": str(matcher.unmatched),
                 "depth_rejected": str(self.rejected)}  # fmt: skip
 
     def _usable_depth(
@@ -151,7 +141,8 @@ class DepthStage:
     ) -> tuple[np.ndarray | None, PinholeCamera | None]:
         """The matched depth in metres at the image's size and the camera; (None, None) with a warning."""
         if raw is None:
-            self._warn(f"no depth image within {self.matcher.max_offset_ns / 1e6:g} ms of the colour image: no 3D")
+            offset_ms = self.pairing.matcher.max_offset_ns / 1e6
+            self._warn(f"no depth image within {offset_ms:g} ms of the colour image: no 3D")
             return None, None
         info = self._camera_info
         try:

@@ -1,5 +1,5 @@
 """Streams matched to camera images by stamp: depth images (sam2_ros.depth.DepthStage) and a
-detector's boxes (DetectionPairing), both through one mechanism.
+detector's boxes (the node's detections), both through one mechanism, a Pairing.
 
 Each Pairing buffers its messages by stamp (StampMatcher, our own policy since message_filters
 cannot be installed here: a second message with the same stamp replaces the first, newest wins;
@@ -15,24 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from sam2_ros.conversions import stamp_to_ns
 from sam2_ros.session import Frame
-from sam2core.tracking import Detection
-
-
-class Pairing(Protocol):
-    """A stream matched to each image as it leaves the mailbox (see the module docstring)."""
-
-    max_wait: float  # seconds an image waits in the mailbox for its message
-    needed_untracked: bool  # whether an image waits for it while no object is tracked or prompted
-
-    def has_companion(self, image: Any) -> bool:
-        """Whether the message of the image message `image` has arrived (nothing counted)."""
-
-    def attach(self, frame: Frame) -> Frame:
-        """`frame` with its message matched by its stamp, or with none (counted either way)."""
 
 
 class StampMatcher:
@@ -72,21 +58,38 @@ class StampMatcher:
         return nearest if nearest is not None and abs(nearest - stamp_ns) <= self.max_offset_ns else None
 
 
-class DetectionPairing:
-    """A detector's boxes by stamp, each array used by one image (a Pairing).
+class Pairing:
+    """One stream matched to each image by stamp as the image leaves the mailbox (the module
+    docstring): its messages buffered in a StampMatcher, attached to the Frame's `field`.
 
-    max_wait: the node's detection_wait; needed_untracked: whether detections may start objects
-    (new_objects_from is set), so that an image waits for them with nothing tracked."""
+    max_wait: seconds an image waits in the mailbox for its message. needed_untracked: whether an
+    image waits for it while no object is tracked or prompted. consume: a matched message is
+    removed, so that no other image takes it (detections: each array is used once; depth: a
+    depth image may serve two colour images)."""
 
-    def __init__(self, max_offset_ns: int, buffer_size: int, *, max_wait: float, needed_untracked: bool):
-        self.matcher = StampMatcher(max_offset_ns, buffer_size)
-        self.max_wait, self.needed_untracked = max_wait, needed_untracked
+    def __init__(
+        self,
+        field: str,
+        max_offset_ns: int,
+        buffer_size: int,
+        *,
+        max_wait: float,
+        needed_untracked: bool,
+        consume: bool,
+    ):
+        if field not in {each.name for each in dataclasses.fields(Frame)}:
+            raise ValueError(f"Frame has no field {field!r}")
+        self.field, self.matcher = field, StampMatcher(max_offset_ns, buffer_size)
+        self.max_wait, self.needed_untracked, self.consume = max_wait, needed_untracked, consume
 
-    def add(self, stamp_ns: int, detections: list[Detection]) -> None:
-        self.matcher.add(stamp_ns, detections)
+    def add(self, stamp_ns: int, message: object) -> None:
+        self.matcher.add(stamp_ns, message)
 
     def has_companion(self, image: Any) -> bool:
+        """Whether the message of the image message `image` has arrived (nothing counted)."""
         return self.matcher.has_match(stamp_to_ns(image.header.stamp))
 
     def attach(self, frame: Frame) -> Frame:
-        return dataclasses.replace(frame, detections=self.matcher.match(frame.stamp_ns, consume=True))
+        """`frame` with its message matched by its stamp, or with None (counted either way)."""
+        message = self.matcher.match(frame.stamp_ns, consume=self.consume)
+        return dataclasses.replace(frame, **{self.field: message})

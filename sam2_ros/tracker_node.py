@@ -48,7 +48,7 @@ from sam2_ros.frame_messages import FrameMessageWriter, OutputChoice
 from sam2_ros.loading import load_tracker, release_device_memory
 from sam2_ros.msg import DetectionArray, Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
-from sam2_ros.pairing import DetectionPairing
+from sam2_ros.pairing import Pairing
 from sam2_ros.segmentation import segment, segment_everything
 from sam2_ros.session import Frame, FrameOutcome, PromptOutcome, TrackingSession
 from sam2_ros.srv import AddPrompt, RemoveObject, Reset, Segment, SegmentEverything
@@ -97,7 +97,7 @@ class TrackerNode(LifecycleNode):
         self._service_group = ReentrantCallbackGroup()
         self._depth: DepthStage | None = None  # of the active state, with use_depth
         self._writer: FrameMessageWriter | None = None  # of the active state (the worker's thread)
-        self._detections: DetectionPairing | None = None  # of the active state
+        self._detections: Pairing | None = None  # detection arrays by stamp, of the active state
         self._detection_counts = {"detection_arrays_received": 0}
         self._tf_sender = None  # tf2_ros.TransformBroadcaster with publish_tf, when tf2_ros is installed
 
@@ -146,21 +146,24 @@ class TrackerNode(LifecycleNode):
         if settings.use_depth:
             self._depth = self._depth_stage()
         self._writer = FrameMessageWriter(self._depth)
-        self._detections = DetectionPairing(
+        detection_options = settings.detection_options()
+        self._detections = Pairing(
+            "detections",
             round(settings.detection_max_offset * 1e9),
             settings.detection_buffer_size,
             max_wait=settings.detection_wait,
-            needed_untracked=bool(settings.detection_options().new_objects_from),
+            needed_untracked=bool(detection_options.new_objects_from),  # detections may start objects
+            consume=True,
         )
         self._detection_counts = {"detection_arrays_received": 0}
         self._worker = TrackingWorker(
-            TrackingSession(self._tracker, settings.detection_options()),
+            TrackingSession(self._tracker, detection_options),
             decode=self._decoder(),
             publish=self._publish,
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
             error=self.get_logger().error,
             prompt_timeout=settings.prompt_wait_timeout,
-            pairings=(self._detections,) if self._depth is None else (self._detections, self._depth),
+            pairings=(self._detections,) if self._depth is None else (self._detections, self._depth.pairing),
         )
         self._worker.start()
         reliable, services = parameters.reliable_qos(settings), self._service_group

@@ -88,7 +88,7 @@ def test_undeserialisable_depth_is_a_warning():
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(b"\x00\x01\x00\x00" + struct.pack("<iI", 0, 0) + b"not an image")
     stage.add_depth(b"\x00")
-    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
+    assert stage.locate(stage.pairing.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
     assert stage.rejected == 2 and "cannot be deserialised" in warnings[-1]
 
 
@@ -208,11 +208,11 @@ def test_bad_depth_gives_no_position_and_a_warning_never_a_crash(bad, warning):
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     good = plane(2.0)
     stage.add_depth(serialize_message(depth_image(good, Header())))
-    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is not None
+    assert stage.locate(stage.pairing.matcher.match(0), [result(1, square_mask())], 0)[0].position is not None
     bad.header.stamp.sec = 1
     stage.add_depth(serialize_message(bad))
     both = [result(1, square_mask(), visible=False), result(2, square_mask())]
-    hidden_after = stage.locate(stage.matcher.match(10**9), both, 10**9)
+    hidden_after = stage.locate(stage.pairing.matcher.match(10**9), both, 10**9)
     assert [each.position for each in hidden_after] == [None, None]
     assert hidden_after[1].reason == VisibilityReason.VISIBLE
     if warning is not None:
@@ -226,13 +226,13 @@ def test_depth_of_another_size_is_resized_with_a_warning_and_missing_depth_is_no
     warnings = []
     stage = DepthStage(DepthSettings(), max_offset_ns=5, buffer_size=4, warn=warnings.append)
     stage.add_depth(serialize_message(depth_image(plane(2.0, 41, 51), HEADER)))
-    assert stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
+    assert stage.locate(stage.pairing.matcher.match(0), [result(1, square_mask())], 0)[0].position is None
     assert "no camera_info" in warnings[-1]
     stage.set_camera_info(camera_info(CAMERA, HEADER))
-    located = stage.locate(stage.matcher.match(0), [result(1, square_mask())], 0)[0]
+    located = stage.locate(stage.pairing.matcher.match(0), [result(1, square_mask())], 0)[0]
     assert located.position[2] == pytest.approx(2.0) and "resized (nearest)" in warnings[-1]
     assert (
-        stage.locate(stage.matcher.match(10**9), [result(1, square_mask(), visible=False)], 10**9)[0].reason
+        stage.locate(stage.pairing.matcher.match(10**9), [result(1, square_mask(), visible=False)], 10**9)[0].reason
         == VisibilityReason.NO_DEPTH
     )
     assert "no depth image within" in warnings[-1]
@@ -244,7 +244,7 @@ def test_point_cloud_holds_every_object_with_its_id_and_is_decimated():
     stage.set_camera_info(camera_info(CAMERA, HEADER))
     stage.add_depth(serialize_message(depth_image(plane(2.0), HEADER)))
     located = stage.locate(
-        stage.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))], 0
+        stage.pairing.matcher.match(0), [result(3, square_mask(size=5)), result(4, square_mask(left=70, size=20))], 0
     )
     cloud = point_cloud(HEADER, located)
     assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("object_id", 12)]

@@ -232,14 +232,14 @@ def test_an_image_waits_for_the_messages_it_needs_and_no_longer(session):
     from sensor_msgs.msg import Image
 
     from sam2_ros.depth import DepthStage
-    from sam2_ros.pairing import DetectionPairing
+    from sam2_ros.pairing import Pairing
     from sam2core.locating import DepthSettings
     from sam2core.tracking import Detection
 
     wait = 1.0
-    detections = DetectionPairing(0, 8, max_wait=wait, needed_untracked=True)
+    detections = Pairing("detections", 0, 8, max_wait=wait, needed_untracked=True, consume=True)
     depth = DepthStage(DepthSettings(), max_offset_ns=0, buffer_size=8, warn=pytest.fail)
-    depth.max_wait = wait
+    depth.pairing.max_wait = wait
     published, done = [], threading.Semaphore(0)
 
     def message(stamp_s: float) -> Image:
@@ -254,7 +254,7 @@ def test_an_image_waits_for_the_messages_it_needs_and_no_longer(session):
 
     worker = TrackingWorker(session, decode=lambda msg: frame(msg.header.stamp.sec), publish=publish,
                             warn=pytest.fail, error=pytest.fail, prompt_timeout=30.0,
-                            pairings=(detections, depth))  # fmt: skip
+                            pairings=(detections, depth.pairing))  # fmt: skip
     boxes = [Detection(box=(10.0, 8.0, 40.0, 30.0), class_id="cup", score=0.9)]
     worker.start()
     try:
@@ -287,4 +287,4 @@ def test_an_image_waits_for_the_messages_it_needs_and_no_longer(session):
     assert second[1].detections == boxes and second[1].depth is not None
     assert third[1].detections is None and third[1].depth is None and third[0] - sent >= wait
     assert (detections.matcher.matched, detections.matcher.unmatched) == (2, 1)
-    assert (depth.matcher.matched, depth.matcher.unmatched) == (1, 2)
+    assert (depth.pairing.matcher.matched, depth.pairing.matcher.unmatched) == (1, 2)

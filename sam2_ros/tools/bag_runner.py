@@ -186,7 +186,7 @@ class _BagRun:
             self.submit(entry.object_id, entry.prompt, stamp_ns)
         try:
             frame = Frame(self.to_rgb(msg), stamp_ns, msg.header)
-            outcome = self.session.process(self.depth.attach(frame) if self.depth is not None else frame)
+            outcome = self.session.process(self.depth.pairing.attach(frame) if self.depth is not None else frame)
         except ValueError as error:  # an undecodable image, or one of another size (FrameRejected)
             self.problem(f"image {index} skipped: {error}")
             return
