@@ -31,13 +31,11 @@ from sam2core.train.__main__ import parse_args, training_config
 from sam2core.train.compiling import COMPILE_CHOICES, compile_for_training
 from sam2core.train.trainer import Trainer
 
-DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "sam2core" / "weights" / "sam2.1_hiera_demo.pt"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="sam2.1_hiera_demo")
-    parser.add_argument("--init", type=Path, default=DEMO_WEIGHTS)
+    parser.add_argument("--init", default="default", help="checkpoint, or 'default': the bundled weights")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per variant")
     parser.add_argument("--warm-up", type=int, default=2, help="untimed first steps per variant")
     parser.add_argument("--precision", nargs="+", default=["float32", "bfloat16"], choices=PRECISIONS)

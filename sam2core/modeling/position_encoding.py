@@ -129,7 +129,7 @@ class AxialRotaryEncoding(nn.Module):
         the dtype of x."""
         tokens = x.float()
         pairs = tokens.unflatten(-1, (-1, 2))  # (B, heads, N, head_dim / 2, 2)
-        if angles.turns is not None and not _traced():
+        if angles.turns is not None:  # computed outside a traced graph (angles)
             return torch.view_as_real(torch.view_as_complex(pairs) * angles.turns).flatten(-2).type_as(x)
         swapped = torch.stack([pairs[..., 1], pairs[..., 0]], dim=-1).flatten(-2)  # (b, a) per pair
         return torch.addcmul(tokens * angles.cos, swapped, angles.sin).type_as(x)

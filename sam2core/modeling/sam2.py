@@ -193,10 +193,10 @@ class SAM2Model(nn.Module):
         curr_pos = features.vision_pos.flatten(2).permute(2, 0, 1)
         objects = memory.tokens.shape[1]
         step = objects_per_pass or objects
+        shared = curr.shape[1] == 1  # one frame for every object
         passes = []
         for first in range(0, objects, step):
             part = memory.select(first, first + step)
-            shared = curr.shape[1] == 1
             passes.append(
                 self.memory_attention(
                     curr=curr if shared else curr[:, first : first + step],
