@@ -248,6 +248,15 @@ def test_the_demo_schedule_is_the_committed_runs_and_given_flags_win():
         parse_args(["--schedule", "fastest", "--out", "unused"])
 
 
+def test_a_schedule_built_on_another_has_both_and_given_flags_still_win():
+    """`demo-compare` is the demo run's settings with a shorter schedule and no weight average."""
+    base = parse_args(["--schedule", "demo-clips", "--out", "unused"])
+    compare = parse_args(["--schedule", "demo-compare", "--out", "unused", "--image-size", "160", "--steps", "9"])
+    assert (compare.steps, compare.warmup_steps, compare.ema_decay, compare.image_size) == (9, 25, 0.0, 160)
+    unchanged = ("init", "clips_per_step", "learning_rate", "occlusion_prob", "leave_prob", "prompt_weights")
+    assert [getattr(compare, name) for name in unchanged] == [getattr(base, name) for name in unchanged]
+
+
 def test_resume_refuses_other_settings(tmp_path):
     first = _short_run(tmp_path, 2)
     first.config = replace(first.config, steps=2)

@@ -16,16 +16,23 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
         "--occlusion-prob", "0.9", "--leave-prob", "0.7", "--evaluate-every", "300", "--checkpoint-every", "25",
         "--prompt-weights", "0.25", "0.25", "0.5",
     ),
+    # The paired resolution comparison (docs/demo_model/training.md): 500 steps from the bundled
+    # weights with the run's clips and losses, no weight average; one arm adds --image-size 160.
+    "demo-compare": (
+        "--schedule", "demo-clips", "--steps", "500", "--warmup-steps", "25", "--ema-decay", "0",
+        "--evaluate-every", "250",
+    ),
 }  # fmt: skip
 
 
 def with_schedule(argv: list[str]) -> list[str]:
     """`argv` with `--schedule NAME` (or `--schedule=NAME`) replaced by the schedule's flags, put
-    first so that the flags given win; unchanged without it. KeyError for an unknown or missing NAME."""
+    first so that the flags given win (a schedule may name the one it builds on); unchanged without
+    it. KeyError for an unknown or missing NAME."""
     argv = [part for flag in argv for part in (flag.split("=", 1) if flag.startswith("--schedule=") else [flag])]
     if "--schedule" not in argv:
         return argv
     at = argv.index("--schedule")
     if at + 1 == len(argv) or argv[at + 1] not in SCHEDULES:
         raise KeyError(f"--schedule takes one of: {', '.join(SCHEDULES)}")
-    return [*SCHEDULES[argv[at + 1]], *argv[:at], *argv[at + 2 :]]
+    return with_schedule([*SCHEDULES[argv[at + 1]], *argv[:at], *argv[at + 2 :]])
