@@ -15,6 +15,7 @@ from sam2core.evaluation import (
     Prediction,
     Report,
     boundary_f_measure,
+    compare,
     empty_baseline,
     evaluate,
     first_frame_baseline,
@@ -301,6 +302,38 @@ def test_bundled_model_beats_the_baselines_on_held_out_sequences_of_both_familie
         assert tracker > baselines["still"] + over_still and tracker > baselines["empty"] + over_empty, (
             name, tracker, baselines,
         )  # fmt: skip
+
+
+def test_two_runs_compared_sequence_by_sequence(tmp_path, capsys):
+    """Random weights against the bundled model on the same 3 sequences: the bundled model ahead
+    on J&F in each family (on 2 of 3 sequences at least), the differences and their standard
+    error those of the per-sequence scores, and runs of different sequences refused."""
+    runs = {}
+    for name, checkpoint, sequences in (("random", [], 3), ("bundled", ["--checkpoint", "default"], 3), ("two", [], 2)):
+        argv = [*checkpoint, "--sequences", str(sequences), "--frames", "24", "--out", str(tmp_path / name)]
+        assert command.main(argv) == 0
+        runs[name] = tmp_path / name / "evaluation.json"
+    capsys.readouterr()
+    base, other = (json.loads(runs[name].read_text()) for name in ("random", "bundled"))
+    differences = compare.paired_differences(base, other)
+    assert [(d.family, d.metric) for d in differences] == [
+        (name, metric) for name in base for metric in ("jf", "visibility_accuracy")
+    ]
+    for d in differences:
+        deltas = np.array([
+            b[d.metric] - a[d.metric]
+            for a, b in zip(base[d.family]["tracker"]["sequences"], other[d.family]["tracker"]["sequences"])
+        ])  # fmt: skip
+        assert d.mean == pytest.approx(deltas.mean()) and d.sequences == 3
+        assert d.standard_error == pytest.approx(deltas.std(ddof=1) / np.sqrt(3))
+        assert (d.base, d.other) == (base[d.family]["tracker"][d.metric], other[d.family]["tracker"][d.metric])
+        if d.metric == "jf":
+            assert d.mean > 0 and d.ahead > d.behind, d
+    assert compare.main([str(runs["random"]), str(runs["bundled"])]) == 0
+    assert "paired +" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="different sequences"):
+        compare.paired_differences(base, json.loads(runs["two"].read_text()))
+    assert compare.main([str(runs["random"]), str(runs["two"])]) == 2
 
 
 def test_command_rejects_bad_arguments(tmp_path):

@@ -1,7 +1,8 @@
 """Evaluation of tracking on held-out synthetic videos: DAVIS metrics, visibility, recovery.
 
 ``python -m sam2core.evaluation --help`` runs the benchmark from the command line;
-:func:`quick_score` is the small version a trainer calls every few hundred steps.
+:func:`quick_score` is the small version a trainer calls every few hundred steps;
+``python -m sam2core.evaluation.compare A B`` compares two runs sequence by sequence.
 """
 
 from sam2core.evaluation.benchmark import (
