@@ -13,7 +13,9 @@ publishes geometry_msgs/PointStamped in pixels on `<image topic>_mouse_left`); r
 - A click on `clicked_point_negative` is a negative click on the selected object.
 - A message on `new_object` (std_msgs/Empty) ends the selection: the next click starts a new object.
 
-Each click is one `add_prompt` call; the node logs the object's id and the answer.
+Each click is one `add_prompt` call; the node logs the object's id and the answer. A click that
+comes before this node has found the tracker's service waits for it up to SERVICE_WAIT_S seconds,
+then is dropped with a warning.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from sam2_ros.msg import Prompt
 from sam2_ros.node_main import run_node
 from sam2_ros.parameters import declare, parameter, usage
 from sam2_ros.srv import AddPrompt
+
+# Seconds a click waits for this node to discover the tracker's add_prompt service (the tracker
+# may start after it, and discovery takes a moment even when it started first) before it is dropped.
+SERVICE_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ class ClickToPrompt(Node):
         if click is None:
             self.get_logger().warning("negative click ignored: no object is selected (click on one first)")
             return
-        if not self._client.service_is_ready():
+        if not self._client.wait_for_service(timeout_sec=SERVICE_WAIT_S):
             self.get_logger().warning(f"no add_prompt service at {self._client.srv_name}: click ignored")
             self.selection.failed(click)
             return
