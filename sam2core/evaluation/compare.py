@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +58,9 @@ def paired_differences(base: dict, other: dict) -> list[PairedDifference]:
 
 def _summary(family: str, metric: str, base: float, other: float, deltas: list[float]) -> PairedDifference:
     n = len(deltas)
-    mean = sum(deltas) / n
-    spread = math.sqrt(sum((delta - mean) ** 2 for delta in deltas) / (n - 1)) if n > 1 else math.nan
+    standard_error = statistics.stdev(deltas) / math.sqrt(n) if n > 1 else math.nan
     return PairedDifference(
-        family, metric, base, other, mean, spread / math.sqrt(n),
+        family, metric, base, other, statistics.fmean(deltas), standard_error,
         ahead=sum(delta > 0 for delta in deltas), behind=sum(delta < 0 for delta in deltas), sequences=n,
     )  # fmt: skip
 
