@@ -4,6 +4,7 @@ from sam2core.data.families import FAMILIES, SceneFamily, family
 from sam2core.data.geometric import (
     GEOMETRIC_BENCHMARK,
     GEOMETRIC_HELD_OUT,
+    GEOMETRIC_TRAIN,
     generate_geometric_sequence,
 )
 from sam2core.data.scene import GeometricConfig, SceneConfig
@@ -18,12 +19,14 @@ from sam2core.data.synthetic import (
     split_of,
     training_clip,
 )
+from sam2core.data.tabletop import TABLETOP_BENCHMARK, TABLETOP_HELD_OUT, TabletopConfig, generate_tabletop_sequence
 
 __all__ = [
     "BENCHMARK",
     "FAMILIES",
     "GEOMETRIC_BENCHMARK",
     "GEOMETRIC_HELD_OUT",
+    "GEOMETRIC_TRAIN",
     "GeometricConfig",
     "SceneFamily",
     "HELD_OUT",
@@ -33,9 +36,13 @@ __all__ = [
     "SceneConfig",
     "SceneSequence",
     "Split",
+    "TABLETOP_BENCHMARK",
+    "TABLETOP_HELD_OUT",
+    "TabletopConfig",
     "family",
     "generate_geometric_sequence",
     "generate_sequence",
+    "generate_tabletop_sequence",
     "held_out_sequences",
     "split_of",
     "training_clip",

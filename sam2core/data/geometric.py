@@ -1,6 +1,7 @@
 """The geometric scene family: a second, independent generator of held-out test videos.
 
-Training never sees it. Where the first family (sam2core.data.synthetic) cuts blobs out of
+The bundled model never saw it; a run may train on its own seeds (``GEOMETRIC_TRAIN``, beyond
+every held-out one) to be judged on the third family. Where the first family (sam2core.data.synthetic) cuts blobs out of
 photographs and moves them along smooth random paths, this one draws flat-coloured geometric
 figures (polygons, stars, rings, crescents, crosses, letters) with procedural textures (stripes,
 checkers, value noise, gradients) over a procedural background, moving in other ways: bouncing
@@ -22,7 +23,7 @@ import cv2
 import numpy as np
 
 from sam2core.data import figure_paths, procedural
-from sam2core.data.scene import GeometricConfig
+from sam2core.data.scene import GeometricConfig, SceneConfig
 from sam2core.data.sequence import SceneSequence, Split
 from sam2core.data.synthetic import FIRST_FRAME_MIN_VISIBLE, annotated_sequence
 
@@ -30,8 +31,8 @@ MAX_ATTEMPTS = 8  # plans whose frame 0 hides a target are redrawn from the next
 OCCLUDERS = ("pillar", "hand", "crossing")
 MAX_OCCLUDER_HALF_WIDTH = 0.3  # of the frame's shorter side
 
-# Every seed of the family is held out: training uses none of them.
 GEOMETRIC_HELD_OUT = Split(name="geometric_held_out", seeds=range(0, 2**32), photos=())
+GEOMETRIC_TRAIN = Split(name="geometric_train", seeds=range(2**32, 2**33), photos=())
 
 
 GEOMETRIC_BENCHMARK = GeometricConfig()
@@ -68,8 +69,10 @@ class Figure:
 
 def generate_geometric_sequence(*, seed: int, config: GeometricConfig = GEOMETRIC_BENCHMARK) -> SceneSequence:
     """The geometric sequence of ``seed``: the same seed and config always give the same arrays."""
-    if seed not in GEOMETRIC_HELD_OUT.seeds:
-        raise ValueError(f"seed {seed} is outside the geometric family's seeds {GEOMETRIC_HELD_OUT.seeds}")
+    split = next((split for split in (GEOMETRIC_HELD_OUT, GEOMETRIC_TRAIN) if seed in split.seeds), None)
+    if split is None:
+        raise ValueError(f"seed {seed} is outside the geometric family's seeds {GEOMETRIC_HELD_OUT.seeds.start}.."
+                         f"{GEOMETRIC_TRAIN.seeds.stop - 1}")  # fmt: skip
     for attempt in range(MAX_ATTEMPTS):  # frame 0 is drawn alone first to check it
         background, figures = _plan(np.random.default_rng([seed, attempt]), config)
         targets = sorted((figure for figure in figures if figure.role == "target"), key=lambda figure: figure.object_id)
@@ -85,9 +88,18 @@ def generate_geometric_sequence(*, seed: int, config: GeometricConfig = GEOMETRI
         full_masks=full_masks,
         unoccluded_area=area,
         seed=seed,
-        split=GEOMETRIC_HELD_OUT.name,
+        split=split.name,
         photos=(),
     )
+
+
+def geometric_training_clip(*, rng: np.random.Generator, config: SceneConfig) -> SceneSequence:
+    """A sequence from a random training seed drawn with ``rng``, of the size, length and event
+    probabilities of the first family's ``config``."""
+    seed = int(rng.integers(GEOMETRIC_TRAIN.seeds.start, GEOMETRIC_TRAIN.seeds.stop))
+    shape = GeometricConfig(height=config.height, width=config.width, num_frames=config.num_frames,
+                            occlusion_prob=config.occlusion_prob, leave_prob=config.leave_prob)  # fmt: skip
+    return generate_geometric_sequence(seed=seed, config=shape)
 
 
 # ---------------------------------------------------------------------------- plan
