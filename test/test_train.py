@@ -14,13 +14,14 @@ import torch
 
 from sam2core import build_model, save_checkpoint
 from sam2core.data import TRAINING, training_clip
+from sam2core.data.geometric import geometric_training_clip
 from sam2core.evaluation import quick_score
 from sam2core.point_labels import NEGATIVE, POSITIVE
 from sam2core.train.__main__ import parse_args, training_config
 from sam2core.train.bundle import bundle
 from sam2core.train.losses import TERMS, LossWeights, segmentation_loss
 from sam2core.train.prompts import correction_clicks, first_prompt
-from sam2core.train.trainer import Trainer, TrainingConfig, _objects_of
+from sam2core.train.trainer import Trainer, TrainingConfig, _objects_of, saved_settings
 
 SIZE = 64
 SCENE = replace(TRAINING, height=SIZE, width=SIZE, num_frames=3)
@@ -171,7 +172,7 @@ def test_train_command_writes_a_checkpoint_that_loads(tmp_path):
 def _short_run(out: Path, steps: int, **changes) -> Trainer:
     torch.manual_seed(0)
     model = build_model("sam2.1_hiera_demo", image_size=SIZE)
-    settings = dict(stage="clips", steps=4, clips_per_step=1, clip_length=3, warmup_steps=1, checkpoint_every=2)
+    settings = dict(stage="clips", steps=steps, clips_per_step=1, clip_length=3, warmup_steps=1, checkpoint_every=2)
     config = TrainingConfig(**{**settings, "ema_decay": 0.9, "scene": SCENE, **changes})
     return Trainer(model, config, out=out)
 
@@ -240,7 +241,7 @@ def test_the_demo_schedule_is_the_committed_runs_and_given_flags_win():
     the settings of the committed demo run exactly, so that either can resume its state."""
     state = torch.load(REPO / "checkpoints" / "demo-v2" / "train_state.pt", weights_only=True)
     args = parse_args(["--schedule", "demo-clips", "--out", "unused"])
-    assert asdict(training_config(args, 128)) == state["config"]
+    assert asdict(training_config(args, 128)) == saved_settings(state)
     assert args.init == "default"
     later = parse_args(["--out", "unused", "--steps", "7", "--schedule=demo-clips", "--ema-decay", "0"])
     assert (later.steps, later.ema_decay, later.learning_rate) == (7, 0.0, 3e-4)
@@ -258,9 +259,7 @@ def test_a_schedule_built_on_another_has_both_and_given_flags_still_win():
 
 
 def test_resume_refuses_other_settings(tmp_path):
-    first = _short_run(tmp_path, 2)
-    first.config = replace(first.config, steps=2)
-    first.run()
+    _short_run(tmp_path, 2).run()
     with pytest.raises(ValueError, match="learning_rate"):
         _short_run(tmp_path, 2, learning_rate=1e-2).resume()
 
@@ -312,3 +311,43 @@ def test_bundle_keeps_every_stage_of_a_model_trained_on_from_the_bundled_weights
     assert stored["training"] == records
     assert all(torch.equal(stored["model"][k], v) for k, v in second.state_dict().items())
     assert json.loads(again.with_suffix(".json").read_text())["training_seconds"] == 12.5
+
+
+def test_clips_come_from_the_families_the_run_names(tmp_path):
+    """One family: its training clips, drawn with the run's generator and nothing else (so a run
+    from before there was a choice resumes with the same clips); two: drawn evenly; a family
+    that is only held out is refused."""
+    for name, clip in (("cutouts", training_clip), ("geometric", geometric_training_clip)):
+        trainer = _short_run(tmp_path, 1, families=(name,), clips_per_step=2)
+        rng = np.random.default_rng(trainer.config.seed)
+        expected = _objects_of([clip(rng=rng, config=SCENE) for _ in range(2)])
+        np.testing.assert_array_equal(trainer.sample().frames, expected.frames)
+    mixed = _short_run(tmp_path, 1, families=("cutouts", "geometric"))
+    drawn = [mixed._next_family().name for _ in range(200)]
+    assert 70 <= drawn.count("geometric") <= 130 and drawn.count("cutouts") == 200 - drawn.count("geometric")
+    with pytest.raises(ValueError, match="held out only"):
+        TrainingConfig(families=("tabletop",))
+
+
+def test_a_state_saved_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    _short_run(tmp_path, 2).run()
+    state = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    del state["config"]["families"]
+    torch.save(state, tmp_path / "train_state.pt")
+    resumed = _short_run(tmp_path, 2)
+    resumed.resume()
+    assert resumed.steps_done == 2
+    with pytest.raises(ValueError, match="families"):
+        _short_run(tmp_path, 2, families=("cutouts", "geometric")).resume()
+
+
+def test_a_target_hidden_on_the_first_frame_is_left_out_of_the_batch():
+    """The first prompt goes on frame 0: a target not visible there cannot be prompted."""
+    clip = training_clip(rng=3, config=replace(SCENE, num_targets=(2, 2)))
+    visibility = clip.visibility.copy()
+    visibility[0, 0] = False
+    masks = clip.masks.copy()
+    masks[0, 0] = False
+    batch = _objects_of([clip, replace(clip, visibility=visibility, masks=masks)])
+    assert list(batch.clip) == [0, 0, 1]
+    np.testing.assert_array_equal(batch.masks[2], clip.masks[:, 1])

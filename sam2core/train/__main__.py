@@ -25,6 +25,7 @@ import torch
 
 from sam2core.build import build_model
 from sam2core.config import MODEL_NAMES
+from sam2core.data import FAMILIES
 from sam2core.data.datasets import DATA_FORMATS, read_data
 from sam2core.data.davis import DatasetError
 from sam2core.evaluation import quick_score
@@ -149,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
         help="chance that a training clip has one target leave the frame and come back",
     )
     parser.add_argument(
+        "--families",
+        nargs="+",
+        default=defaults.families,
+        choices=[f.name for f in FAMILIES if f.training_clip is not None],
+        help="scene families the training clips come from, drawn evenly (sam2core.data.families)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in --out from its train_state.pt (same settings required)",
@@ -202,6 +210,7 @@ def training_config(args: argparse.Namespace, side: int) -> TrainingConfig:
         loss=dataclasses.replace(LOSS_RECIPES[args.losses], object_score=args.object_score_weight),
         prompt_weights=tuple(args.prompt_weights),
         ema_decay=args.ema_decay,
+        families=tuple(args.families),
         scene=dataclasses.replace(
             defaults.scene, height=side, width=side, occlusion_prob=args.occlusion_prob, leave_prob=args.leave_prob
         ),

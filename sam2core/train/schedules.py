@@ -22,6 +22,9 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
         "--schedule", "demo-clips", "--steps", "500", "--warmup-steps", "25", "--ema-decay", "0",
         "--evaluate-every", "250",
     ),
+    # The paired training-mix comparison: demo-compare's run drawing half its clips from the geometric
+    # family's training seeds, judged on the tabletop family that no run trains on.
+    "demo-mix": ("--schedule", "demo-compare", "--families", "cutouts", "geometric"),
 }  # fmt: skip
 
 

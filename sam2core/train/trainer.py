@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sam2core.build import save_checkpoint
-from sam2core.data import TRAINING, SceneConfig, SceneSequence, training_clip
+from sam2core.data import TRAINING, SceneConfig, SceneFamily, SceneSequence, family
 from sam2core.modeling.outputs import DecoderOutput, ImageFeatures
 from sam2core.precision import PrecisionChoice, autocast, choose_precision
 from sam2core.tracking import step
@@ -60,6 +60,7 @@ class TrainingConfig:
     max_conditioning_frames: int = 4
     loss: LossWeights = field(default_factory=LossWeights)
     scene: SceneConfig = TRAINING
+    families: tuple[str, ...] = ("cutouts",)  # scene families the clips come from, drawn evenly
     seed: int = 0
     checkpoint_every: int = 100
     evaluate_every: int = 200
@@ -70,6 +71,11 @@ class TrainingConfig:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if len(self.prompt_kinds) != len(self.prompt_weights):
             raise ValueError("prompt_kinds and prompt_weights differ in length")
+        if not self.families:
+            raise ValueError("families must name at least one scene family")
+        for name in self.families:
+            if family(name).training_clip is None:
+                raise ValueError(f"scene family {name!r} is held out only: nothing trains on it")
 
 
 @dataclass
@@ -121,8 +127,9 @@ class Trainer:
         """Continue the run whose state `out` holds: weights, optimiser, schedule, random
         generators, weight average and log, as they were at its last checkpoint."""
         state = torch.load(self.out / STATE_FILE, weights_only=True)
-        if state["config"] != asdict(self.config):
-            changed = sorted(k for k, v in asdict(self.config).items() if state["config"].get(k) != v)
+        saved = saved_settings(state)
+        if saved != asdict(self.config):
+            changed = sorted(k for k, v in asdict(self.config).items() if saved.get(k) != v)
             raise ValueError(
                 f"{self.out} was trained with other settings ({', '.join(changed)}); resume with the same ones"
             )
@@ -241,11 +248,17 @@ class Trainer:
         """A batch of objects from fresh training clips."""
         scene = self.config.scene
         length = 1 if self.config.stage == "images" else self.config.clip_length
-        clips = [
-            training_clip(rng=self.rng, config=replace(scene, num_frames=length))
-            for _ in range(self.config.clips_per_step)
-        ]
+        clips = []
+        while len(clips) < self.config.clips_per_step:
+            clip = self._next_family().training_clip(rng=self.rng, config=replace(scene, num_frames=length))
+            clips += [clip] if clip.visibility[0].any() else []
         return _objects_of(clips)
+
+    def _next_family(self) -> SceneFamily:
+        """The family of the next clip, drawn evenly; with one family nothing is drawn, so the
+        clips are those of a run from before there was a choice."""
+        names = self.config.families
+        return family(names[0] if len(names) == 1 else names[int(self.rng.integers(len(names)))])
 
     # ----------------------------------------------------------------- stages
 
@@ -343,11 +356,18 @@ class Trainer:
         return 0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def saved_settings(state: dict) -> dict:
+    """The TrainingConfig (as a dict) a train_state.pt was saved with; a setting added since
+    takes its default, which is what the run had."""
+    return {**asdict(TrainingConfig()), **state["config"]}
+
+
 def _objects_of(clips: list[SceneSequence]) -> Batch:
-    """One batch element per target of each clip."""
+    """One batch element per target of each clip, but for a target hidden on frame 0 (where
+    the first prompt goes: a generator keeps its last try when none shows every target)."""
     frames, masks, visible, clip = [], [], [], []
     for index, sequence in enumerate(clips):
-        for k in range(len(sequence.object_ids)):
+        for k in np.flatnonzero(sequence.visibility[0]):
             frames.append(sequence.frames)
             masks.append(sequence.masks[:, k])
             visible.append(sequence.visibility[:, k])
