@@ -13,14 +13,17 @@ publishes geometry_msgs/PointStamped in pixels on `<image topic>_mouse_left`); r
 - A click on `clicked_point_negative` is a negative click on the selected object.
 - A message on `new_object` (std_msgs/Empty) ends the selection: the next click starts a new object.
 
-Each click is one `add_prompt` call; the node logs the object's id and the answer. A click that
-comes before this node has found the tracker's service waits for it up to SERVICE_WAIT_S seconds,
-then is dropped with a warning.
+Each click is one `add_prompt` call, in the order of the clicks; the node logs the object's id
+and the answer. Clicks that come before this node has found the tracker's service wait in a
+queue (the node goes on handling messages meanwhile) and are sent when it appears; one that
+waited SERVICE_WAIT_S seconds is dropped with a warning.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from collections import deque
 from dataclasses import dataclass
 
 from geometry_msgs.msg import Point32, PointStamped
@@ -36,6 +39,7 @@ from sam2_ros.srv import AddPrompt
 # Seconds a click waits for this node to discover the tracker's add_prompt service (the tracker
 # may start after it, and discovery takes a moment even when it started first) before it is dropped.
 SERVICE_WAIT_S = 5.0
+SERVICE_POLL_S = 0.1  # how often waiting clicks look for the service
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,9 @@ class ClickToPrompt(Node):
         settings = declare(self, BridgeSettings)
         self.selection = ClickSelection(settings.first_object_id)
         self._client = self.create_client(AddPrompt, "add_prompt")
+        self._waiting: deque[tuple[float, Click, AddPrompt.Request]] = deque()  # (monotonic time, click, request)
+        self._poll = self.create_timer(SERVICE_POLL_S, self._send_waiting)
+        self._poll.cancel()
         self.create_subscription(PointStamped, "clicked_point", self._on_click, 10)
         self.create_subscription(PointStamped, "clicked_point_negative", self._on_negative_click, 10)
         self.create_subscription(Empty, "new_object", self._on_new_object, 10)
@@ -125,15 +132,30 @@ class ClickToPrompt(Node):
         if click is None:
             self.get_logger().warning("negative click ignored: no object is selected (click on one first)")
             return
-        if not self._client.wait_for_service(timeout_sec=SERVICE_WAIT_S):
-            self.get_logger().warning(f"no add_prompt service at {self._client.srv_name}: click ignored")
-            self.selection.failed(click)
-            return
         prompt = Prompt(object_id=click.object_id, points=[Point32(x=click.x, y=click.y)], labels=[click.label])
         if self.get_parameter("use_click_stamp").value:
             prompt.header = msg.header
-        future = self._client.call_async(AddPrompt.Request(prompt=prompt))
-        future.add_done_callback(lambda done: self._log_answer(click, done))
+        self._waiting.append((time.monotonic(), click, AddPrompt.Request(prompt=prompt)))
+        self._send_waiting()
+
+    def _send_waiting(self) -> None:
+        """Send the waiting clicks in order once the service is found; until then drop those that
+        waited too long and look again in SERVICE_POLL_S."""
+        if self._client.service_is_ready():
+            self._poll.cancel()
+            while self._waiting:
+                _, click, request = self._waiting.popleft()
+                future = self._client.call_async(request)
+                future.add_done_callback(lambda done, click=click: self._log_answer(click, done))
+            return
+        while self._waiting and time.monotonic() - self._waiting[0][0] >= SERVICE_WAIT_S:
+            _, click, _ = self._waiting.popleft()
+            self.get_logger().warning(f"no add_prompt service at {self._client.srv_name}: click ignored")
+            self.selection.failed(click)
+        if self._waiting:
+            self._poll.reset()
+        else:
+            self._poll.cancel()
 
     def _log_answer(self, click: Click, future: Future) -> None:
         response = future.result()

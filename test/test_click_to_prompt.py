@@ -144,3 +144,25 @@ def test_with_use_click_stamp_a_click_prompts_the_image_of_its_stamp(graph):
     client.clicks.publish(stamped)
     match = wait_for_log(client, r"object 3 prompted on frame (\d+): new object click")
     assert int(match.group(1)) == clicked.frame_index < newest.frame_index
+
+
+def test_a_click_waiting_for_the_tracker_does_not_hold_the_bridge(graph, tmp_path):
+    """A second bridge, in a namespace with no tracker: its click waits for the service while a
+    new_object sent after it is handled at once; SERVICE_WAIT_S later the click is dropped."""
+    log = tmp_path / "orphan_bridge.log"
+    bridge = ros_graph.start_process(["-m", "sam2_ros.click_to_prompt", "--ros-args", "-r", "__ns:=/orphan"], log)
+    try:
+        clicks = graph.node.create_publisher(PointStamped, "/orphan/clicked_point", 10)
+        new_object = graph.node.create_publisher(Empty, "/orphan/new_object", 10)
+        graph.spin_until(
+            lambda: min(clicks.get_subscription_count(), new_object.get_subscription_count()) > 0,
+            "the second bridge's subscriptions",
+        )
+        clicks.publish(click(1.0, 2.0))
+        new_object.publish(Empty())
+        graph.spin_until(lambda: "click ignored" in log.read_text(), "the waiting click dropped", timeout=30)
+        text = log.read_text()
+        assert "the next click starts a new object" in text, text
+        assert text.index("the next click starts a new object") < text.index("click ignored"), text
+    finally:
+        assert ros_graph.stop_process(bridge) == 0, log.read_text()
