@@ -278,7 +278,7 @@ def test_command_writes_report_plot_and_video(prompt, tmp_path, capsys):
         assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 3 and video.get(cv2.CAP_PROP_FRAME_WIDTH) == 2 * 256
     assert (tmp_path / "jf_per_sequence.png").stat().st_size > 0
     printed = capsys.readouterr().out
-    assert "cutouts scenes" in printed and "geometric scenes" in printed and "J&F sam2" in printed
+    assert all(f"{family.name} scenes" in printed for family in FAMILIES) and "J&F sam2" in printed
 
 
 # Family -> (J&F margin over "still", over "empty") the bundled model must beat on 4 sequences.
@@ -286,12 +286,13 @@ def test_command_writes_report_plot_and_video(prompt, tmp_path, capsys):
 # step 1,575, `python -m sam2core.evaluation --checkpoint default --sequences 4 --threads 2`):
 # cutouts J&F 0.287 against 0.097 still and 0.161 empty (20 sequences: 0.336, 0.101, 0.179);
 # geometric 0.293 against 0.175 and 0.130 (20 sequences: 0.319, 0.163, 0.115). The model before
-# it scored 0.219 and 0.279 here. Raise them with the model.
-MARGINS = {"cutouts": (0.09, 0.06), "geometric": (0.06, 0.08)}
+# it scored 0.219 and 0.279 here. Tabletop (`... --families tabletop --threads 1`): 0.382 against
+# 0.204 still and 0.189 empty (20 sequences: 0.399, 0.232, 0.160). Raise them with the model.
+MARGINS = {"cutouts": (0.09, 0.06), "geometric": (0.06, 0.08), "tabletop": (0.09, 0.09)}
 
 
 @pytest.mark.slow
-def test_bundled_model_beats_the_baselines_on_held_out_sequences_of_both_families(tmp_path):
+def test_bundled_model_beats_the_baselines_on_held_out_sequences_of_every_family(tmp_path):
     """The evaluation command on the bundled model, 4 held-out sequences of each family."""
     assert command.main(["--checkpoint", "default", "--sequences", "4", "--out", str(tmp_path)]) == 0
     reports = json.loads((tmp_path / "evaluation.json").read_text())
