@@ -1,4 +1,4 @@
-"""Tracker policies side by side on both scene families: do tracks keep their identity?
+"""Tracker policies side by side on each scene family: do tracks keep their identity?
 
 Each policy is a name and StreamingTracker options (fields of TrackerOptions, NAME=VALUE), and
 the word `detector` for the simulated detector's boxes (sam2core.data.detector, its defaults:

@@ -25,9 +25,8 @@ import numpy as np
 from sam2core.data import figure_paths, procedural
 from sam2core.data.scene import GeometricConfig, SceneConfig
 from sam2core.data.sequence import SceneSequence, Split
-from sam2core.data.synthetic import FIRST_FRAME_MIN_VISIBLE, annotated_sequence
+from sam2core.data.synthetic import first_frame_checked
 
-MAX_ATTEMPTS = 8  # plans whose frame 0 hides a target are redrawn from the next sub-seed
 OCCLUDERS = ("pillar", "hand", "crossing")
 MAX_OCCLUDER_HALF_WIDTH = 0.3  # of the frame's shorter side
 
@@ -73,24 +72,20 @@ def generate_geometric_sequence(*, seed: int, config: GeometricConfig = GEOMETRI
     if split is None:
         raise ValueError(f"seed {seed} is outside the geometric family's seeds {GEOMETRIC_HELD_OUT.seeds.start}.."
                          f"{GEOMETRIC_TRAIN.seeds.stop - 1}")  # fmt: skip
-    for attempt in range(MAX_ATTEMPTS):  # frame 0 is drawn alone first to check it
-        background, figures = _plan(np.random.default_rng([seed, attempt]), config)
-        targets = sorted((figure for figure in figures if figure.role == "target"), key=lambda figure: figure.object_id)
-        area = np.stack([figure.area for figure in targets], axis=1)  # (T, K)
-        _, first_masks, _ = _render(np.random.default_rng(seed), config, background, figures, num_frames=1)
-        if np.all(first_masks[0].sum(axis=(1, 2)) >= FIRST_FRAME_MIN_VISIBLE * area[0]):
-            break
-    noise = np.random.default_rng(seed)
-    frames, masks, full_masks = _render(noise, config, background, figures, num_frames=config.num_frames)
-    return annotated_sequence(
-        frames=frames,
-        masks=masks,
-        full_masks=full_masks,
-        unoccluded_area=area,
+    return first_frame_checked(
         seed=seed,
         split=split.name,
-        photos=(),
+        plan=lambda rng: _plan(rng, config),
+        unoccluded_area=_unoccluded_area,
+        render=lambda rng, plan, frames: _render(rng, config, *plan, num_frames=frames),
+        num_frames=config.num_frames,
     )
+
+
+def _unoccluded_area(plan: tuple[_Background, list[Figure]]) -> np.ndarray:
+    """(T, K) each target's area, in object id order."""
+    targets = sorted((figure for figure in plan[1] if figure.role == "target"), key=lambda figure: figure.object_id)
+    return np.stack([figure.area for figure in targets], axis=1)
 
 
 def geometric_training_clip(*, rng: np.random.Generator, config: SceneConfig) -> SceneSequence:

@@ -418,20 +418,13 @@ def _lighting(rng: np.random.Generator, *, config: SceneConfig) -> tuple[np.ndar
 
 
 @dataclass(frozen=True)
-class GeometricConfig:
-    """What a geometric sequence looks like; sizes and speeds relative to the shorter side."""
+class FramedScene:
+    """The frame and target count of a benchmark family's sequences (geometric, tabletop)."""
 
     height: int = 256
     width: int = 256
     num_frames: int = 48
     num_targets: tuple[int, int] = (1, 3)  # inclusive range
-    target_area: tuple[float, float] = (0.012, 0.06)  # area / frame area, log-uniform
-    speed: tuple[float, float] = (0.006, 0.03)  # per frame, uniform
-    spin: float = 5.0  # largest rotation, degrees per frame
-    pulse: float = 0.15  # largest relative change of size
-    occlusion_prob: float = 1.0  # chance of an occluder hiding one target wholly for a while
-    leave_prob: float = 0.9  # chance that one target leaves the frame and comes back
-    noise_std: float = 4.0  # largest sensor noise, 8-bit levels
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_targets[0] <= self.num_targets[1] <= 3:
@@ -442,6 +435,19 @@ class GeometricConfig:
     @property
     def side(self) -> int:
         return min(self.height, self.width)
+
+
+@dataclass(frozen=True)
+class GeometricConfig(FramedScene):
+    """What a geometric sequence looks like; sizes and speeds relative to the shorter side."""
+
+    target_area: tuple[float, float] = (0.012, 0.06)  # area / frame area, log-uniform
+    speed: tuple[float, float] = (0.006, 0.03)  # per frame, uniform
+    spin: float = 5.0  # largest rotation, degrees per frame
+    pulse: float = 0.15  # largest relative change of size
+    occlusion_prob: float = 1.0  # chance of an occluder hiding one target wholly for a while
+    leave_prob: float = 0.9  # chance that one target leaves the frame and comes back
+    noise_std: float = 4.0  # largest sensor noise, 8-bit levels
 
     @property
     def size(self) -> np.ndarray:

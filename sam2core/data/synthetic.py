@@ -15,8 +15,9 @@ cover unoccluded and uncut by the frame border. Where it is not visible its mask
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ MIN_VISIBLE_PIXELS = 16
 MIN_VISIBLE_FRACTION = 0.005
 FIRST_FRAME_MIN_VISIBLE = 0.5  # every target shows at least half of itself in frame 0
 MAX_ATTEMPTS = 8  # scenes failing the first-frame rule are redrawn from the next sub-seed
+P = TypeVar("P")  # a family's plan of a sequence
 MAX_SMEAR = 0.08  # longest motion-blur streak / min(H, W)
 
 TRAINING = SceneConfig()
@@ -104,6 +106,31 @@ def annotated_sequence(
         seed=seed,
         split=split,
         photos=photos,
+    )
+
+
+def first_frame_checked(
+    *,
+    seed: int,
+    split: str,
+    plan: Callable[[np.random.Generator], P],
+    unoccluded_area: Callable[[P], np.ndarray],
+    render: Callable[[np.random.Generator, P, int], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    num_frames: int,
+) -> SceneSequence:
+    """The annotated sequence of a family whose generator plans from a random generator and
+    renders (frames, masks, full_masks) of a plan: plans from the sub-seeds of ``seed`` until
+    frame 0, drawn alone, shows every target's :data:`FIRST_FRAME_MIN_VISIBLE` (the last try is
+    kept if none does), then all ``num_frames``, rendering's noise always from ``seed``."""
+    for attempt in range(MAX_ATTEMPTS):
+        planned = plan(np.random.default_rng([seed, attempt]))
+        area = unoccluded_area(planned)  # (T, K)
+        _, first_masks, _ = render(np.random.default_rng(seed), planned, 1)
+        if np.all(first_masks[0].sum(axis=(1, 2)) >= FIRST_FRAME_MIN_VISIBLE * area[0]):
+            break
+    frames, masks, full_masks = render(np.random.default_rng(seed), planned, num_frames)
+    return annotated_sequence(
+        frames=frames, masks=masks, full_masks=full_masks, unoccluded_area=area, seed=seed, split=split, photos=()
     )
 
 

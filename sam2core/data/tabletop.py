@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 
 from sam2core.data.procedural import value_noise, vivid_colour
+from sam2core.data.scene import FramedScene
 from sam2core.data.sequence import SceneSequence, Split
-from sam2core.data.synthetic import FIRST_FRAME_MIN_VISIBLE, annotated_sequence
+from sam2core.data.synthetic import first_frame_checked
 
-MAX_ATTEMPTS = 8  # plans whose frame 0 hides a target are redrawn from the next sub-seed
 KINDS = ("puck", "box", "cup")
 SUBPIXEL_BITS = 4  # polygons are filled with 1/16 pixel vertex precision
 LIFT_SCALE = 0.3  # a carried object looks this much larger (nearer the camera)
@@ -32,13 +32,9 @@ TABLETOP_HELD_OUT = Split(name="tabletop_held_out", seeds=range(0, 2**32), photo
 
 
 @dataclass(frozen=True)
-class TabletopConfig:
+class TabletopConfig(FramedScene):
     """What a tabletop sequence looks like; sizes relative to the frame's shorter side."""
 
-    height: int = 256
-    width: int = 256
-    num_frames: int = 48
-    num_targets: tuple[int, int] = (1, 3)  # inclusive range
     clutter: tuple[int, int] = (1, 3)  # other objects on the table, inclusive range
     target_area: tuple[float, float] = (0.012, 0.06)  # area / frame area at zoom 1, log-uniform
     twin_prob: float = 0.6  # chance that one clutter object is an exact copy of a target
@@ -46,16 +42,6 @@ class TabletopConfig:
     occlusion_prob: float = 1.0  # chance of the arm reaching over one target, hiding it wholly
     leave_prob: float = 0.9  # chance that the camera looks away from one target and back
     noise_std: float = 3.0  # largest sensor noise, 8-bit levels
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.num_targets[0] <= self.num_targets[1] <= 3:
-            raise ValueError(f"num_targets must lie within 1..3, got {self.num_targets}")
-        if min(self.height, self.width) < 64 or self.num_frames < 1:
-            raise ValueError("frames must be at least 64x64 and there must be at least one")
-
-    @property
-    def side(self) -> int:
-        return min(self.height, self.width)
 
 
 TABLETOP_BENCHMARK = TabletopConfig()
@@ -113,21 +99,13 @@ def generate_tabletop_sequence(*, seed: int, config: TabletopConfig = TABLETOP_B
     """The tabletop sequence of ``seed``: the same seed and config always give the same arrays."""
     if seed not in TABLETOP_HELD_OUT.seeds:
         raise ValueError(f"seed {seed} is outside the tabletop family's seeds {TABLETOP_HELD_OUT.seeds}")
-    for attempt in range(MAX_ATTEMPTS):  # frame 0 is drawn alone first to check it
-        plan = _plan(np.random.default_rng([seed, attempt]), config)
-        area = _unoccluded_area(*plan[1:3])
-        _, first_masks, _ = _render(np.random.default_rng(seed), config, *plan, num_frames=1)
-        if np.all(first_masks[0].sum(axis=(1, 2)) >= FIRST_FRAME_MIN_VISIBLE * area[0]):
-            break
-    frames, masks, full_masks = _render(np.random.default_rng(seed), config, *plan, num_frames=config.num_frames)
-    return annotated_sequence(
-        frames=frames,
-        masks=masks,
-        full_masks=full_masks,
-        unoccluded_area=area,
+    return first_frame_checked(
         seed=seed,
         split=TABLETOP_HELD_OUT.name,
-        photos=(),
+        plan=lambda rng: _plan(rng, config),
+        unoccluded_area=lambda plan: _unoccluded_area(*plan[1:3]),
+        render=lambda rng, plan, frames: _render(rng, config, *plan, num_frames=frames),
+        num_frames=config.num_frames,
     )
 
 
