@@ -25,6 +25,8 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
     # The paired training-mix comparison: demo-compare's run drawing half its clips from the geometric
     # family's training seeds, judged on the tabletop family that no run trains on.
     "demo-mix": ("--schedule", "demo-compare", "--families", "cutouts", "geometric"),
+    # Its continuation (docs/demo_model/training.md), from demo-mix's weights: 1,000 steps more.
+    "demo-mix-more": ("--schedule", "demo-mix", "--steps", "1000", "--evaluate-every", "250"),
 }  # fmt: skip
 
 
