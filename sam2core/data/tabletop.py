@@ -26,6 +26,7 @@ from sam2core.data.synthetic import first_frame_checked
 
 KINDS = ("puck", "box", "cup")
 SUBPIXEL_BITS = 4  # polygons are filled with 1/16 pixel vertex precision
+MIN_FRAMES_FOR_EVENTS = 8  # shorter sequences get no push, carry, look-away or arm
 LIFT_SCALE = 0.3  # a carried object looks this much larger (nearer the camera)
 
 TABLETOP_HELD_OUT = Split(name="tabletop_held_out", seeds=range(0, 2**32), photos=())
@@ -128,12 +129,12 @@ def _plan(rng: np.random.Generator, config: TabletopConfig) -> tuple[np.ndarray,
             kind, outline, colour = _look(rng, config)
         position, heading = _pushes(rng, config, spot)
         solids.append(Solid(index + 1 if target else 0, kind, outline, colour, position, heading, np.zeros(frames)))
-    if frames >= 8 and count < len(solids) and rng.random() < config.carry_prob:
+    if frames >= MIN_FRAMES_FOR_EVENTS and count < len(solids) and rng.random() < config.carry_prob:
         solids[-1] = _carried(rng, solids[-1], over=solids[int(rng.integers(count))])
-    if frames >= 8 and rng.random() < config.leave_prob:
+    if frames >= MIN_FRAMES_FOR_EVENTS and rng.random() < config.leave_prob:
         camera = _look_away(rng, config, camera, solids[int(rng.integers(count))])
     arm = None
-    if frames >= 8 and rng.random() < config.occlusion_prob:
+    if frames >= MIN_FRAMES_FOR_EVENTS and rng.random() < config.occlusion_prob:
         arm = _arm(rng, config, camera, solids[int(rng.integers(count))])
     return _table(rng, config), solids, camera, arm
 
@@ -206,7 +207,7 @@ def _pushes(rng: np.random.Generator, config: TabletopConfig, spot: np.ndarray) 
     frames = config.num_frames
     position = np.repeat(spot[None], frames, axis=0)
     heading = np.full(frames, rng.uniform(0, np.pi))
-    for _ in range(int(rng.integers(0, 3)) if frames >= 8 else 0):
+    for _ in range(int(rng.integers(0, 3)) if frames >= MIN_FRAMES_FOR_EVENTS else 0):
         start, stop = _window(rng, frames, (0.15, 0.4))
         progress = np.clip((np.arange(frames) - start) / max(stop - start, 1), 0.0, 1.0)
         progress = progress * progress * (3 - 2 * progress)
