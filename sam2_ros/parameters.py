@@ -29,6 +29,7 @@ from sam2core.precision import PRECISIONS
 from sam2core.preparation import Preparation
 from sam2core.runtime import BACKENDS
 from sam2core.tracking import DetectionOptions, TrackerOptions
+from sam2core.tracking.reacquire import REPROMPT_MODES
 
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
@@ -224,6 +225,17 @@ class Settings:
         "(0: never; a visible object scores above 0).",
         limits=(-1000.0, 1000.0),
     )
+    reprompt_mode: str = _parameter(
+        "correction",
+        "How a re-prompt decodes the detection's box: on the object's memory from its last mask, on its memory, "
+        "or the box alone.",
+        choices=REPROMPT_MODES,
+    )
+    reacquire_distance: float = _parameter(
+        2.0,
+        "A lost or astray object takes a free detection at most this many diagonals of its last box away (0: any).",
+        limits=(0.0, 1000.0),
+    )
     new_objects_from: str = _parameter(
         "", "Class ids, separated by commas, whose unpaired detections start new objects (empty: none do)."
     )
@@ -243,6 +255,7 @@ class Settings:
         """How detections steer the tracks (sam2core.tracking.DetectionOptions)."""
         return DetectionOptions(
             match_iou=self.match_iou, drift_iou=self.drift_iou, min_object_score=self.min_object_score,
+            reprompt_mode=self.reprompt_mode, reacquire_distance=self.reacquire_distance,
             new_objects_from=_class_ids(self.new_objects_from), max_new_objects=self.max_new_objects,
             new_object_window=self.new_object_window, known_classes=_class_ids(self.known_classes),
             min_score=self.min_detection_score, max_detections=self.max_detections,

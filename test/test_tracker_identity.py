@@ -62,8 +62,9 @@ def test_without_the_option_both_tracks_claim_the_prompted_target(model, scene):
 
 @pytest.mark.slow
 def test_exclusive_tracking_removes_the_collapse_of_a_held_out_sequence(model):
-    """The second held-out cutouts sequence: without the option its three tracks settle on one
-    object (92 collapsed pairs of visible tracks over 47 frames, float32); with it, none."""
+    """The second held-out cutouts sequence: without the option two of its three tracks settle
+    on one object (16 collapsed pairs of visible tracks over 47 frames, float32, with the bundled
+    model of the mixed run; 92 with the model before it); with it, none."""
     sequence = list(family("cutouts").held_out(2))[1]
     counts = {}
     for exclusive in (False, True):
@@ -72,5 +73,5 @@ def test_exclusive_tracking_removes_the_collapse_of_a_held_out_sequence(model):
         counts[exclusive] = collapses(
             predicted_masks=prediction.masks, predicted_visible=prediction.visible, full_masks=sequence.full_masks
         )
-    assert counts[False].collapsed_pairs >= 46, counts[False]
+    assert counts[False].collapsed_pairs >= 8, counts[False]
     assert counts[True].collapsed_pairs == 0, counts[True]
