@@ -1,10 +1,11 @@
 """The geometric scene family: a second, independent generator of held-out test videos.
 
-The bundled model never saw it; a run may train on its own seeds (``GEOMETRIC_TRAIN``, beyond
-every held-out one) to be judged on the third family. Where the first family (sam2core.data.synthetic) cuts blobs out of
-photographs and moves them along smooth random paths, this one draws flat-coloured geometric
-figures (polygons, stars, rings, crescents, crosses, letters) with procedural textures (stripes,
-checkers, value noise, gradients) over a procedural background, moving in other ways: bouncing
+A run may train on its own seeds (``GEOMETRIC_TRAIN``, beyond every held-out one) and be judged
+on the third family (sam2core.data.tabletop). Where the first family (sam2core.data.synthetic)
+cuts blobs out of photographs and moves them along smooth random paths, this one draws
+flat-coloured geometric figures (polygons, stars, rings, crescents, crosses, letters) with
+procedural textures (stripes, checkers, value noise, gradients) over a procedural background,
+moving in other ways: bouncing
 off the frame's edges at constant velocity, orbiting a point, stopping and starting. Its
 occluders are of three kinds: a foreground pillar that the panning camera passes (it moves
 faster than the background, being nearer), a hand reaching in over a target and withdrawing, and

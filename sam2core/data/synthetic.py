@@ -30,8 +30,8 @@ MIN_VISIBLE_PIXELS = 16
 MIN_VISIBLE_FRACTION = 0.005
 FIRST_FRAME_MIN_VISIBLE = 0.5  # every target shows at least half of itself in frame 0
 MAX_ATTEMPTS = 8  # scenes failing the first-frame rule are redrawn from the next sub-seed
-P = TypeVar("P")  # a family's plan of a sequence
 MAX_SMEAR = 0.08  # longest motion-blur streak / min(H, W)
+P = TypeVar("P")  # a family's plan of a sequence
 
 TRAINING = SceneConfig()
 BENCHMARK = SceneConfig(num_frames=48, target_area=(0.01, 0.08), occlusion_prob=1.0, leave_prob=0.9)

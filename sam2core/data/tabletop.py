@@ -78,7 +78,9 @@ class Camera:
     middle: np.ndarray
 
     def to_frame(self, t: int, points: np.ndarray) -> np.ndarray:
-        return self.zoom[t] * (points - self.look[t]) @ _rotation(self.roll[t]).T + self.middle
+        """Frame xy of table xy ``points`` (..., 2) on frame ``t``."""
+        matrix = self.matrix(t)
+        return points @ matrix[:, :2].T + matrix[:, 2]
 
     def matrix(self, t: int) -> np.ndarray:
         """(2, 3) affine map of table xy to frame xy."""
@@ -88,8 +90,8 @@ class Camera:
 
 @dataclass(frozen=True)
 class Arm:
-    """A gripper arm in frame coordinates: from ``base`` (2,) on the frame's edge towards ``tip``
-    (T, 2), ``half_width`` pixels either side; NaN tips where it is withdrawn."""
+    """A gripper arm in frame coordinates: from ``base`` (2,) beyond the frame's edge towards
+    ``tip`` (T, 2), ``half_width`` pixels either side; NaN tips where it is withdrawn."""
 
     base: np.ndarray
     tip: np.ndarray
@@ -239,9 +241,10 @@ def _look_away(rng: np.random.Generator, config: TabletopConfig, camera: Camera,
     look = camera.look.copy()
     for t in np.flatnonzero(weight):
         away = camera.to_frame(t, target.position[t]) - camera.middle  # frame xy from the middle
-        direction = away / max(np.linalg.norm(away), 1e-6) if np.linalg.norm(away) > 1 else np.array([1.0, 0.0])
+        distance = np.linalg.norm(away)
+        direction = away / distance if distance > 1 else np.array([1.0, 0.0])
         to_edge = np.min(camera.middle / np.maximum(np.abs(direction), 1e-6))
-        pan = (to_edge - np.linalg.norm(away) + 1.4 * target.radius * camera.zoom[t] * (1 + LIFT_SCALE)) * direction
+        pan = (to_edge - distance + 1.4 * target.radius * camera.zoom[t] * (1 + LIFT_SCALE)) * direction
         look[t] = look[t] - weight[t] * (pan @ _rotation(camera.roll[t])) / camera.zoom[t]
     return Camera(look, camera.roll, camera.zoom, camera.middle)
 
@@ -324,7 +327,7 @@ def _render(
             coverage[i] = _draw_solid(canvas, solids[i], camera, t, light=light)
         if arm is not None and not np.isnan(arm.tip[t, 0]):
             coverage[len(solids)] = _draw_arm(canvas, arm, t)
-        for i in reversed([*order, len(solids)] if len(solids) in coverage else order):
+        for i in reversed(list(coverage)):  # front to back: the arm, then the solids
             if i < len(solids) and solids[i].object_id:
                 k = solids[i].object_id - 1
                 full_masks[t, k], masks[t, k] = coverage[i], coverage[i] & ~in_front
