@@ -122,7 +122,7 @@ def model():
 
 
 # While the square is away, the track stays on the background, weakly (object score about 0.5,
-# below 1: poor health); where it comes back, 3.3 of its diagonals from where it was prompted,
+# below 1: poor health); where it comes back, 2.8 of its diagonals from where it was prompted,
 # the track's mask takes in a part of it with the background. Its detection, too far from the
 # track's box to pair with it, re-acquires it within 4 diagonals, decoded from the box alone (on
 # the track's memory this model keeps the background: IoU 0.46).
