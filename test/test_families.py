@@ -51,6 +51,17 @@ def test_same_seed_gives_identical_sequences_of_the_asked_shape(name):
         generate(seed=-1)
 
 
+@pytest.mark.parametrize("name", GENERATORS)
+def test_short_sequences_draw_without_their_events(name):
+    """Stage "images" trains on one-frame clips: a sequence too short for an occlusion or a
+    return is drawn without them, from every seed."""
+    generate, benchmark, _ = GENERATORS[name]
+    for num_frames in (1, 2, 3, 5):
+        for seed in range(12):
+            sequence = generate(seed=seed, config=replace(benchmark, height=96, width=96, num_frames=num_frames))
+            assert sequence.frames.shape[0] == num_frames and sequence.visibility[0].all()
+
+
 def test_visibility_rule_and_mask_consistency(sequences):
     for sequence in sequences:
         pixels = sequence.masks.sum(axis=(2, 3))

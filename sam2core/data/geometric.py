@@ -215,9 +215,10 @@ def _occluder(
         for middle in (rng.uniform(*window, size=3) * config.num_frames).astype(int):
             hold = int(rng.integers(2, longest + 1))
             frames = np.arange(middle - hold // 2, middle - hold // 2 + hold)
+            if frames[0] < 2 or frames[-1] >= config.num_frames - 1:  # shown before and after
+                continue
             centres, margins = target.centre[frames], radius[frames, None]
-            inside = np.all((centres >= margins) & (centres <= config.size - margins))
-            if frames[0] < 2 or frames[-1] >= config.num_frames - 1 or not inside:
+            if not np.all((centres >= margins) & (centres <= config.size - margins)):
                 continue
             occluder = _OCCLUDER_MAKERS[kind](rng, config, target=target, frames=frames, radius=radius, pan=pan)
             if occluder is not None and occluder.half_width <= largest:
