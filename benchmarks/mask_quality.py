@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     for checkpoint in args.checkpoint:
         rows = measure(build_model(args.model, checkpoint=checkpoint), args.families, args.sequences)
         results[checkpoint] = rows
-        print(f"\n{args.model} ({checkpoint}), {args.sequences} held-out sequences a family, J of object-frames in view\n")
+        print(f"\n{args.model} ({checkpoint}), {args.sequences} held-out sequences a family, J in view\n")
         print(markdown(rows), flush=True)
     if args.json:
         settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
