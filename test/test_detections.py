@@ -121,11 +121,10 @@ def model():
     return build_model("sam2.1_hiera_demo", checkpoint="default")
 
 
-# While the square is away, the track stays on the background, weakly (object score about 0.5,
-# below 1: poor health); where it comes back, 2.8 of its diagonals from where it was prompted,
-# the track's mask takes in a part of it with the background. Its detection, too far from the
-# track's box to pair with it, re-acquires it within 4 diagonals, decoded from the box alone (on
-# the track's memory this model keeps the background: IoU 0.46).
+# While the square is away, the track is called hidden; where the square comes back, 2.8 of its
+# diagonals from where it was prompted, memory finds a band of background across it, weakly
+# (IoU 0.22, object score 0.5, below 1: poor health). Its detection, too far from the track's box
+# to pair with it, re-acquires it within 4 diagonals, decoded from the box alone (IoU 0.85).
 WEAK = DetectionOptions(min_object_score=1.0, reacquire_distance=4.0, reprompt_mode="box")
 
 
@@ -143,7 +142,8 @@ def test_a_detection_reacquires_a_lost_object(model):
     box = Detection(returned_box(), "box", 0.9)
     _, alone = run_path(model, {})
     tracker, helped = run_path(model, {RETURN: [box]})
-    assert alone[5].objects[1].box[1] > 30  # while the square is away, the track sits on the background
+    away = alone[5].objects[1]
+    assert not away.visible or away.box[1] > 30  # while the square is away, the track does not follow it
     assert iou(alone[RETURN].objects[1].mask.numpy(), PATH[RETURN]) < 0.5  # and when it is back, memory finds a part
     returned = helped[RETURN].objects[1]
     assert returned.visible and iou(returned.mask.numpy(), PATH[RETURN]) > 0.5
