@@ -123,8 +123,8 @@ def model():
 
 # While the square is away, the track is called hidden; where the square comes back, 2.8 of its
 # diagonals from where it was prompted, memory finds a band of background across it, weakly
-# (IoU 0.22, object score 0.5, below 1: poor health). Its detection, too far from the track's box
-# to pair with it, re-acquires it within 4 diagonals, decoded from the box alone (IoU 0.85).
+# (IoU 0.20, object score 0.2, below 1: poor health). Its detection, too far from the track's box
+# to pair with it, re-acquires it within 4 diagonals, decoded from the box alone (IoU 0.86).
 WEAK = DetectionOptions(min_object_score=1.0, reacquire_distance=4.0, reprompt_mode="box")
 
 
