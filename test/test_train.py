@@ -117,6 +117,25 @@ def test_training_learns_a_fixed_batch(stage, precision):
     assert last.total < 0.7 * first.total
 
 
+def test_single_frames_beside_the_clips_train_with_them():
+    """`images_per_step`: a clips step also draws that many single frames and trains the mean of
+    the clips' loss and the frames' (computed as stage images computes it); none by default."""
+    torch.manual_seed(0)
+    model = build_model("sam2.1_hiera_demo", image_size=SIZE)
+    config = TrainingConfig(stage="clips", images_per_step=2, clip_length=3, scene=SCENE, warmup_steps=1)
+    trainer = Trainer(model, config, out=Path("unused"))
+    clips, images = trainer.sample(), trainer.sample_images()
+    assert clips.frames.shape[1] == 3 and images.frames.shape[1] == 1 and len(np.unique(images.clip)) == 2
+    model.train()
+    drawn = trainer.rng.bit_generator.state
+    with torch.no_grad():
+        alone = [trainer._clip_losses(clips).total, trainer._image_losses(images).total]
+    trainer.rng.bit_generator.state = drawn
+    assert trainer.step(clips, images).total.item() == pytest.approx(torch.stack(alone).mean().item(), rel=1e-5)
+    assert Trainer(model, replace(config, images_per_step=0), out=Path("unused")).sample_images() is None
+    assert Trainer(model, replace(config, stage="images"), out=Path("unused")).sample_images() is None
+
+
 def test_frozen_image_encoder_stays_as_loaded():
     torch.manual_seed(0)
     model = build_model("sam2.1_hiera_demo", image_size=SIZE)
@@ -250,12 +269,17 @@ def test_the_demo_schedule_is_the_committed_runs_and_given_flags_win():
 
 
 def test_a_schedule_built_on_another_has_both_and_given_flags_still_win():
-    """`demo-compare` is the demo run's settings with a shorter schedule and no weight average."""
+    """`demo-compare` is the demo run's settings with a shorter schedule and no weight average;
+    the joint-training arm is its control with single frames added."""
     base = parse_args(["--schedule", "demo-clips", "--out", "unused"])
     compare = parse_args(["--schedule", "demo-compare", "--out", "unused", "--image-size", "160", "--steps", "9"])
     assert (compare.steps, compare.warmup_steps, compare.ema_decay, compare.image_size) == (9, 25, 0.0, 160)
     unchanged = ("init", "clips_per_step", "learning_rate", "occlusion_prob", "leave_prob", "prompt_weights")
     assert [getattr(compare, name) for name in unchanged] == [getattr(base, name) for name in unchanged]
+    joint = training_config(parse_args(["--schedule", "demo-mix-joint", "--out", "unused"]), 128)
+    next_run = training_config(parse_args(["--schedule", "demo-mix-next", "--out", "unused"]), 128)
+    assert (joint.images_per_step, next_run.images_per_step) == (8, 0)
+    assert replace(joint, images_per_step=0) == next_run
 
 
 def test_resume_refuses_other_settings(tmp_path):

@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--clip-length", type=int, default=defaults.clip_length, help="frames per clip")
     parser.add_argument(
+        "--images-per-step",
+        type=int,
+        default=defaults.images_per_step,
+        help="stage clips: single frames also trained each step, with the clicks and corrections of stage images",
+    )
+    parser.add_argument(
         "--freeze-image-encoder",
         action="store_true",
         help="keep the trunk and neck as --init has them (stage clips: faster, and keeps stage images' features)",
@@ -200,6 +206,7 @@ def training_config(args: argparse.Namespace, side: int) -> TrainingConfig:
         steps=args.steps,
         clips_per_step=args.clips_per_step,
         clip_length=args.clip_length,
+        images_per_step=args.images_per_step,
         train_image_encoder=not args.freeze_image_encoder,
         learning_rate=args.learning_rate,
         grad_clip=args.grad_clip,

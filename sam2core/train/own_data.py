@@ -10,7 +10,7 @@ import numpy as np
 
 from sam2core.data.davis import DatasetError
 from sam2core.data.sequence import SceneSequence
-from sam2core.train.trainer import Batch, Trainer, _objects_of
+from sam2core.train.trainer import Trainer
 
 MAX_DRAWS = 100  # clips drawn before giving up on finding a visible object
 
@@ -59,8 +59,6 @@ class OwnDataTrainer(Trainer):
         super().__init__(model, config, out, evaluate=evaluate, precision=precision)
         self.sequences = sequences
 
-    def sample(self) -> Batch:
-        length = 1 if self.config.stage == "images" else self.config.clip_length
+    def draw_clips(self, count: int, length: int) -> list[SceneSequence]:
         side = self.model.config.image_size
-        clips = [sample_clip(self.sequences, self.rng, length, side) for _ in range(self.config.clips_per_step)]
-        return _objects_of(clips)
+        return [sample_clip(self.sequences, self.rng, length, side) for _ in range(count)]

@@ -30,8 +30,10 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
     # The next continuation, from demo-mix-more's weights on new clips: 1,500 steps at a third of
     # the learning rate (the arm at 3e-4 gained nothing on the family no run trains on).
     "demo-mix-long": ("--schedule", "demo-mix-more", "--steps", "1500", "--seed", "1", "--learning-rate", "1e-4"),
-    # Its continuation from the bundled weights (demo-mix-long's), on new clips: 3,000 steps.
-    "demo-mix-next": ("--schedule", "demo-mix-long", "--steps", "3000", "--seed", "2"),
+    # The paired joint-training comparison, from the bundled weights (demo-mix-long's) on new clips:
+    # demo-mix-next goes on as demo-mix-long did; demo-mix-joint also trains 8 single frames a step.
+    "demo-mix-next": ("--schedule", "demo-mix-long", "--seed", "2"),
+    "demo-mix-joint": ("--schedule", "demo-mix-next", "--images-per-step", "8"),
 }  # fmt: skip
 
 

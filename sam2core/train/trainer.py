@@ -5,7 +5,9 @@
   training). Trains the image encoder, the prompt encoder and the mask decoder.
 - stage "clips": the memory path on short clips: the first frame is prompted, the others are
   tracked from memory, some get a corrective click and become conditioning frames. The frames
-  run through exactly the tracker's steps (sam2core.tracking.step), with gradients.
+  run through exactly the tracker's steps (sam2core.tracking.step), with gradients. With
+  `images_per_step`, each step also trains single frames as stage "images" does, so that
+  segmenting and tracking learn together (SAM 2 trains on images and videos alike).
 Every object of a batch is one element (a clip with three targets gives three); losses are per
 object (sam2core.train.losses).
 """
@@ -57,6 +59,7 @@ class TrainingConfig:
     prompt_weights: tuple[float, ...] = (0.5, 0.25, 0.25)
     correction_rounds: int = 2  # stage "images": corrective clicks after the first prompt
     corrected_frames: int = 1  # stage "clips": tracked frames that also get a corrective click
+    images_per_step: int = 0  # stage "clips": single frames also trained each step, as stage "images" trains them
     max_conditioning_frames: int = 4
     loss: LossWeights = field(default_factory=LossWeights)
     scene: SceneConfig = TRAINING
@@ -165,7 +168,7 @@ class Trainer:
             total=self.config.steps,
         )
         for step_number in progress:
-            terms = self.step(self.sample())
+            terms = self.step(self.sample(), self.sample_images())
             entry = {"step": step_number, "seconds": round(time.monotonic() - started, 1), **terms.as_floats()}
             progress.set_postfix(loss=f"{entry['total']:.3f}", dice=f"{entry['dice']:.3f}")
             if self.evaluate and (step_number % self.config.evaluate_every == 0 or step_number == self.config.steps):
@@ -231,11 +234,14 @@ class Trainer:
         finally:
             self.model.train()
 
-    def step(self, batch: Batch) -> LossTerms:
-        """One optimisation step on `batch`."""
+    def step(self, batch: Batch, images: Batch | None = None) -> LossTerms:
+        """One optimisation step on `batch` (clips, or single frames in stage images) and on the
+        single frames `images`, if given: the mean of the two losses."""
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.precision, self.device):
             terms = self._image_losses(batch) if self.config.stage == "images" else self._clip_losses(batch)
+            if images is not None:
+                terms = _mean([terms, self._image_losses(images)])
         terms.total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
@@ -245,14 +251,24 @@ class Trainer:
         return terms
 
     def sample(self) -> Batch:
-        """A batch of objects from fresh training clips."""
-        scene = self.config.scene
+        """A batch of objects from fresh training clips (single frames in stage images)."""
         length = 1 if self.config.stage == "images" else self.config.clip_length
+        return _objects_of(self.draw_clips(self.config.clips_per_step, length))
+
+    def sample_images(self) -> Batch | None:
+        """The single frames trained beside the clips of a step; None when there are none."""
+        if self.config.stage == "images" or not self.config.images_per_step:
+            return None
+        return _objects_of(self.draw_clips(self.config.images_per_step, 1))
+
+    def draw_clips(self, count: int, length: int) -> list[SceneSequence]:
+        """`count` fresh training clips of `length` frames, each with a target on its first frame."""
         clips = []
-        while len(clips) < self.config.clips_per_step:
-            clip = self._next_family().training_clip(rng=self.rng, config=replace(scene, num_frames=length))
+        while len(clips) < count:
+            config = replace(self.config.scene, num_frames=length)
+            clip = self._next_family().training_clip(rng=self.rng, config=config)
             clips += [clip] if clip.visibility[0].any() else []
-        return _objects_of(clips)
+        return clips
 
     def _next_family(self) -> SceneFamily:
         """The family of the next clip, drawn evenly; with one family nothing is drawn, so the
