@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo model's clip schedule on a GPU for a fixed time, resumable, in one call:
 #   scripts/train_gpu.sh [MINUTES] [OUT] [TRAIN FLAGS...]   (defaults: 8 minutes; OUT: $OUT, else outputs/train-gpu)
-# Trains the schedule demo-clips (sam2core/train/schedules.py) from the bundled weights on CUDA in
-# `auto` precision (bfloat16 on a GPU that has it) for MINUTES, then saves into OUT the resumable
+# Trains the schedule $SCHEDULE (default demo-clips, from the bundled weights; any name in
+# sam2core/train/schedules.py, e.g. SCHEDULE=demo-mix-joint) on CUDA in `auto` precision
+# (bfloat16 on a GPU that has it) for MINUTES, then saves into OUT the resumable
 # train_state.pt, log.jsonl, losses.png and the weights (checkpoint.pt, Meta's format), and prints
 # the step time. Run it again with the same OUT (copied back from the GPU machine) to go on: it
 # resumes when OUT holds a train_state.pt, the CPU run's (checkpoints/demo-v2) included. TRAIN FLAGS are added to python -m sam2core.train's
@@ -20,6 +21,6 @@ resume=()
 [[ -f $OUT/train_state.pt ]] && resume=(--resume)
 "$PY" -c 'import torch; print(f"torch {torch.__version__}, " + (torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"))'
 echo "set-up took $((SECONDS - started)) s"
-"$PY" -m sam2core.train --schedule demo-clips --device "$DEVICE" --precision "${PRECISION:-auto}" \
+"$PY" -m sam2core.train --schedule "${SCHEDULE:-demo-clips}" --device "$DEVICE" --precision "${PRECISION:-auto}" \
     --minutes "$MINUTES" --out "$OUT" "${resume[@]}" "$@"
 echo "total $((SECONDS - started)) s; results in $OUT"

@@ -236,20 +236,24 @@ def test_a_run_out_of_time_saves_after_its_step_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_path):
-    """scripts/train_gpu.sh as a lent GPU would run it, on the CPU, one step per call."""
+@pytest.mark.parametrize(("schedule", "steps", "images_per_step"), [(None, 6000, 0), ("demo-mix-joint", 1500, 8)])
+def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_path, schedule, steps, images_per_step):
+    """scripts/train_gpu.sh as a lent GPU would run it, on the CPU, one step per call; SCHEDULE
+    names another schedule than the default demo-clips."""
     out = tmp_path / "gpu"
     small = ["--clips-per-step", "1", "--clip-length", "3", "--image-size", str(SIZE), "--threads", "1"]
+    small += ["--images-per-step", "1"] if images_per_step else []
     environment = {**os.environ, "DEVICE": "cpu", "PRECISION": "float32", "OMP_NUM_THREADS": "1"}
+    environment = {**environment, "SCHEDULE": schedule} if schedule else environment
     for call in (1, 2):
         run = subprocess.run(
             ["scripts/train_gpu.sh", "0", str(out), *small],
             cwd=REPO, env=environment, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert run.returncode == 0, run.stderr[-2000:]
-        assert "1 steps in" in run.stdout and f"{call} of 6000 done" in run.stdout, run.stdout
+        assert "1 steps in" in run.stdout and f"{call} of {steps} done" in run.stdout, run.stdout
         state = torch.load(out / "train_state.pt", weights_only=True)
-        assert state["steps_done"] == call
+        assert state["steps_done"] == call and saved_settings(state)["images_per_step"] == min(images_per_step, 1)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2]
     build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt")
