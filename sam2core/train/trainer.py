@@ -263,9 +263,9 @@ class Trainer:
 
     def draw_clips(self, count: int, length: int) -> list[SceneSequence]:
         """`count` fresh training clips of `length` frames, each with a target on its first frame."""
+        config = replace(self.config.scene, num_frames=length)
         clips = []
         while len(clips) < count:
-            config = replace(self.config.scene, num_frames=length)
             clip = self._next_family().training_clip(rng=self.rng, config=config)
             clips += [clip] if clip.visibility[0].any() else []
         return clips
