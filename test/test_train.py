@@ -236,13 +236,13 @@ def test_a_run_out_of_time_saves_after_its_step_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("schedule", "steps", "images_per_step"), [(None, 6000, 0), ("demo-mix-joint", 1500, 8)])
+@pytest.mark.parametrize(("schedule", "steps", "images_per_step"), [(None, 6000, 0), ("demo-mix-joint", 1500, 1)])
 def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_path, schedule, steps, images_per_step):
     """scripts/train_gpu.sh as a lent GPU would run it, on the CPU, one step per call; SCHEDULE
     names another schedule than the default demo-clips."""
     out = tmp_path / "gpu"
     small = ["--clips-per-step", "1", "--clip-length", "3", "--image-size", str(SIZE), "--threads", "1"]
-    small += ["--images-per-step", "1"] if images_per_step else []
+    small += ["--images-per-step", str(images_per_step)]  # demo-mix-joint's 8 made 1, for speed
     environment = {**os.environ, "DEVICE": "cpu", "PRECISION": "float32", "OMP_NUM_THREADS": "1"}
     environment = {**environment, "SCHEDULE": schedule} if schedule else environment
     for call in (1, 2):
@@ -253,7 +253,7 @@ def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_pa
         assert run.returncode == 0, run.stderr[-2000:]
         assert "1 steps in" in run.stdout and f"{call} of {steps} done" in run.stdout, run.stdout
         state = torch.load(out / "train_state.pt", weights_only=True)
-        assert state["steps_done"] == call and saved_settings(state)["images_per_step"] == min(images_per_step, 1)
+        assert state["steps_done"] == call and saved_settings(state)["images_per_step"] == images_per_step
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2]
     build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt")
