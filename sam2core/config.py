@@ -208,10 +208,23 @@ _DEMO = SAM2Config(
     multimask_output_for_tracking=False,
 )
 
+# The same at 1.5x the width (trunk 48, model 96, memory 48; 4.37M parameters): more room for the
+# memory path to match textures across frames, at about 1.3x the CPU step. Nothing is bundled for
+# it; it trains from scratch (sam2core/train/schedules.py, "demo-wide-joint").
+_DEMO_WIDE = dataclasses.replace(
+    _DEMO,
+    trunk=dataclasses.replace(_DEMO.trunk, embed_dim=48),
+    neck=NeckConfig(d_model=96),
+    mask_decoder=dataclasses.replace(_DEMO.mask_decoder, transformer_mlp_dim=384, iou_head_hidden_dim=96),
+    memory_attention=dataclasses.replace(_DEMO.memory_attention, dim_feedforward=384),
+    memory_encoder=MemoryEncoderConfig(out_dim=48),
+)
+
 MODEL_CONFIGS: dict[str, SAM2Config] = {
     **{f"sam2.1_hiera_{size}": SAM2Config(trunk=trunk) for size, trunk in _TRUNKS.items()},
     **{f"sam2_hiera_{size}": SAM2Config(trunk=trunk, **_SAM2_0) for size, trunk in _TRUNKS.items()},
     "sam2.1_hiera_demo": _DEMO,
+    "sam2.1_hiera_demo_wide": _DEMO_WIDE,
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_CONFIGS)
 

@@ -19,7 +19,8 @@ image_encoder = oracle.require("sam2.modeling.backbones.image_encoder")
 sam2_base = oracle.require("sam2.modeling.sam2_base")
 misc = oracle.require("sam2.utils.misc")
 
-META_NAMES = [name for name in MODEL_NAMES if name != "sam2.1_hiera_demo"]
+DEMO_NAMES = ["sam2.1_hiera_demo", "sam2.1_hiera_demo_wide"]
+META_NAMES = [name for name in MODEL_NAMES if name not in DEMO_NAMES]
 TRUNK = "model.image_encoder.trunk"
 MEMORY_ATTENTION_LAYER = "model.memory_attention.layer"
 MEMORY_ENCODER = "model.memory_encoder"
@@ -141,10 +142,14 @@ def test_image_size_variants():
         get_config("sam3")
 
 
-def test_demo_model_runs_a_tracking_step_and_trains():
-    """The small demo model: one prompted frame, then one frame tracked with memory, with
-    gradients reaching the trunk."""
-    model = build_model("sam2.1_hiera_demo").train()
+@pytest.mark.parametrize(
+    ("name", "parameters", "widths"),
+    [(DEMO_NAMES[0], (2.0e6, 2.1e6), (64, 32)), (DEMO_NAMES[1], (4.3e6, 4.4e6), (96, 48))],
+)
+def test_demo_models_run_a_tracking_step_and_train(name, parameters, widths):
+    """The small demo models: one prompted frame, then one frame tracked with memory, with
+    gradients reaching the trunk; the wide one is the same at 1.5x the width."""
+    model = build_model(name).train()
     size = model.config.image_size
     images = oracle.random_images(2, size)
     features = model.encode_image(images)
@@ -174,7 +179,8 @@ def test_demo_model_runs_a_tracking_step_and_trains():
     loss = second.low_res_masks.sigmoid().mean() + first.iou.mean()
     loss.backward()
     assert model.image_encoder.trunk.patch_embed.proj.weight.grad.abs().sum() > 0
-    assert sum(p.numel() for p in model.parameters()) < 3_000_000
+    assert parameters[0] < sum(p.numel() for p in model.parameters()) < parameters[1]
+    assert (model.config.hidden_dim, model.config.memory_dim) == widths
 
 
 @pytest.mark.parametrize("height, width, max_levels, max_fraction", [(480, 640, 1, 1e-3), (300, 200, 0, 0.0)])

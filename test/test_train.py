@@ -236,13 +236,18 @@ def test_a_run_out_of_time_saves_after_its_step_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("schedule", "steps", "images_per_step"), [(None, 6000, 0), ("demo-mix-joint", 1500, 1)])
-def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_path, schedule, steps, images_per_step):
+@pytest.mark.parametrize(
+    ("schedule", "model", "steps", "images_per_step"),
+    [(None, "sam2.1_hiera_demo", 6000, 0), ("demo-wide-joint", "sam2.1_hiera_demo_wide", 6000, 1)],
+)
+def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(
+    tmp_path, schedule, model, steps, images_per_step
+):
     """scripts/train_gpu.sh as a lent GPU would run it, on the CPU, one step per call; SCHEDULE
-    names another schedule than the default demo-clips."""
+    names another schedule than the default demo-clips, here the wide model's from random weights."""
     out = tmp_path / "gpu"
     small = ["--clips-per-step", "1", "--clip-length", "3", "--image-size", str(SIZE), "--threads", "1"]
-    small += ["--images-per-step", str(images_per_step)]  # demo-mix-joint's 8 made 1, for speed
+    small += ["--images-per-step", str(images_per_step)]  # demo-wide-joint's 8 made 1, for speed
     environment = {**os.environ, "DEVICE": "cpu", "PRECISION": "float32", "OMP_NUM_THREADS": "1"}
     environment = {**environment, "SCHEDULE": schedule} if schedule else environment
     for call in (1, 2):
@@ -256,7 +261,7 @@ def test_gpu_training_script_runs_and_resumes_on_a_cpu_with_a_tiny_budget(tmp_pa
         assert state["steps_done"] == call and saved_settings(state)["images_per_step"] == images_per_step
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2]
-    build_model("sam2.1_hiera_demo", checkpoint=out / "checkpoint.pt")
+    build_model(model, checkpoint=out / "checkpoint.pt")
 
 
 def test_the_demo_schedule_is_the_committed_runs_and_given_flags_win():
@@ -284,6 +289,26 @@ def test_a_schedule_built_on_another_has_both_and_given_flags_still_win():
     next_run = training_config(parse_args(["--schedule", "demo-mix-next", "--out", "unused"]), 128)
     assert (joint.images_per_step, next_run.images_per_step) == (8, 0)
     assert replace(joint, images_per_step=0) == next_run
+
+
+def test_the_scratch_schedules_start_from_random_weights_and_differ_in_the_model_only():
+    """demo-wide-joint is demo-scratch-joint for the wide model; the CPU comparison arms are those
+    with 1,200 steps and no weight average; all train images and clips together from random weights."""
+
+    def parsed(name):
+        return parse_args(["--schedule", name, "--out", "unused"])
+
+    runs = {
+        name: parsed(name)
+        for name in ("demo-scratch-joint", "demo-wide-joint", "demo-scratch-compare", "demo-wide-compare")
+    }
+    assert [args.model for args in runs.values()] == ["sam2.1_hiera_demo", "sam2.1_hiera_demo_wide"] * 2
+    assert all(args.init is None and args.images_per_step == 8 for args in runs.values())
+    for scratch, wide in (("demo-scratch-joint", "demo-wide-joint"), ("demo-scratch-compare", "demo-wide-compare")):
+        assert vars(runs[wide]) == {**vars(runs[scratch]), "model": "sam2.1_hiera_demo_wide"}
+    full, compare = (training_config(runs[name], 128) for name in ("demo-scratch-joint", "demo-scratch-compare"))
+    assert (compare.steps, compare.ema_decay) == (1200, 0.0)
+    assert replace(compare, steps=6000, ema_decay=0.999) == full
 
 
 def test_resume_refuses_other_settings(tmp_path):

@@ -34,6 +34,19 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
     # demo-mix-next goes on as demo-mix-long did; demo-mix-joint also trains 8 single frames a step.
     "demo-mix-next": ("--schedule", "demo-mix-long", "--seed", "2"),
     "demo-mix-joint": ("--schedule", "demo-mix-next", "--images-per-step", "8"),
+    # From random weights, single frames and clips trained together from the first step (no stage
+    # images first), on both training families: the run for a wider model, which cannot start from
+    # the bundled weights. demo-wide-joint is the same for sam2.1_hiera_demo_wide.
+    "demo-scratch-joint": (
+        "--stage", "clips", "--steps", "6000", "--clips-per-step", "8", "--images-per-step", "8",
+        "--learning-rate", "1e-3", "--warmup-steps", "100", "--grad-clip", "1.0", "--ema-decay", "0.999",
+        "--occlusion-prob", "0.9", "--leave-prob", "0.7", "--families", "cutouts", "geometric",
+        "--evaluate-every", "300", "--checkpoint-every", "25", "--prompt-weights", "0.25", "0.25", "0.5",
+    ),
+    "demo-wide-joint": ("--schedule", "demo-scratch-joint", "--model", "sam2.1_hiera_demo_wide"),
+    # The paired width comparison on a CPU: 1,200 steps of each from scratch, no weight average.
+    "demo-scratch-compare": ("--schedule", "demo-scratch-joint", "--steps", "1200", "--ema-decay", "0"),
+    "demo-wide-compare": ("--schedule", "demo-scratch-compare", "--model", "sam2.1_hiera_demo_wide"),
 }  # fmt: skip
 
 
