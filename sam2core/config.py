@@ -208,9 +208,10 @@ _DEMO = SAM2Config(
     multimask_output_for_tracking=False,
 )
 
-# The same at 1.5x the width (trunk 48, model 96, memory 48; 4.37M parameters): more room for the
-# memory path to match textures across frames, at about 1.3x the CPU step. Nothing is bundled for
-# it; it trains from scratch (sam2core/train/schedules.py, "demo-wide-joint").
+# The same at 1.5x the width (trunk 48, model 96, memory 48; 4.37M parameters), 1.5x the CPU
+# training step. Nothing is bundled for it; it trains from random weights ("demo-wide-joint" in
+# sam2core/train/schedules.py), where at the demo size's learning rate (1e-3) it had not started
+# to learn after 1,200 steps (docs/demo_model/training.md).
 _DEMO_WIDE = dataclasses.replace(
     _DEMO,
     trunk=dataclasses.replace(_DEMO.trunk, embed_dim=48),
