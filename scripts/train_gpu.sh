@@ -3,7 +3,7 @@
 #   scripts/train_gpu.sh [MINUTES] [OUT] [TRAIN FLAGS...]   (defaults: 8 minutes; OUT: $OUT, else outputs/train-gpu)
 # Trains the schedule $SCHEDULE (default demo-clips, from the bundled weights; any name in
 # sam2core/train/schedules.py, e.g. SCHEDULE=demo-scratch-joint: from random weights, images and
-# clips together, resuming checkpoints/scratch6k's state when OUT holds a copy) on CUDA in `auto` precision
+# clips together) on CUDA in `auto` precision
 # (bfloat16 on a GPU that has it) for MINUTES, then saves into OUT the resumable
 # train_state.pt, log.jsonl, losses.png and the weights (checkpoint.pt, Meta's format), and prints
 # the step time. Run it again with the same OUT (copied back from the GPU machine) to go on: it
