@@ -35,9 +35,9 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
     "demo-mix-next": ("--schedule", "demo-mix-long", "--seed", "2"),
     "demo-mix-joint": ("--schedule", "demo-mix-next", "--images-per-step", "8"),
     # From random weights, single frames and clips trained together from the first step (no stage
-    # images first), on both training families: the demo size's next run, and the recipe for a wider
-    # model, which cannot start from the bundled weights. demo-wide-joint is the same for
-    # sam2.1_hiera_demo_wide.
+    # images first), on both training families: the demo size's 6,000-step run (its weights in
+    # checkpoints/scratch6k), and the recipe for a wider model, which cannot start from the bundled
+    # weights. demo-wide-joint is the same for sam2.1_hiera_demo_wide.
     "demo-scratch-joint": (
         "--stage", "clips", "--steps", "6000", "--clips-per-step", "8", "--images-per-step", "8",
         "--learning-rate", "1e-3", "--warmup-steps", "100", "--grad-clip", "1.0", "--ema-decay", "0.999",
