@@ -94,11 +94,21 @@ class DepthStage:
     """Depth and CameraInfo in, each tracked image's objects in 3D out: what the node and the bag
     runner run with use_depth. `add_depth`, `set_camera_info` and the matching (`pairing`, which
     the worker's mailbox runs) may be called from any thread, `locate` from one thread (the one
-    tracking). Depth locates objects: with none tracked an image does not wait for it."""
+    tracking). Depth locates objects: with none tracked an image does not wait for it; with objects
+    tracked the node's mailbox holds an image up to `max_wait` seconds for its depth (the bag
+    runner reads in stamp order and needs no wait)."""
 
-    def __init__(self, settings: DepthSettings, *, max_offset_ns: int, buffer_size: int, warn: Callable[[str], None]):
+    def __init__(
+        self,
+        settings: DepthSettings,
+        *,
+        max_offset_ns: int,
+        buffer_size: int,
+        warn: Callable[[str], None],
+        max_wait: float = 0.0,
+    ):
         self.pairing = Pairing(
-            "depth", max_offset_ns, buffer_size, max_wait=max_offset_ns / 1e9, needed_untracked=False, consume=False
+            "depth", max_offset_ns, buffer_size, max_wait=max_wait, needed_untracked=False, consume=False
         )
         self.locator = ObjectLocator(settings)
         self.rejected = 0  # depth images or camera_info that could not be used

@@ -164,6 +164,11 @@ class Settings:
     depth_max_offset: float = _parameter(
         0.02, "Largest |depth stamp - colour stamp| in seconds for a depth image to match.", limits=(0.0, 10.0)
     )
+    depth_wait: float = _parameter(
+        0.05,
+        "Seconds a tracked image waits at most for its depth image to arrive (arrival ends the wait at once).",
+        limits=(0.0, 1.0),
+    )
     depth_buffer_size: int = _parameter(8, "Depth images held for matching by stamp.", limits=(1, 1000))
     depth_erosion: int = _parameter(3, "Pixels the mask is eroded by before its depths are read.", limits=(0, 100))
     depth_inlier_distance: float = _parameter(

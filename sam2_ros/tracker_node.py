@@ -245,6 +245,7 @@ class TrackerNode(LifecycleNode):
             settings.depth_settings(),
             max_offset_ns=round(settings.depth_max_offset * 1e9),
             buffer_size=settings.depth_buffer_size,
+            max_wait=settings.depth_wait,
             warn=lambda text: self.get_logger().warning(text, throttle_duration_sec=5.0),
         )
 

@@ -238,8 +238,7 @@ def test_an_image_waits_for_the_messages_it_needs_and_no_longer(session):
 
     wait = 1.0
     detections = Pairing("detections", 0, 8, max_wait=wait, needed_untracked=True, consume=True)
-    depth = DepthStage(DepthSettings(), max_offset_ns=0, buffer_size=8, warn=pytest.fail)
-    depth.pairing.max_wait = wait
+    depth = DepthStage(DepthSettings(), max_offset_ns=0, buffer_size=8, warn=pytest.fail, max_wait=wait)
     published, done = [], threading.Semaphore(0)
 
     def message(stamp_s: float) -> Image:
