@@ -45,6 +45,12 @@ SCHEDULES: dict[str, tuple[str, ...]] = {
         "--evaluate-every", "300", "--checkpoint-every", "25", "--prompt-weights", "0.25", "0.25", "0.5",
     ),
     "demo-wide-joint": ("--schedule", "demo-scratch-joint", "--model", "sam2.1_hiera_demo_wide"),
+    # Its continuation, from those weights on new clips: a second cosine cycle of 4,000 steps at
+    # 3e-4 (the first run gained most in the last third of its decay).
+    "demo-scratch-more": (
+        "--schedule", "demo-scratch-joint", "--init", "checkpoints/scratch6k/checkpoint.pt",
+        "--steps", "4000", "--learning-rate", "3e-4", "--seed", "1",
+    ),
     # The paired width comparison on a CPU: 1,200 steps of each from scratch, no weight average.
     "demo-scratch-compare": ("--schedule", "demo-scratch-joint", "--steps", "1200", "--ema-decay", "0"),
     "demo-wide-compare": ("--schedule", "demo-scratch-compare", "--model", "sam2.1_hiera_demo_wide"),
