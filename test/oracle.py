@@ -9,6 +9,7 @@ fill and any comparison passes; so the shared state dict raises the head's last 
 asked to leave it near zero (to compare the switching between present and absent objects).
 """
 
+import copy
 import dataclasses
 import functools
 import importlib
@@ -209,6 +210,16 @@ def assert_masks_match(label: str, ours: Tensor, reference: Tensor, tolerance: f
     assert_close(label, ours, reference, tolerance)
     decided = reference.abs() > tolerance
     assert torch.equal((ours > 0)[decided], (reference > 0)[decided]), f"{label}: masks differ"
+
+
+def twin(tracker, model):
+    """A copy of the StreamingTracker `tracker`, its objects and memory included, that runs
+    `model` (the same weights compiled or exported) in its place. Stepping both from the same
+    state compares one frame at a time: over a stream each frame's memory would carry the
+    rounding of the frames before, which a recurrent tracker may amplify."""
+    copied = copy.deepcopy(tracker, {id(tracker.model): model})
+    assert copied.model is model
+    return copied
 
 
 def memory_context(spatial: list[tuple[Tensor, Tensor]], pointers: tuple[Tensor, Tensor] | None) -> MemoryContext:

@@ -2,12 +2,13 @@
 
 The bundled model is exported once; every stream scenario of the oracle test (prompts, a second
 object, removal, a correction on a past frame, a re-prompt) runs on a StreamingTracker over the
-PyTorch model and over the exported graphs in each runtime, and every mask logit, score and pointer must agree
-within EXPORT_TOLERANCE (1e-3).
+PyTorch model and the exported graphs in each runtime track each of its frames from the same state
+(oracle.twin); every mask logit, score and pointer must agree within EXPORT_TOLERANCE (1e-3).
 """
 
 import json
 
+import oracle
 import pytest
 import torch
 from test_tracker_oracle import SCENARIOS, SHORT, Event, assert_same_stream, clicks, frames  # noqa: F401 (a fixture)
@@ -34,22 +35,31 @@ def runtime_model(request, models):
     return prepare_model(model, Preparation(backend=request.param, export_dir=str(folder)), precision="float32")
 
 
-def run_stream(model, events, frames, length) -> dict:
-    """Each frame's and correction's (mask logits, score, pointer) per object."""
+def lockstep(model, runtime_model, events, frames, length) -> tuple[dict, dict]:
+    """Each frame's and correction's (mask logits, score, pointer) per object of a stream on the
+    PyTorch model, and of the exported graphs tracking each frame from its state (oracle.twin)."""
     tracker = StreamingTracker(model, TrackerOptions(precision="float32"))
-    outputs = {}
+    ours, exported = {}, {}
     for index, frame in enumerate(frames[:length]):
-        todo = [event for event in events if event.frame == index]
-        for event in todo:
-            if event.prompt is None:
-                tracker.remove_object(event.object_id)
-        now = {e.object_id: e.prompt for e in todo if e.prompt is not None and e.past_frame is None}
-        result = tracker.track(frame, now)
-        outputs[index] = {obj: _values(out) for obj, out in result.objects.items()}
-        for event in [e for e in todo if e.past_frame is not None]:
-            outputs[("corrected", event.past_frame)] = {
-                event.object_id: _values(tracker.add_prompt(event.object_id, event.prompt, event.past_frame))
-            }
+        other = oracle.twin(tracker, runtime_model)
+        ours.update(step(tracker, events, index, frame))
+        exported.update(step(other, events, index, frame))
+    return ours, exported
+
+
+def step(tracker, events, index: int, frame) -> dict:
+    """Frame `index` with its events: its outputs, and those of corrections on past frames."""
+    todo = [event for event in events if event.frame == index]
+    for event in todo:
+        if event.prompt is None:
+            tracker.remove_object(event.object_id)
+    now = {e.object_id: e.prompt for e in todo if e.prompt is not None and e.past_frame is None}
+    result = tracker.track(frame, now)
+    outputs = {index: {obj: _values(out) for obj, out in result.objects.items()}}
+    for event in [e for e in todo if e.past_frame is not None]:
+        outputs[("corrected", event.past_frame)] = {
+            event.object_id: _values(tracker.add_prompt(event.object_id, event.prompt, event.past_frame))
+        }
     return outputs
 
 
@@ -75,7 +85,7 @@ def test_export_writes_four_graphs_and_their_description(models):
 def test_exported_path_matches_the_torch_path(models, runtime_model, scenario, frames):  # noqa: F811
     model, _ = models
     events, length = SCENARIOS[scenario]
-    ours, exported = run_stream(model, events, frames, length), run_stream(runtime_model, events, frames, length)
+    ours, exported = lockstep(model, runtime_model, events, frames, length)
     assert set(ours) == set(exported)
     assert_same_stream(exported, ours, tolerance=EXPORT_TOLERANCE)
 
@@ -85,7 +95,7 @@ def test_exported_path_tracks_more_objects_than_the_example_it_was_traced_with(m
     model, _ = models
     spots = ((70, 90), (180, 190), (60, 200))
     events = [Event(0, index + 1, clicks((x, y, 1))) for index, (x, y) in enumerate(spots)]
-    ours, exported = run_stream(model, events, frames, SHORT), run_stream(runtime_model, events, frames, SHORT)
+    ours, exported = lockstep(model, runtime_model, events, frames, SHORT)
     assert_same_stream(exported, ours, tolerance=EXPORT_TOLERANCE)
 
 
