@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402
 from tracker_harness import HEIGHT, WIDTH, click_prompt, image_msg  # noqa: E402
 
 from sam2_ros.srv import Segment, SegmentEverything  # noqa: E402
+from sam2core import AutomaticMaskGenerator, build_model  # noqa: E402
 from sam2core.build import BUNDLED_CHECKPOINTS  # noqa: E402
 
 INDICES = itertools.count()
@@ -23,8 +25,9 @@ NAMESPACE = "/segment_test"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     folder = tmp_path_factory.mktemp("segment_node")
-    # The bundled demonstration model: it knows bright squares on dark backgrounds.
-    arguments = harness.node_arguments(BUNDLED_CHECKPOINTS[harness.MODEL], namespace=NAMESPACE)
+    # The bundled demonstration model: it knows bright squares on dark backgrounds. float32: the
+    # automatic masks are compared with this process's, the same on every CPU.
+    arguments = harness.node_arguments(BUNDLED_CHECKPOINTS[harness.MODEL], namespace=NAMESPACE, precision="float32")
     with harness.tracker_node(arguments, folder / "node.log", NAMESPACE) as client:
         client.wait_connected(timeout=120)
         client.spin_until(lambda: client.everything_client.service_is_ready(), "segment services")
@@ -83,17 +86,34 @@ def test_bad_segment_requests_fail_with_a_reason(client, prompt, reason):
 EVERYTHING = dict(points_per_side=4, pred_iou_thresh=0.05, stability_score_thresh=0.05)
 
 
+def automatic_masks(index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W) bool masks and (N,) scores of harness.scene(index) by the bundled model's
+    AutomaticMaskGenerator in this process (float32), best score first."""
+    generator = AutomaticMaskGenerator(build_model(harness.MODEL, checkpoint="default"), **EVERYTHING)
+    with torch.no_grad():
+        candidates = generator.generate_candidates(harness.scene(index))
+    candidates = candidates.select(torch.argsort(candidates.iou, descending=True, stable=True))
+    return candidates.masks().reshape(-1, HEIGHT, WIDTH), candidates.iou.float().numpy()
+
+
 def test_segment_everything_and_track_the_masks(client):
+    """The stamped image's automatic masks, as the library gives them, best first; then one of
+    them tracked."""
     assert client.reset().success
     index = next(INDICES)
     client.track(image_msg(index))
+    client.track(image_msg(next(INDICES)))  # a newer image: the request names the older one
     request = SegmentEverything.Request(header=harness.header(index), max_masks=3, **EVERYTHING)
     response = client.segment_everything(request)
     assert response.success, response.message
-    assert 1 <= len(response.masks) <= 3 and list(response.object_ids) == []
+    expected, scores = automatic_masks(index)
+    assert len(response.masks) == min(3, len(expected)) >= 1 and list(response.object_ids) == []
     assert len(response.scores) == len(response.stability_scores) == len(response.masks)
     assert len(response.boxes) == 4 * len(response.masks)
-    assert square_iou(response.masks[0], index) > 0.5  # the best mask is the bright square
+    np.testing.assert_allclose(response.scores, scores[: len(response.masks)], atol=1e-4)
+    for image, mask in zip(response.masks, expected):
+        got = mask_pixels(image) > 0
+        assert (got & mask).sum() / (got | mask).sum() > 0.98
     assert client.track(image_msg(next(INDICES))).objects == []
     request.track, request.track_indices = True, [0]
     tracked = client.segment_everything(request)
