@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="tracker options of every policy (float32 unless precision is given)")  # fmt: skip
     parser.add_argument("--threads", type=int, help="CPU threads of torch; none: torch's choice")
     parser.add_argument("--out", type=Path, help="JSON record of the table")
+    parser.add_argument("--conditions", default="nothing else running",
+                        help="what else ran on the machine, for the record's ms/frame")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         policies = {
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames": args.frames,
         "prompt": "mask on frame 0",
         "machine": f"{platform.machine()} {cpu_name()}, {torch.get_num_threads()} torch threads",
+        "conditions": args.conditions,
         "rows": [],
     }
     for name in args.families:

@@ -1,0 +1,83 @@
+"""Which way a model's visibility flag errs, per checkpoint and scene family: a visible object
+called hidden, a hidden one called visible, and how often an object is called visible in the 4
+images after it shows again (what re-finding it needs first).
+
+    . scripts/env.sh && python benchmarks/visibility_errors.py default checkpoints/scratch6k/checkpoint.pt \
+        --sequences 20 --families cutouts geometric
+
+Every target is prompted with its true mask on frame 0 of held-out sequences; float32, so the
+figures are the same on every CPU. Frame 0 (the prompt) is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from sam2core import build_model
+from sam2core.data import FAMILIES, SceneSequence, family
+from sam2core.evaluation.benchmark import FLOAT32, Prediction, track_sequence
+
+AFTER_SHOWING = 4  # images after a hidden interval ends
+
+
+@dataclass
+class VisibilityErrors:
+    """Counts over object-frames 1..T-1 of one model on one family."""
+
+    visible: int = 0
+    hidden: int = 0
+    called_hidden: int = 0  # of the visible ones
+    called_visible: int = 0  # of the hidden ones
+    after_showing: int = 0  # object-frames within AFTER_SHOWING of a hidden interval's end
+    called_visible_after_showing: int = 0
+
+    def add(self, sequence: SceneSequence, prediction: Prediction) -> None:
+        truth, called = sequence.visibility[1:], prediction.visible[1:]  # (T-1, K) bool
+        self.visible += int(truth.sum())
+        self.hidden += int((~truth).sum())
+        self.called_hidden += int((truth & ~called).sum())
+        self.called_visible += int((~truth & called).sum())
+        for interval in sequence.hidden:
+            k = list(sequence.object_ids).index(interval.object_id)
+            shown = prediction.visible[interval.stop : interval.stop + AFTER_SHOWING, k]  # (<=4,)
+            self.after_showing += len(shown)
+            self.called_visible_after_showing += int(shown.sum())
+
+    def row(self) -> str:
+        return (
+            f"{self.called_hidden / max(self.visible, 1):.3f} of {self.visible} "
+            f"| {self.called_visible / max(self.hidden, 1):.3f} of {self.hidden} "
+            f"| {self.called_visible_after_showing / max(self.after_showing, 1):.3f} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", help="checkpoints in Meta's format, or 'default' (the bundled one)")
+    parser.add_argument("--model", default="sam2.1_hiera_demo")
+    parser.add_argument("--sequences", type=int, default=20, help="held-out sequences per family")
+    parser.add_argument("--families", nargs="+", default=[f.name for f in FAMILIES], choices=[f.name for f in FAMILIES])
+    parser.add_argument("--threads", type=int, help="CPU threads of torch; none: torch's choice")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    rows = []
+    for checkpoint in args.checkpoints:
+        model = build_model(args.model, checkpoint=checkpoint).eval()
+        for name in args.families:
+            errors = VisibilityErrors()
+            for sequence in tqdm(family(name).held_out(args.sequences), desc=f"{name}", total=args.sequences):
+                errors.add(sequence, track_sequence(model, sequence, prompt="mask", tracker_options=FLOAT32))
+            rows.append(f"| {checkpoint} | {name} | {errors.row()}")
+    print("| checkpoint | family | visible called hidden | hidden called visible | visible on showing again |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
