@@ -62,10 +62,12 @@ def test_without_the_option_both_tracks_claim_the_prompted_target(model, scene):
 
 @pytest.mark.slow
 def test_exclusive_tracking_removes_the_collapse_of_a_held_out_sequence(model):
-    """The second held-out cutouts sequence: without the option two of its three tracks settle
-    on one object (16 collapsed pairs of visible tracks over 47 frames, float32, with the bundled
-    model of the mixed run; 92 with the model before it); with it, none."""
-    sequence = list(family("cutouts").held_out(2))[1]
+    """The eighth held-out tabletop sequence (two targets): without the option both
+    tracks settle on one object (26 collapsed pairs of visible tracks over 47 frames, float32,
+    with the bundled model; the second cutouts sequence, where the staged model before it
+    collapsed 16 times, no longer collapses); with it, none."""
+    scenes = family("tabletop")
+    sequence = scenes.generate(scenes.seeds[7], scenes.num_frames)
     counts = {}
     for exclusive in (False, True):
         options = TrackerOptions(precision="float32", exclusive=exclusive)
@@ -73,5 +75,5 @@ def test_exclusive_tracking_removes_the_collapse_of_a_held_out_sequence(model):
         counts[exclusive] = collapses(
             predicted_masks=prediction.masks, predicted_visible=prediction.visible, full_masks=sequence.full_masks
         )
-    assert counts[False].collapsed_pairs >= 8, counts[False]
+    assert counts[False].collapsed_pairs >= 13, counts[False]
     assert counts[True].collapsed_pairs == 0, counts[True]
