@@ -1,6 +1,11 @@
 """Which way a model's visibility flag errs, per checkpoint and scene family: a visible object
 called hidden, a hidden one called visible, and how often an object is called visible in the 4
-images after it shows again (what re-finding it needs first).
+images after it shows again (what re-finding it needs first), and the J&F that goes with them.
+
+``--object-score-shifts`` adds each shift to the bias of the object-score head's last layer, so
+that the tracker calls an object visible where its score is above -shift instead of 0: the
+trade between the two errors at other thresholds, with its J&F. Choose a threshold on seeds the
+benchmark does not score (``--first-seed 1000``), never on its first sequences.
 
     . scripts/env.sh && python benchmarks/visibility_errors.py default checkpoints/scratch6k/checkpoint.pt \
         --sequences 20 --families cutouts geometric
@@ -12,14 +17,16 @@ figures are the same on every CPU. Frame 0 (the prompt) is not counted.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
 
 from sam2core import build_model
 from sam2core.data import FAMILIES, SceneSequence, family
-from sam2core.evaluation.benchmark import FLOAT32, Prediction, track_sequence
+from sam2core.evaluation.benchmark import FLOAT32, TRACKER, Prediction, score_sequence, summarize, track_sequence
+from sam2core.modeling.sam2 import SAM2Model
 
 AFTER_SHOWING = 4  # images after a hidden interval ends
 
@@ -34,8 +41,10 @@ class VisibilityErrors:
     called_visible: int = 0  # of the hidden ones
     after_showing: int = 0  # object-frames within AFTER_SHOWING of a hidden interval's end
     called_visible_after_showing: int = 0
+    scores: list = field(default_factory=list)  # SequenceScore of each sequence
 
     def add(self, sequence: SceneSequence, prediction: Prediction) -> None:
+        self.scores.append(score_sequence(prediction, sequence))
         truth, called = sequence.visibility[1:], prediction.visible[1:]  # (T-1, K) bool
         self.visible += int(truth.sum())
         self.hidden += int((~truth).sum())
@@ -48,11 +57,21 @@ class VisibilityErrors:
             self.called_visible_after_showing += int(shown.sum())
 
     def row(self) -> str:
+        jf = summarize(self.scores, name=TRACKER, description="", frames_per_second=None).jf
         return (
+            f"{jf:.3f} | "
             f"{self.called_hidden / max(self.visible, 1):.3f} of {self.visible} "
             f"| {self.called_visible / max(self.hidden, 1):.3f} of {self.hidden} "
             f"| {self.called_visible_after_showing / max(self.after_showing, 1):.3f} |"
         )
+
+
+def shifted_object_scores(model: SAM2Model, shift: float) -> SAM2Model:
+    """A copy of ``model`` whose object scores are all ``shift`` higher."""
+    shifted = copy.deepcopy(model)
+    with torch.no_grad():
+        shifted.sam_mask_decoder.pred_obj_score_head.layers[-1].bias += shift
+    return shifted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoints", nargs="+", help="checkpoints in Meta's format, or 'default' (the bundled one)")
     parser.add_argument("--model", default="sam2.1_hiera_demo")
     parser.add_argument("--sequences", type=int, default=20, help="held-out sequences per family")
+    parser.add_argument("--first-seed", type=int, default=0, help="index of the first held-out seed to run")
+    parser.add_argument("--object-score-shifts", type=float, nargs="+", default=[0.0], metavar="SHIFT")
     parser.add_argument("--families", nargs="+", default=[f.name for f in FAMILIES], choices=[f.name for f in FAMILIES])
     parser.add_argument("--threads", type=int, help="CPU threads of torch; none: torch's choice")
     args = parser.parse_args(argv)
@@ -67,14 +88,21 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     rows = []
     for checkpoint in args.checkpoints:
-        model = build_model(args.model, checkpoint=checkpoint).eval()
-        for name in args.families:
-            errors = VisibilityErrors()
-            for sequence in tqdm(family(name).held_out(args.sequences), desc=f"{name}", total=args.sequences):
-                errors.add(sequence, track_sequence(model, sequence, prompt="mask", tracker_options=FLOAT32))
-            rows.append(f"| {checkpoint} | {name} | {errors.row()}")
-    print("| checkpoint | family | visible called hidden | hidden called visible | visible on showing again |")
-    print("| --- | --- | ---: | ---: | ---: |")
+        trained = build_model(args.model, checkpoint=checkpoint).eval()
+        for shift in args.object_score_shifts:
+            model = shifted_object_scores(trained, shift)
+            for name in args.families:
+                errors = VisibilityErrors()
+                scenes = family(name)
+                for seed in tqdm(scenes.seeds[args.first_seed : args.first_seed + args.sequences], desc=name):
+                    sequence = scenes.generate(seed, scenes.num_frames)
+                    errors.add(sequence, track_sequence(model, sequence, prompt="mask", tracker_options=FLOAT32))
+                rows.append(f"| {checkpoint} | {shift:+.1f} | {name} | {errors.row()}")
+    print(
+        "| checkpoint | object-score shift | family | J&F | visible called hidden | hidden called visible "
+        "| visible on showing again |"
+    )
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
     print("\n".join(rows))
     return 0
 
