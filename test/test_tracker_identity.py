@@ -63,7 +63,7 @@ def test_without_the_option_both_tracks_claim_the_prompted_target(model, scene):
 @pytest.mark.slow
 def test_exclusive_tracking_removes_the_collapse_of_a_held_out_sequence(model):
     """The eighth held-out tabletop sequence (two targets): without the option both
-    tracks settle on one object (26 collapsed pairs of visible tracks over 47 frames, float32,
+    tracks settle on one object (24 collapsed pairs of visible tracks over 47 frames, float32,
     with the bundled model; the second cutouts sequence, where the staged model before it
     collapsed 16 times, no longer collapses); with it, none."""
     scenes = family("tabletop")
