@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import tracker_harness as harness  # noqa: E402
-from lost_square import PATH, RETURN, iou, returned_box, square_scene  # noqa: E402
+from lost_square import PATH, RETURN, iou, path_scene, returned_box  # noqa: E402
 
 from sam2_ros.conversions import detection_array, mask_to_image, object_mask, rgb_to_image  # noqa: E402
 from sam2_ros.msg import DetectionArray, Prompt  # noqa: E402
@@ -26,8 +26,8 @@ def client(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tracker_node_detections")
     arguments = harness.node_arguments(
         "default", namespace=NAMESPACE, precision="float32", diagnostics_period="0.3",
-        known_classes="box", new_objects_from="box", min_object_score="1.0",
-        reacquire_distance="4.0", reprompt_mode="box",  # see test_detections.WEAK
+        known_classes="box", new_objects_from="box",
+        reacquire_distance="4.0", reprompt_mode="box",  # see test_detections.FAR
     )  # fmt: skip
     with harness.tracker_node(arguments, folder / "node.log", NAMESPACE) as client:
         client.detection_pub = client.node.create_publisher(DetectionArray, "detections", harness.RELIABLE)
@@ -46,10 +46,10 @@ class Stream:
         detections have reached the node); the published mask of every image, (H, W) bool."""
         assert client.reset().success
         masks = []
-        for step, corner in enumerate(PATH):
+        for step in range(len(PATH)):
             index, Stream.next_index = Stream.next_index, Stream.next_index + 1
             header = harness.header(index)
-            image, mask = square_scene(corner)
+            image, mask = path_scene(step)
             if step in detections_at:
                 self._send_detections(client, detection_array(header, detections_at[step]))
             array = client.track(rgb_to_image(image, header))
