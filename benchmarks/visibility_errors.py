@@ -1,6 +1,8 @@
 """Which way a model's visibility flag errs, per checkpoint and scene family: a visible object
 called hidden, a hidden one called visible, and how often an object is called visible in the 4
-images after it shows again (what re-finding it needs first), and the J&F that goes with them.
+images after it shows again (what re-finding it needs first), the J&F that goes with them, and
+where the region similarity J is lost: the mean over object-frames of 1 - J, split by whether
+the object was visible and whether it was called visible (they add up to 1 - mean J).
 
 ``--object-score-shifts`` adds each shift to the bias of the object-score head's last layer, so
 that the tracker calls an object visible where its score is above -shift instead of 0: the
@@ -20,6 +22,7 @@ import argparse
 import copy
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -29,6 +32,12 @@ from sam2core.evaluation.benchmark import FLOAT32, TRACKER, Prediction, score_se
 from sam2core.modeling.sam2 import SAM2Model
 
 AFTER_SHOWING = 4  # images after a hidden interval ends
+J_LOST = {  # case -> (truly visible, called visible)
+    "mask": (True, True),
+    "called hidden": (True, False),
+    "called visible": (False, True),
+    "both hidden": (False, False),
+}
 
 
 @dataclass
@@ -42,10 +51,15 @@ class VisibilityErrors:
     after_showing: int = 0  # object-frames within AFTER_SHOWING of a hidden interval's end
     called_visible_after_showing: int = 0
     scores: list = field(default_factory=list)  # SequenceScore of each sequence
+    j_lost: dict = field(default_factory=lambda: dict.fromkeys(J_LOST, 0.0))  # sum of 1 - J by case
 
     def add(self, sequence: SceneSequence, prediction: Prediction) -> None:
-        self.scores.append(score_sequence(prediction, sequence))
         truth, called = sequence.visibility[1:], prediction.visible[1:]  # (T-1, K) bool
+        score = score_sequence(prediction, sequence)
+        self.scores.append(score)
+        lost = 1 - np.array([o.j_per_frame[1:] for o in score.objects]).T  # (T-1, K)
+        for name, (truly, called_visible) in J_LOST.items():
+            self.j_lost[name] += float(lost[(truth == truly) & (called == called_visible)].sum())
         self.visible += int(truth.sum())
         self.hidden += int((~truth).sum())
         self.called_hidden += int((truth & ~called).sum())
@@ -62,7 +76,8 @@ class VisibilityErrors:
             f"{jf:.3f} | "
             f"{self.called_hidden / max(self.visible, 1):.3f} of {self.visible} "
             f"| {self.called_visible / max(self.hidden, 1):.3f} of {self.hidden} "
-            f"| {self.called_visible_after_showing / max(self.after_showing, 1):.3f} |"
+            f"| {self.called_visible_after_showing / max(self.after_showing, 1):.3f} "
+            f"| {' / '.join(f'{lost / max(self.visible + self.hidden, 1):.3f}' for lost in self.j_lost.values())} |"
         )
 
 
@@ -100,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(f"| {checkpoint} | {shift:+.1f} | {name} | {errors.row()}")
     print(
         "| checkpoint | object-score shift | family | J&F | visible called hidden | hidden called visible "
-        "| visible on showing again |"
+        f"| visible on showing again | J lost: {' / '.join(J_LOST)} |"
     )
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     print("\n".join(rows))
     return 0
 
