@@ -32,7 +32,7 @@ from sam2core.evaluation.benchmark import FLOAT32, TRACKER, Prediction, score_se
 from sam2core.modeling.sam2 import SAM2Model
 
 AFTER_SHOWING = 4  # images after a hidden interval ends
-J_LOST = {  # case -> (truly visible, called visible)
+CASES = {  # an object-frame's case -> (truly visible, called visible)
     "mask": (True, True),
     "called hidden": (True, False),
     "called visible": (False, True),
@@ -42,28 +42,24 @@ J_LOST = {  # case -> (truly visible, called visible)
 
 @dataclass
 class VisibilityErrors:
-    """Counts over object-frames 1..T-1 of one model on one family."""
+    """Over object-frames 1..T-1 of one model on one family: how many fall in each of CASES and
+    the J they lose, and how often an object is called visible as it shows again."""
 
-    visible: int = 0
-    hidden: int = 0
-    called_hidden: int = 0  # of the visible ones
-    called_visible: int = 0  # of the hidden ones
+    frames: dict = field(default_factory=lambda: dict.fromkeys(CASES, 0))  # object-frames by case
+    j_lost: dict = field(default_factory=lambda: dict.fromkeys(CASES, 0.0))  # sum of 1 - J by case
     after_showing: int = 0  # object-frames within AFTER_SHOWING of a hidden interval's end
     called_visible_after_showing: int = 0
     scores: list = field(default_factory=list)  # SequenceScore of each sequence
-    j_lost: dict = field(default_factory=lambda: dict.fromkeys(J_LOST, 0.0))  # sum of 1 - J by case
 
     def add(self, sequence: SceneSequence, prediction: Prediction) -> None:
         truth, called = sequence.visibility[1:], prediction.visible[1:]  # (T-1, K) bool
         score = score_sequence(prediction, sequence)
         self.scores.append(score)
         lost = 1 - np.array([o.j_per_frame[1:] for o in score.objects]).T  # (T-1, K)
-        for name, (truly, called_visible) in J_LOST.items():
-            self.j_lost[name] += float(lost[(truth == truly) & (called == called_visible)].sum())
-        self.visible += int(truth.sum())
-        self.hidden += int((~truth).sum())
-        self.called_hidden += int((truth & ~called).sum())
-        self.called_visible += int((~truth & called).sum())
+        for name, (truly, called_visible) in CASES.items():
+            case = (truth == truly) & (called == called_visible)  # (T-1, K)
+            self.frames[name] += int(case.sum())
+            self.j_lost[name] += float(lost[case].sum())
         for interval in sequence.hidden:
             k = list(sequence.object_ids).index(interval.object_id)
             shown = prediction.visible[interval.stop : interval.stop + AFTER_SHOWING, k]  # (<=4,)
@@ -72,12 +68,14 @@ class VisibilityErrors:
 
     def row(self) -> str:
         jf = summarize(self.scores, name=TRACKER, description="", frames_per_second=None).jf
+        frames = self.frames
+        visible, hidden = frames["mask"] + frames["called hidden"], frames["called visible"] + frames["both hidden"]
         return (
             f"{jf:.3f} | "
-            f"{self.called_hidden / max(self.visible, 1):.3f} of {self.visible} "
-            f"| {self.called_visible / max(self.hidden, 1):.3f} of {self.hidden} "
+            f"{frames['called hidden'] / max(visible, 1):.3f} of {visible} "
+            f"| {frames['called visible'] / max(hidden, 1):.3f} of {hidden} "
             f"| {self.called_visible_after_showing / max(self.after_showing, 1):.3f} "
-            f"| {' / '.join(f'{lost / max(self.visible + self.hidden, 1):.3f}' for lost in self.j_lost.values())} |"
+            f"| {' / '.join(f'{lost / max(visible + hidden, 1):.3f}' for lost in self.j_lost.values())} |"
         )
 
 
@@ -115,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(f"| {checkpoint} | {shift:+.1f} | {name} | {errors.row()}")
     print(
         "| checkpoint | object-score shift | family | J&F | visible called hidden | hidden called visible "
-        f"| visible on showing again | J lost: {' / '.join(J_LOST)} |"
+        f"| visible on showing again | J lost: {' / '.join(CASES)} |"
     )
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     print("\n".join(rows))
